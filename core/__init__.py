@@ -1,0 +1,1 @@
+"""diskwright engine: profiles, scans, estimates, plans and the runner. Headless by design."""

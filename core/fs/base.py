@@ -1,0 +1,146 @@
+"""What every filesystem builder provides, and the context it is given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from core.errors import ProfileError
+from core.layout import PartInfo
+from core.plan import Arg, Or, Step, Word, cmd, ws
+from core.profile import Profile
+from core.scan import Stats
+from core.units import MiB, parse_size, round_up
+
+
+@dataclass(frozen=True)
+class FsSize:
+    """Bytes: what the files need, the smallest image, and the image that will be built."""
+
+    content: int
+    minimum: int
+    image: int
+    fixed: bool
+
+
+@dataclass(frozen=True)
+class PartCtx:
+    profile: Profile
+    info: PartInfo
+    stats: Stats  # what lands in this filesystem (subtree minus exclusions plus files)
+    src: Arg | None  # directory the tool reads (source subtree or staged copy); None = empty
+    cpus: int = 2
+    # image paths ("/etc/x") of entries not owned by root in the source
+    not_root_paths: tuple[str, ...] = ()
+    top: tuple[str, ...] = ()  # names at the top of `src`, sorted
+
+    @property
+    def part(self):  # noqa: ANN201 - the Partition model
+        return self.info.part
+
+    @property
+    def image(self) -> Word:
+        return ws(f"{self.info.key}.img")
+
+    def work_file(self, suffix: str) -> Word:
+        """A file in the workspace belonging to this partition."""
+        return ws(f"{self.info.key}.{suffix}")
+
+    @property
+    def bytes_var(self) -> str:
+        return f"{self.info.var}_BYTES"
+
+    @property
+    def epoch(self) -> int:
+        return self.profile.reproducible.source_date_epoch
+
+    def fixed_size(self) -> int | None:
+        return None if self.part.size == "auto" else parse_size(self.part.size)
+
+    def step(self, suffix: str, title: str, **kw: object) -> Step:
+        return Step(id=f"{self.info.key}-{suffix}", title=title, phase="filesystem", **kw)  # type: ignore[arg-type]
+
+    def capture_size(self) -> Step:
+        """Every builder ends by recording the image's size for the disk layout."""
+        return Step(
+            id=f"{self.info.key}-size",
+            title=f"Measure the {self.info.where} image",
+            phase="filesystem",
+            kind="capture",
+            capture=self.bytes_var,
+            expr=cmd("stat", "-c", "%s", self.image),
+            weight=0.01,
+        )
+
+    def pad_to_fixed(self) -> list[Step]:
+        """Read-only images are as big as their content; a fixed size pads (or refuses)."""
+        fixed = self.fixed_size()
+        if fixed is None:
+            return []
+        return [
+            self.step(
+                "fits",
+                f"Check the image fits the fixed size {self.part.size}",
+                expr=fits_check(self.image, fixed, f"{self.info.where}.size"),
+                weight=0.01,
+            ),
+            self.step(
+                "pad",
+                f"Pad the image to {self.part.size}",
+                expr=cmd("truncate", "-s", str(fixed), self.image),
+                weight=0.01,
+            ),
+        ]
+
+
+def fits_check(image: Word, limit: int, field: str) -> Or:
+    """Fail with a message naming the field when `image` is larger than `limit` bytes."""
+    return Or(
+        cmd("sh", "-c", 'test "$(stat -c %s "$1")" -le "$2"', "fits", image, str(limit)),
+        cmd(
+            "sh",
+            "-c",
+            'echo "$1: the content needs $(stat -c %s "$2") bytes, more than the fixed '
+            'size of $3 bytes; raise the size or use auto" >&2; exit 1',
+            "fits",
+            field,
+            image,
+            str(limit),
+        ),
+    )
+
+
+class FsBuilder(Protocol):
+    def tools(self, ctx: PartCtx) -> list[str]: ...
+
+    def check(self, ctx: PartCtx) -> list[ProfileError]: ...
+
+    def estimate(self, ctx: PartCtx) -> FsSize: ...
+
+    def steps(self, ctx: PartCtx) -> list[Step]: ...
+
+    def verify(self, ctx: PartCtx) -> list[Step]: ...
+
+
+def auto_or_fixed(ctx: PartCtx, minimum: int, content: int, *, align: int = MiB) -> FsSize:
+    """Final size: the fixed size, or the minimum plus the partition's headroom, aligned."""
+    fixed = ctx.fixed_size()
+    if fixed is not None:
+        return FsSize(content=content, minimum=minimum, image=fixed, fixed=True)
+    image = round_up(minimum + ctx.part.headroom_for(minimum), align)
+    return FsSize(content=content, minimum=minimum, image=image, fixed=False)
+
+
+def too_small(ctx: PartCtx, size: FsSize) -> list[ProfileError]:
+    if size.fixed and size.minimum > size.image:
+        from core.units import format_size
+
+        return [
+            ProfileError(
+                f"{ctx.info.where}.size",
+                f"{ctx.part.size} is smaller than the content needs "
+                f"(about {format_size(size.minimum)})",
+                f"raise it to at least {format_size(round_up(size.minimum, MiB))} or use auto",
+            )
+        ]
+    return []

@@ -1,0 +1,129 @@
+"""erofs via mkfs.erofs: compressed, read-only, the modern Nix-store image.
+
+Options the installed mkfs.erofs would silently ignore (1.5 accepts any -E)
+are refused at validation instead of being passed and not taking effect.
+"""
+
+from __future__ import annotations
+
+from core.errors import ProfileError
+from core.fs.base import FsSize, PartCtx, auto_or_fixed, too_small
+from core.plan import Step, cmd
+from core.tools import erofs_features
+from core.units import MiB, round_up
+
+BLOCK = 4096
+# lz4hc on typical binaries/text keeps about half; used only for the estimate
+RATIO = {"none": 1.0, "lz4": 0.62, "lz4hc": 0.55}
+
+
+class ErofsBuilder:
+    def tools(self, ctx: PartCtx) -> list[str]:
+        tools = ["mkfs.erofs", "fsck.erofs"]
+        if ctx.part.label and not erofs_features().label:
+            tools.append("diskwright")
+        return tools
+
+    def check(self, ctx: PartCtx) -> list[ProfileError]:
+        feats = erofs_features()
+        opts = ctx.part.erofs
+        errors: list[ProfileError] = []
+        where = f"{ctx.info.where}.erofs"
+        if feats.version == (0,):
+            return errors  # the tool is missing: preflight says how to install it
+        if opts.compressor != "none" and opts.compressor not in feats.compressors:
+            errors.append(
+                ProfileError(
+                    f"{where}.compressor",
+                    f"{feats.describe()} has no {opts.compressor} compressor "
+                    f"(it has {', '.join(feats.compressors) or 'none'})",
+                    "choose one of those or upgrade erofs-utils",
+                )
+            )
+        for flag in ("dedupe", "fragments"):
+            if getattr(opts, flag) and flag not in feats.extended:
+                errors.append(
+                    ProfileError(
+                        f"{where}.{flag}",
+                        f"{feats.describe()} would silently ignore -E{flag} "
+                        "(it needs erofs-utils 1.6 or newer)",
+                        f"set {flag} = false or upgrade erofs-utils",
+                    )
+                )
+        for fm in ctx.info.files:
+            if fm.user or fm.group:
+                errors.append(
+                    ProfileError(
+                        "source.files",
+                        f"{fm.target}: erofs images here are all root-owned; "
+                        "per-file owners are supported on ext4 only",
+                        "set user = 0 and group = 0, or put the file on an ext4 partition",
+                    )
+                )
+        return errors + too_small(ctx, self.estimate(ctx))
+
+    def estimate(self, ctx: PartCtx) -> FsSize:
+        st = ctx.stats
+        opts = ctx.part.erofs
+        ratio = RATIO[opts.compressor]
+        full_blocks = st.bytes - st.tail_bytes
+        if opts.compressor == "none":
+            data = st.rounded(BLOCK) if not opts.tail_packing else full_blocks + st.tail_bytes
+        else:
+            # compressed clusters; small files and tails stay inline when packed
+            data = int(full_blocks * ratio) + (
+                st.tail_bytes if opts.tail_packing else st.small_files * BLOCK
+            )
+        # inodes (32-64 bytes compact/extended) + directory blocks + symlinks
+        meta = st.entries * 64 + st.name_bytes + st.entries * 12 + st.dirs * 256
+        meta += st.symlink_bytes + st.files * 16
+        content = data + meta
+        minimum = round_up(content + 2 * BLOCK, BLOCK)
+        return auto_or_fixed(ctx, minimum, content, align=BLOCK)
+
+    def steps(self, ctx: PartCtx) -> list[Step]:
+        opts, info = ctx.part.erofs, ctx.info
+        feats = erofs_features()
+        argv: list[object] = ["mkfs.erofs"]
+        if opts.compressor != "none":
+            z = opts.compressor + (f",{opts.level}" if opts.level is not None else "")
+            argv.append(f"-z{z}")
+        ext = [e for e in ("ztailpacking", "dedupe", "fragments")
+               if getattr(opts, {"ztailpacking": "tail_packing"}.get(e, e))]
+        if ext:
+            argv.append("-E" + ",".join(ext))
+        assert info.fs_uuid
+        argv += ["-T", str(ctx.epoch), "-U", info.fs_uuid, "--all-root"]
+        if ctx.part.label and feats.label:
+            argv += ["-L", ctx.part.label]
+        argv += [ctx.image, ctx.src]
+        steps = [
+            ctx.step(
+                "mkfs",
+                f"Make the erofs image for {info.where} from {info.subtree}",
+                expr=cmd(*argv),  # type: ignore[arg-type]
+                weight=max(ctx.stats.bytes / MiB / 30, 1),
+                produces=(f"{info.key}.img",),
+            )
+        ]
+        if ctx.part.label and not feats.label:
+            steps.append(
+                ctx.step(
+                    "label",
+                    f"Write the label into the superblock ({feats.describe()} has no -L)",
+                    expr=cmd("diskwright", "helper", "erofs-label", ctx.image, ctx.part.label),
+                    weight=0.01,
+                )
+            )
+        return [*steps, *ctx.pad_to_fixed(), ctx.capture_size()]
+
+    def verify(self, ctx: PartCtx) -> list[Step]:
+        return [
+            Step(
+                id=f"{ctx.info.key}-fsck",
+                title=f"Check the erofs image of {ctx.info.where} (fsck.erofs)",
+                phase="verify",
+                expr=cmd("fsck.erofs", ctx.image),
+                weight=0.3,
+            )
+        ]

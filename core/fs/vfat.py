@@ -1,0 +1,166 @@
+"""vfat (the ESP) via mkfs.vfat --invariant, filled with mtools: no mount, no root."""
+
+from __future__ import annotations
+
+from core.errors import ProfileError
+from core.fs.base import FsSize, PartCtx, too_small
+from core.plan import Step, Word, cmd
+from core.units import MiB, format_size, round_up
+
+SECTOR = 512
+FAT12_MAX = 4084
+FAT16_MAX = 65524
+FAT32_MIN = 65525
+
+
+def fat_geometry(size: int, forced: int | None = None) -> tuple[int, int]:
+    """(FAT bits, cluster bytes) for an image of `size` bytes; chosen, not left to mkfs."""
+    sectors = size // SECTOR
+    bits = forced
+    if bits is None:
+        if sectors <= FAT12_MAX:
+            bits = 12
+        elif size < 256 * MiB:
+            bits = 16
+        else:
+            bits = 32
+    cluster = SECTOR
+    if bits == 12:
+        while size // cluster > FAT12_MAX and cluster < 64 * 1024:
+            cluster *= 2
+    elif bits == 16:
+        while size // cluster > FAT16_MAX and cluster < 64 * 1024:
+            cluster *= 2
+    else:
+        cluster = 4096 if size >= 512 * MiB else SECTOR
+        while size // cluster < FAT32_MIN and cluster > SECTOR:
+            cluster //= 2
+    return bits, cluster
+
+
+def fat32_minimum() -> int:
+    return round_up((FAT32_MIN + 2000) * SECTOR, MiB)
+
+
+def _content(ctx: PartCtx, cluster: int) -> int:
+    st = ctx.stats
+    files = st.rounded(cluster) + (st.symlinks + st.hardlinks) * cluster  # mcopy follows them
+    dir_entries = 32 * (2 * st.entries + st.name_bytes // 13 + 2 * st.dirs)
+    dirs = st.dirs * cluster + round_up(dir_entries, cluster)
+    return files + dirs
+
+
+def _overhead(size: int, bits: int, cluster: int) -> int:
+    clusters = size // cluster
+    fat = round_up(-(-(clusters + 2) * bits // 8), SECTOR) * 2
+    reserved = 32 * SECTOR if bits == 32 else SECTOR
+    root = 0 if bits == 32 else 512 * 32
+    return fat + reserved + root + cluster * 2
+
+
+class VfatBuilder:
+    def tools(self, ctx: PartCtx) -> list[str]:
+        return ["mkfs.vfat", "fsck.vfat", "mcopy"]
+
+    def _forced(self, ctx: PartCtx) -> int | None:
+        f = ctx.part.vfat.fat_size
+        return None if f == "auto" else int(f)
+
+    def estimate(self, ctx: PartCtx) -> FsSize:
+        forced = self._forced(ctx)
+        fixed = ctx.fixed_size()
+        guess = max(MiB, round_up(ctx.stats.bytes, MiB))
+        for _ in range(8):  # cluster size depends on the size and vice versa: iterate
+            bits, cluster = fat_geometry(guess, forced)
+            content = _content(ctx, cluster)
+            minimum = content + _overhead(guess, bits, cluster)
+            want = round_up(minimum + ctx.part.headroom_for(minimum), MiB)
+            if forced == 32:
+                want = max(want, fat32_minimum())
+            if want <= guess:
+                break
+            guess = want
+        if fixed is not None:
+            bits, cluster = fat_geometry(fixed, forced)
+            content = _content(ctx, cluster)
+            minimum = content + _overhead(fixed, bits, cluster)
+            return FsSize(content=content, minimum=minimum, image=fixed, fixed=True)
+        return FsSize(content=content, minimum=minimum, image=guess, fixed=False)
+
+    def check(self, ctx: PartCtx) -> list[ProfileError]:
+        size = self.estimate(ctx)
+        errors = too_small(ctx, size)
+        if self._forced(ctx) == 32 and size.image < fat32_minimum():
+            errors.append(
+                ProfileError(
+                    f"{ctx.info.where}.vfat.fat_size",
+                    f"FAT32 needs at least {format_size(fat32_minimum())}; "
+                    f"{ctx.part.size} is too small",
+                    'raise the size or set fat_size = "auto"',
+                )
+            )
+        for fm in ctx.info.files:
+            if fm.user or fm.group:
+                errors.append(
+                    ProfileError(
+                        "source.files",
+                        f"{fm.target}: vfat has no file owners",
+                        "set user = 0 and group = 0 for files on the ESP",
+                    )
+                )
+        return errors
+
+    def steps(self, ctx: PartCtx) -> list[Step]:
+        info, part = ctx.info, ctx.part
+        size = self.estimate(ctx)
+        bits, cluster = fat_geometry(size.image, self._forced(ctx))
+        argv: list[object] = ["mkfs.vfat", "--invariant", "-i", info.fs_uuid or "0"]
+        if part.label:
+            argv += ["-n", part.label]
+        argv += ["-F", str(bits), "-S", str(SECTOR), "-s", str(cluster // SECTOR), ctx.image]
+        steps = [
+            ctx.step(
+                "alloc",
+                f"Allocate the {format_size(size.image)} FAT image for {info.where}",
+                expr=cmd("truncate", "-s", str(size.image), ctx.image),
+                weight=0.01,
+                produces=(f"{info.key}.img",),
+            ),
+            ctx.step(
+                "mkfs",
+                f"Make the FAT{bits} filesystem (cluster {cluster} bytes)",
+                expr=cmd(*argv),  # type: ignore[arg-type]
+                weight=0.1,
+            ),
+        ]
+        if ctx.src is not None and ctx.top:
+            sources = [_join(ctx.src, name) for name in ctx.top]
+            steps.append(
+                ctx.step(
+                    "copy",
+                    f"Copy {info.subtree} into the FAT image with mtools",
+                    expr=cmd(
+                        "mcopy", "-s", "-Q", "-i", ctx.image, *sources, "::/",
+                        env={"MTOOLS_SKIP_CHECK": "1"},
+                    ),
+                    weight=max(ctx.stats.bytes / MiB / 50, 0.2),
+                )
+            )
+        return [*steps, ctx.capture_size()]
+
+    def verify(self, ctx: PartCtx) -> list[Step]:
+        return [
+            Step(
+                id=f"{ctx.info.key}-fsck",
+                title=f"Check the FAT filesystem of {ctx.info.where} (fsck.vfat -n)",
+                phase="verify",
+                expr=cmd("fsck.vfat", "-n", ctx.image),
+                weight=0.1,
+            )
+        ]
+
+
+def _join(base: object, name: str) -> object:
+    if isinstance(base, Word):
+        return Word((*base.parts, "/" + name))
+    return f"{base}/{name}"

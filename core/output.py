@@ -1,0 +1,80 @@
+"""Output files: qemu-img formats, then zstd/xz, each checked before it is kept."""
+
+from __future__ import annotations
+
+from core.plan import And, Arg, Cmd, Step, Word, cmd, ws
+from core.profile import Compression, Disk, Format
+
+QEMU_FORMAT = {
+    Format.qcow2: ("qcow2", []),
+    Format.qcow2_compressed: ("qcow2", ["-c"]),
+    Format.vdi: ("vdi", []),
+    Format.vpc: ("vpc", ["-o", "subformat=fixed,force_size=on"]),
+    Format.vmdk: ("vmdk", ["-o", "subformat=streamOptimized"]),
+    Format.vhdx: ("vhdx", []),
+}
+# Formats whose bytes carry random ids or times: compared with qemu-img, not cmp.
+NOT_BYTE_REPRODUCIBLE = {Format.vdi, Format.vpc, Format.vmdk, Format.vhdx}
+CHECKABLE = {Format.qcow2, Format.qcow2_compressed, Format.vdi, Format.vmdk, Format.vhdx}
+
+
+def output_steps(d: int, disk: Disk, raw: Word) -> tuple[list[Step], Word]:
+    """Steps turning the raw disk into the requested output; returns the final workspace file."""
+    out = disk.output
+    steps: list[Step] = []
+    current: Word = raw
+    if out.format != Format.raw:
+        fmt, extra = QEMU_FORMAT[out.format]
+        converted = ws(f"disk{d}.{fmt}")
+        steps.append(
+            Step(
+                id=f"disk{d}-convert",
+                title=f"Convert disk {disk.name} to {out.format.value} (qemu-img)",
+                phase="output",
+                expr=cmd("qemu-img", "convert", "-f", "raw", "-O", fmt, *extra, raw, converted),
+                weight=1.0,
+            )
+        )
+        checks: list[Cmd] = [cmd("qemu-img", "compare", "-q", "-f", "raw", "-F", fmt, raw, converted)]
+        if out.format in CHECKABLE:
+            checks.append(cmd("qemu-img", "check", "-q", "-f", fmt, converted))
+        steps.append(
+            Step(
+                id=f"disk{d}-compare",
+                title=f"Check the {out.format.value} file and compare it with the raw disk",
+                phase="verify",
+                expr=And(tuple(checks)) if len(checks) > 1 else checks[0],
+                weight=0.3,
+            )
+        )
+        current = converted
+    if out.compression != Compression.none:
+        level = out.compression_level
+        if out.compression == Compression.zstd:
+            packed = ws(f"disk{d}.out.zst")
+            argv: list[Arg] = ["zstd", "-q", "-T0", f"-{level or 3}", "-o", packed, current]
+            test = cmd("zstd", "-q", "-t", packed)
+        else:
+            packed = ws(f"disk{d}.out.xz")
+            argv = ["xz", "-T0", f"-{level if level is not None else 6}", "-c", current]
+            test = cmd("xz", "-t", packed)
+        steps.append(
+            Step(
+                id=f"disk{d}-compress",
+                title=f"Compress with {out.compression.value}",
+                phase="output",
+                expr=cmd(*argv, stdout=packed if out.compression == Compression.xz else None),
+                weight=1.0,
+            )
+        )
+        steps.append(
+            Step(
+                id=f"disk{d}-test-compressed",
+                title=f"Test the {out.compression.value} stream",
+                phase="verify",
+                expr=test,
+                weight=0.2,
+            )
+        )
+        current = packed
+    return steps, current

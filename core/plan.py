@@ -1,0 +1,252 @@
+"""The Plan: the single source of truth for what runs.
+
+Each Step is a small shell expression built from argv lists. `render_step`
+turns it into POSIX shell with every literal through `shlex.quote`; the
+preview shows that text, `diskwright plan` prints it, and the Runner executes
+exactly that text with `sh -c`, step by step. Values only known while
+building (an image's size) are shell variables set by `Capture` steps, so the
+printed script and the runner compute them the same way.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from typing import Literal
+
+# ------------------------------------------------------------------ words
+
+
+@dataclass(frozen=True)
+class Var:
+    """A shell variable set by an earlier Capture step (or W, the workspace)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Arith:
+    """$(( ... )) over variables and integers only — never user text."""
+
+    parts: tuple[str | Var, ...]
+
+
+@dataclass(frozen=True)
+class Word:
+    """One argument glued from literal text and variables: 'size='"${P1}"."""
+
+    parts: tuple[str | Var | Arith, ...]
+
+
+Arg = str | Var | Arith | Word
+
+
+def w(*parts: str | Var | Arith) -> Word:
+    return Word(tuple(parts))
+
+
+def prefixed(prefix: str, arg: Arg) -> Word:
+    """'if='"${W}"/x: a literal prefix glued to another argument."""
+    if isinstance(arg, Word):
+        return Word((prefix, *arg.parts))
+    return Word((prefix, arg))
+
+
+def ws(path: str) -> Word:
+    """A path inside the workspace: "${W}"/name."""
+    return Word((Var("W"), "/" + path))
+
+
+def _render_part(p: str | Var | Arith) -> str:
+    if isinstance(p, Var):
+        return '"${' + p.name + '}"'
+    if isinstance(p, Arith):
+        inner = "".join(f"${x.name}" if isinstance(x, Var) else x for x in p.parts)
+        return f'"$(({inner}))"'
+    return shlex.quote(p) if p else ""
+
+
+def render_arg(a: Arg) -> str:
+    if isinstance(a, Word):
+        out = "".join(_render_part(p) for p in a.parts)
+        return out or "''"
+    return _render_part(a) or "''"
+
+
+# ----------------------------------------------------------- expressions
+
+
+@dataclass(frozen=True)
+class Cmd:
+    argv: tuple[Arg, ...]
+    env: tuple[tuple[str, Arg], ...] = ()
+    stdin: Arg | None = None
+    stdout: Arg | None = None
+    stderr_to_stdout: bool = False
+    quiet_stderr: bool = False
+
+
+@dataclass(frozen=True)
+class Pipe:
+    cmds: tuple[Cmd, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    """Try `first`; if it fails, run `then` (a fallback, e.g. hard links → copy)."""
+
+    first: Expr
+    then: Expr
+
+
+@dataclass(frozen=True)
+class And:
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    """Succeed only if the inner test fails (e.g. refuse an existing output)."""
+
+    inner: Expr
+
+
+Expr = Cmd | Pipe | Or | And | Not
+
+
+def cmd(*argv: Arg, env: dict[str, Arg] | None = None, **kw: object) -> Cmd:
+    return Cmd(tuple(argv), tuple((env or {}).items()), **kw)  # type: ignore[arg-type]
+
+
+def render_expr(e: Expr) -> str:
+    if isinstance(e, Cmd):
+        parts = [f"{k}={render_arg(v)}" for k, v in e.env]
+        parts += [render_arg(a) for a in e.argv]
+        if e.stdin is not None:
+            parts.append("<" + render_arg(e.stdin))
+        if e.stdout is not None:
+            parts.append(">" + render_arg(e.stdout))
+        if e.stderr_to_stdout:
+            parts.append("2>&1")
+        if e.quiet_stderr:
+            parts.append("2>/dev/null")
+        return " ".join(parts)
+    if isinstance(e, Pipe):
+        return " | ".join(render_expr(c) for c in e.cmds)
+    if isinstance(e, Or):
+        return f"{{ {render_expr(e.first)}; }} || {{ {render_expr(e.then)}; }}"
+    if isinstance(e, And):
+        return " && ".join(render_expr(i) for i in e.items)
+    if isinstance(e, Not):
+        return "! " + render_expr(e.inner)
+    raise TypeError(f"not an expression: {e!r}")
+
+
+# ------------------------------------------------------------------ steps
+
+
+StepKind = Literal["run", "capture", "write"]
+Phase = Literal["prepare", "filesystem", "disk", "output", "verify", "finish"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One unit of work the Runner reports on; rendered as one shell statement."""
+
+    id: str
+    title: str
+    phase: Phase
+    expr: Expr | None = None
+    kind: StepKind = "run"
+    capture: str | None = None  # variable name, for kind="capture"
+    value: Arith | None = None  # capture an arithmetic value instead of a command's output
+    path: Arg | None = None  # for kind="write": the file written
+    content: str = ""  # for kind="write"
+    produces: tuple[str, ...] = ()
+    weight: float = 1.0
+    progress: str | None = None  # name of a progress parser for the tool's output
+    comment: str = ""
+
+    def render(self) -> str:
+        return render_step(self)
+
+
+def _heredoc_tag(content: str) -> str:
+    tag = "DISKWRIGHT_EOF"
+    n = 0
+    lines = set(content.splitlines())
+    while tag in lines:
+        n += 1
+        tag = f"DISKWRIGHT_EOF_{n}"
+    return tag
+
+
+def render_step(s: Step) -> str:
+    if s.kind == "capture":
+        assert s.capture
+        if s.value is not None:
+            return f"{s.capture}={_render_part(s.value)}"
+        assert s.expr is not None
+        return f'{s.capture}="$({render_expr(s.expr)})"'
+    if s.kind == "write":
+        assert s.path is not None
+        tag = _heredoc_tag(s.content)
+        body = s.content if s.content.endswith("\n") or not s.content else s.content + "\n"
+        return f"cat >{render_arg(s.path)} <<'{tag}'\n{body}{tag}"
+    assert s.expr is not None
+    return render_expr(s.expr)
+
+
+@dataclass
+class Plan:
+    """Ordered steps plus what the user gets at the end."""
+
+    steps: list[Step]
+    outputs: list[str]  # final output paths, absolute
+    workspace_parent: str  # the workspace is made here (next to the first output)
+    env: dict[str, str] = field(default_factory=dict)  # exported for every step
+    warnings: list[str] = field(default_factory=list)
+    force: bool = False
+    tools: list[str] = field(default_factory=list)  # checked before the first step
+    space_needed: int = 0  # bytes the workspace may hold at its fullest
+    sources: list[str] = field(default_factory=list)  # must be readable
+
+    def step(self, step_id: str) -> Step:
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(step_id)
+
+    def total_weight(self) -> float:
+        return sum(s.weight for s in self.steps) or 1.0
+
+
+def render_script(plan: Plan, *, header: str = "") -> str:
+    """The plan as a POSIX shell script: run it with `sh` to get the same images."""
+    out = ["#!/bin/sh"]
+    if header:
+        out += [f"# {line}" if line else "#" for line in header.splitlines()]
+    out += [
+        "set -eu",
+        "umask 022",
+        'export PATH="$PATH:/usr/sbin:/sbin"',
+    ]
+    for k, v in sorted(plan.env.items()):
+        out.append(f"export {k}={shlex.quote(v)}")
+    out.append(
+        "W=\"$(mktemp -d " + shlex.quote(plan.workspace_parent.rstrip("/") + "/.diskwright-XXXXXX")
+        + ")\""
+    )
+    out.append("trap 'rm -rf \"$W\"' EXIT")
+    out.append("trap 'exit 130' INT TERM")
+    phase = None
+    for s in plan.steps:
+        if s.phase != phase:
+            phase = s.phase
+            out += ["", f"# === {phase} ==="]
+        out.append(f"# {s.title}")
+        if s.comment:
+            out += [f"#   {c}" for c in s.comment.splitlines()]
+        out.append(render_step(s))
+    out.append("")
+    return "\n".join(out)

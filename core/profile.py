@@ -1,0 +1,688 @@
+"""The user's choices and nothing else: a pydantic model saved as TOML.
+
+Every validator explains the fix in words a person can act on; the front ends
+show those words unchanged, next to the field they name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+import uuid as uuidlib
+from enum import StrEnum
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+import tomli_w
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from core.errors import ProfileError, ProfileErrors
+from core.units import MiB, parse_size
+
+PROFILE_VERSION = 1
+SECTOR = 512
+
+
+class Role(StrEnum):
+    esp = "esp"
+    bios_boot = "bios-boot"
+    root = "root"
+    data = "data"
+    store = "store"
+    swap = "swap"
+    zfs = "zfs"
+
+
+class Filesystem(StrEnum):
+    ext4 = "ext4"
+    erofs = "erofs"
+    squashfs = "squashfs"
+    vfat = "vfat"
+    swap = "swap"
+    zfs = "zfs"
+    none = "none"
+
+
+class Table(StrEnum):
+    none = "none"
+    gpt = "gpt"
+    mbr = "mbr"
+    hybrid = "hybrid"
+
+
+class Format(StrEnum):
+    raw = "raw"
+    qcow2 = "qcow2"
+    qcow2_compressed = "qcow2-compressed"
+    vdi = "vdi"
+    vpc = "vpc"
+    vmdk = "vmdk"
+    vhdx = "vhdx"
+
+
+class Compression(StrEnum):
+    none = "none"
+    zstd = "zstd"
+    xz = "xz"
+
+
+# Discoverable Partitions Specification types (x86-64) by role.
+GPT_TYPES: dict[Role, str] = {
+    Role.esp: "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
+    Role.bios_boot: "21686148-6449-6E6F-744E-656564454649",
+    Role.root: "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709",
+    Role.data: "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
+    Role.store: "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
+    Role.swap: "0657FD6D-A4AB-43C4-84E5-0933C84B4F4F",
+    Role.zfs: "6A898CC3-1DD2-11B2-99A6-080020736631",
+}
+MBR_TYPES: dict[Role, str] = {
+    Role.esp: "ef",
+    Role.root: "83",
+    Role.data: "83",
+    Role.store: "83",
+    Role.swap: "82",
+    Role.zfs: "bf",
+}
+
+LABEL_LIMITS: dict[Filesystem, int] = {
+    Filesystem.ext4: 16,
+    Filesystem.erofs: 16,
+    Filesystem.vfat: 11,
+    Filesystem.swap: 16,
+}
+VFAT_LABEL_RE = re.compile(r"^[A-Z0-9 !#$%&'()\-@^_`{}~]+$")
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+VFAT_ID_RE = re.compile(r"^[0-9a-fA-F]{8}$")
+DISK_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+FORBIDDEN_OUTPUT_PREFIXES = ("/dev", "/proc", "/sys")
+
+
+def _strict() -> ConfigDict:
+    return ConfigDict(extra="forbid", use_enum_values=False, validate_assignment=True)
+
+
+def _check_size(value: str, *, allow_auto: bool) -> str:
+    if allow_auto and value == "auto":
+        return value
+    try:
+        n = parse_size(value)
+    except ValueError as err:
+        raise ValueError(f"{err}{' or auto' if allow_auto else ''}") from None
+    if n <= 0:
+        raise ValueError("a size must be larger than zero")
+    if n % SECTOR:
+        raise ValueError(
+            f"{value} is not a multiple of the 512-byte sector; round it, e.g. to "
+            f"{(n // SECTOR + 1) * SECTOR // 1024} KiB"
+        )
+    return value
+
+
+def _safe_text(value: str, what: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError(f"{what} cannot contain control characters or newlines")
+    return value
+
+
+class FileMapping(BaseModel):
+    """An extra file placed into the image: `source` on the host → `target` inside."""
+
+    model_config = _strict()
+
+    source: str = Field(description="Host path of the file, relative to the profile's folder")
+    target: str = Field(description="Absolute path inside the image, e.g. /etc/motd")
+    mode: str = Field(default="0644", description="Octal permission bits")
+    user: int = Field(default=0, ge=0, description="Owner uid inside the image")
+    group: int = Field(default=0, ge=0, description="Owner gid inside the image")
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, v: str) -> str:
+        _safe_text(v, "a target path")
+        p = PurePosixPath(v)
+        if not p.is_absolute() or ".." in p.parts or str(p) == "/":
+            raise ValueError("target must be an absolute file path inside the image, like /etc/motd")
+        return str(p)
+
+    @field_validator("mode")
+    @classmethod
+    def _mode(cls, v: str) -> str:
+        if not re.fullmatch(r"0?[0-7]{3,4}", v):
+            raise ValueError("mode must be octal permission bits like 0644 or 0755")
+        return v
+
+
+class Source(BaseModel):
+    """Where the files come from."""
+
+    model_config = _strict()
+
+    path: str | None = Field(
+        default=None, description="Directory tree (relative to the profile's folder)"
+    )
+    files: list[FileMapping] = Field(default_factory=list, description="Extra file mappings")
+
+
+class Ext4Options(BaseModel):
+    model_config = _strict()
+    block_size: Literal[1024, 2048, 4096] = 4096
+    inode_ratio: int = Field(default=16384, ge=1024, le=67108864)
+    reserved_percent: float = Field(default=0, ge=0, le=50)
+
+
+class ErofsOptions(BaseModel):
+    model_config = _strict()
+    compressor: Literal["none", "lz4", "lz4hc"] = "lz4hc"
+    level: int | None = Field(default=None, ge=0, le=12, description="lz4hc level 0-12")
+    tail_packing: bool = True
+    dedupe: bool = False
+    fragments: bool = False
+
+    @model_validator(mode="after")
+    def _level(self) -> ErofsOptions:
+        if self.level is not None and self.compressor != "lz4hc":
+            raise ValueError("level only applies to the lz4hc compressor; remove it or use lz4hc")
+        return self
+
+
+class SquashfsOptions(BaseModel):
+    model_config = _strict()
+    compressor: Literal["gzip", "xz", "zstd", "lz4", "lzo"] = "zstd"
+    block_size: str = "128KiB"
+    tool: Literal["mksquashfs", "gensquashfs"] = "mksquashfs"
+
+    @field_validator("block_size")
+    @classmethod
+    def _bs(cls, v: str) -> str:
+        n = parse_size(v)
+        if n < 4096 or n > MiB or n & (n - 1):
+            raise ValueError("squashfs block_size must be a power of two from 4KiB to 1MiB")
+        return v
+
+
+class VfatOptions(BaseModel):
+    model_config = _strict()
+    fat_size: Literal["auto", 12, 16, 32] = "auto"
+
+
+class Partition(BaseModel):
+    """One partition (or, on a table-less disk, the whole filesystem image)."""
+
+    model_config = _strict()
+
+    role: Role = Field(description="What the partition is for; sets the default GPT type")
+    filesystem: Filesystem = Field(description="Filesystem made in it")
+    size: str = Field(default="auto", description="auto (content + headroom) or fixed, e.g. 512MiB")
+    headroom: str = Field(
+        default="auto",
+        description="Free space added to an auto size: a percentage (20%), a size, or auto",
+    )
+    label: str | None = Field(default=None, description="Filesystem label")
+    uuid: str | None = Field(default=None, description="Filesystem UUID (derived from seed)")
+    partuuid: str | None = Field(default=None, description="GPT partition UUID")
+    name: str | None = Field(default=None, description="GPT partition name")
+    gpt_type: str | None = Field(default=None, description="GPT type GUID (default from role)")
+    mount_point: str | None = Field(default=None, description="Where it is mounted in the guest")
+    contents: str | None = Field(
+        default=None,
+        description="Subtree of the source it receives (default: its mount point)",
+    )
+    empty: bool = Field(default=False, description="Make it empty, whatever the mount point")
+    ext4: Ext4Options = Field(default_factory=Ext4Options)
+    erofs: ErofsOptions = Field(default_factory=ErofsOptions)
+    squashfs: SquashfsOptions = Field(default_factory=SquashfsOptions)
+    vfat: VfatOptions = Field(default_factory=VfatOptions)
+    zfs: dict[str, Any] | None = Field(default=None, description="ZFS pool (see the ZFS docs)")
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, v: str) -> str:
+        return _check_size(v, allow_auto=True)
+
+    @field_validator("headroom")
+    @classmethod
+    def _headroom(cls, v: str) -> str:
+        if v == "auto":
+            return v
+        if v.endswith("%"):
+            try:
+                pct = float(v[:-1])
+            except ValueError:
+                raise ValueError("headroom must look like 20%, 64MiB or auto") from None
+            if not 0 <= pct <= 1000:
+                raise ValueError("headroom percentage must be between 0% and 1000%")
+            return v
+        try:
+            parse_size(v)
+        except ValueError:
+            raise ValueError("headroom must look like 20%, 64MiB or auto") from None
+        return v
+
+    @field_validator("uuid", "partuuid")
+    @classmethod
+    def _uuid(cls, v: str | None) -> str | None:
+        if v is not None and not UUID_RE.match(v) and not VFAT_ID_RE.match(v):
+            raise ValueError(
+                "not a UUID; write 8-4-4-4-12 hex digits like "
+                "0f2b5a0e-3c1d-4e5f-8a9b-0c1d2e3f4a5b (vfat: 8 hex digits)"
+            )
+        return v.lower() if v else v
+
+    @field_validator("gpt_type")
+    @classmethod
+    def _gpt_type(cls, v: str | None) -> str | None:
+        if v is not None and not UUID_RE.match(v):
+            raise ValueError("gpt_type must be a type GUID like 0FC63DAF-8483-4772-8E79-3D69D8477DE4")
+        return v.upper() if v else v
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        _safe_text(v, "a partition name")
+        if len(v.encode("utf-16-le")) > 72:
+            raise ValueError("a GPT partition name holds at most 36 characters; shorten it")
+        if '"' in v or "\\" in v:
+            raise ValueError('a partition name cannot contain " or \\; remove them')
+        return v
+
+    @field_validator("label")
+    @classmethod
+    def _label(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        _safe_text(v, "a label")
+        if not v:
+            raise ValueError("a label cannot be empty; remove the key for no label")
+        return v
+
+    @field_validator("mount_point", "contents")
+    @classmethod
+    def _abs(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        _safe_text(v, "a path")
+        p = PurePosixPath(v)
+        if not p.is_absolute() or ".." in p.parts:
+            raise ValueError("must be an absolute path inside the image, like / or /boot")
+        return str(p)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Partition:
+        fs, role = self.filesystem, self.role
+        if self.label is not None:
+            if fs == Filesystem.squashfs:
+                raise ValueError(
+                    "label: squashfs has no label at all; remove the label or use erofs/ext4"
+                )
+            if fs in (Filesystem.none, Filesystem.zfs):
+                raise ValueError(f"label: a {fs.value} partition has no filesystem label; remove it")
+            limit = LABEL_LIMITS.get(fs)
+            if limit and len(self.label.encode()) > limit:
+                raise ValueError(
+                    f"label: {fs.value} labels hold at most {limit} bytes; "
+                    f"{self.label!r} has {len(self.label.encode())}"
+                )
+            if fs == Filesystem.vfat and not VFAT_LABEL_RE.match(self.label):
+                raise ValueError(
+                    f"label: vfat labels are upper-case letters, digits, spaces and "
+                    f"- _ only; try {self.label.upper()[:11]!r}"
+                )
+        if self.uuid is not None:
+            is_vfat_id = bool(VFAT_ID_RE.match(self.uuid))
+            if fs == Filesystem.vfat and not is_vfat_id:
+                raise ValueError("uuid: a vfat volume id is 8 hex digits, like 1234ABCD")
+            if fs != Filesystem.vfat and is_vfat_id:
+                raise ValueError("uuid: only vfat takes an 8-digit id; give a full UUID")
+            if fs in (Filesystem.none, Filesystem.squashfs):
+                raise ValueError(f"uuid: {fs.value} has no filesystem UUID; remove it")
+        if role == Role.esp and fs != Filesystem.vfat:
+            raise ValueError("filesystem: an ESP must be vfat; set filesystem = \"vfat\"")
+        if role == Role.bios_boot and fs != Filesystem.none:
+            raise ValueError('filesystem: a bios-boot partition holds no filesystem; use "none"')
+        if role == Role.swap and fs != Filesystem.swap:
+            raise ValueError('filesystem: a swap partition needs filesystem = "swap"')
+        if (fs == Filesystem.zfs) != (role == Role.zfs):
+            raise ValueError('role/filesystem: use role = "zfs" together with filesystem = "zfs"')
+        if fs == Filesystem.zfs and self.zfs is None:
+            raise ValueError("zfs: a zfs partition needs a [zfs] table with the pool settings")
+        if fs in (Filesystem.erofs, Filesystem.squashfs) and self.empty:
+            raise ValueError(f"empty: an empty {fs.value} image is useless; drop empty or use ext4")
+        return self
+
+    # Derived values -----------------------------------------------------
+
+    def source_subtree(self) -> str | None:
+        """The part of the source tree this partition receives, or None for empty."""
+        if self.empty or self.filesystem in (Filesystem.none, Filesystem.swap):
+            return None
+        return self.contents or self.mount_point
+
+    def headroom_for(self, content: int) -> int:
+        """Bytes of free space to add on top of `content` for an auto size."""
+        h = self.headroom
+        if h == "auto":
+            if self.filesystem in (Filesystem.erofs, Filesystem.squashfs):
+                return 0  # read-only: nothing will ever be written
+            return max(content // 10, 0)
+        if h.endswith("%"):
+            return int(content * float(h[:-1]) / 100)
+        return parse_size(h)
+
+
+class Output(BaseModel):
+    model_config = _strict()
+
+    path: str = Field(description="Output file (relative to the profile's folder)")
+    format: Format = Format.raw
+    compression: Compression = Compression.none
+    compression_level: int | None = Field(default=None, ge=1, le=22)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        _safe_text(v, "an output path")
+        if not v.strip():
+            raise ValueError("output path cannot be empty")
+        p = Path(v)
+        if p.is_absolute():
+            for bad in FORBIDDEN_OUTPUT_PREFIXES:
+                if p == Path(bad) or Path(bad) in p.parents:
+                    raise ValueError(f"refusing to write under {bad}; choose a regular file path")
+        if v.endswith("/"):
+            raise ValueError("output path names a folder; add a file name")
+        return v
+
+    @model_validator(mode="after")
+    def _level(self) -> Output:
+        if self.compression_level is not None:
+            if self.compression == Compression.none:
+                raise ValueError("compression_level needs compression = zstd or xz")
+            if self.compression == Compression.xz and self.compression_level > 9:
+                raise ValueError("xz levels are 0-9")
+        return self
+
+
+class Disk(BaseModel):
+    """One output file: a partition table (or none) and its partitions."""
+
+    model_config = _strict()
+
+    name: str = Field(default="disk", description="Short name, used for workspace files")
+    table: Table = Table.gpt
+    alignment: str = Field(default="1MiB", description="Partition start and size alignment")
+    size: str = Field(default="auto", description="auto or a fixed disk size")
+    uuid: str | None = Field(default=None, description="GPT disk GUID / MBR id (derived)")
+    output: Output
+    partitions: list[Partition] = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not DISK_NAME_RE.match(v):
+            raise ValueError("disk names are lower-case letters, digits, - and _, up to 32")
+        return v
+
+    @field_validator("alignment")
+    @classmethod
+    def _align(cls, v: str) -> str:
+        n = parse_size(v)
+        if n < 4096 or n & (n - 1):
+            raise ValueError("alignment must be a power of two of at least 4KiB, like 1MiB")
+        return v
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, v: str) -> str:
+        return _check_size(v, allow_auto=True)
+
+    @field_validator("uuid")
+    @classmethod
+    def _uuid(cls, v: str | None) -> str | None:
+        if v is not None and not UUID_RE.match(v) and not re.fullmatch(r"0x[0-9a-fA-F]{8}", v):
+            raise ValueError("disk uuid: a GPT GUID (8-4-4-4-12 hex) or an MBR id like 0x1234abcd")
+        return v
+
+    @model_validator(mode="after")
+    def _layout(self) -> Disk:
+        if self.table == Table.none:
+            if len(self.partitions) != 1:
+                raise ValueError(
+                    "partitions: a disk with table = \"none\" is one bare filesystem; "
+                    "use one partition or a gpt/mbr table"
+                )
+            if self.partitions[0].filesystem == Filesystem.none:
+                raise ValueError('partitions[0].filesystem: a bare image needs a filesystem')
+        if self.table == Table.mbr:
+            if len(self.partitions) > 4:
+                raise ValueError("partitions: MBR holds 4 primary partitions; use gpt")
+            for i, p in enumerate(self.partitions):
+                if p.role == Role.bios_boot:
+                    raise ValueError(
+                        f"partitions[{i}].role: bios-boot partitions exist only on gpt; use gpt"
+                    )
+        if self.table != Table.gpt:
+            for i, p in enumerate(self.partitions):
+                if p.name is not None or p.partuuid is not None:
+                    if self.table != Table.hybrid:
+                        raise ValueError(
+                            f"partitions[{i}]: name and partuuid exist only on gpt tables"
+                        )
+        if self.table == Table.hybrid and len(self.partitions) > 3:
+            raise ValueError("partitions: a hybrid MBR mirrors at most 3 partitions; use gpt")
+        if self.uuid and self.table in (Table.gpt, Table.hybrid) and not UUID_RE.match(self.uuid):
+            raise ValueError("uuid: a GPT disk needs a full GUID")
+        if self.uuid and self.table == Table.mbr and UUID_RE.match(self.uuid):
+            raise ValueError("uuid: an MBR disk id is 8 hex digits like 0x1234abcd")
+        return self
+
+    def align_bytes(self) -> int:
+        return parse_size(self.alignment)
+
+
+class Reproducible(BaseModel):
+    model_config = _strict()
+    source_date_epoch: int = Field(default=1, ge=0, le=2**32 - 1)
+    seed: str = Field(default="diskwright", description="Every unset UUID derives from it")
+
+
+class Profile(BaseModel):
+    """Everything diskwright needs to build the same images again, bit for bit."""
+
+    model_config = _strict()
+
+    version: int = Field(default=PROFILE_VERSION, description="Profile format version")
+    name: str = Field(default="image", description="Short name of this profile")
+    description: str = ""
+    source: Source = Field(default_factory=Source)
+    reproducible: Reproducible = Field(default_factory=Reproducible)
+    disks: list[Disk] = Field(min_length=1)
+
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, v: int) -> int:
+        if v != PROFILE_VERSION:
+            raise ValueError(
+                f"this diskwright reads profile version {PROFILE_VERSION}; "
+                f"set version = {PROFILE_VERSION} (or upgrade diskwright)"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _cross(self) -> Profile:
+        seen_out: dict[str, int] = {}
+        labels: dict[str, str] = {}
+        names: set[str] = set()
+        for d, disk in enumerate(self.disks):
+            if disk.name in names:
+                raise ValueError(f"disks[{d}].name: two disks are called {disk.name!r}; rename one")
+            names.add(disk.name)
+            if disk.output.path in seen_out:
+                raise ValueError(
+                    f"disks[{d}].output.path: disk {seen_out[disk.output.path]} writes the same "
+                    "file; give each disk its own output"
+                )
+            seen_out[disk.output.path] = d
+            for p, part in enumerate(disk.partitions):
+                if part.label:
+                    where = f"disks[{d}].partitions[{p}]"
+                    if part.label in labels:
+                        raise ValueError(
+                            f"{where}.label: {labels[part.label]} has the label "
+                            f"{part.label!r} too; labels must be unique to mount by label"
+                        )
+                    labels[part.label] = where
+        return self
+
+    # Paths are relative to the profile file's folder, like a Makefile's.
+    @property
+    def base_dir(self) -> Path:
+        return self._base_dir
+
+    def set_base_dir(self, path: Path) -> None:
+        self._base_dir = path.resolve()
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self._base_dir / p
+
+    def source_root(self) -> Path | None:
+        return self.resolve(self.source.path) if self.source.path else None
+
+
+# ---------------------------------------------------------------- identity
+
+
+def derive_uuid(profile: Profile, *parts: object) -> str:
+    """A stable UUID from the seed: same profile, same ids, every build."""
+    key = "/".join([profile.reproducible.seed, *map(str, parts)])
+    return str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, "diskwright:" + key))
+
+
+def derive_hex(profile: Profile, n: int, *parts: object) -> str:
+    key = "/".join([profile.reproducible.seed, *map(str, parts)])
+    return hashlib.sha256(key.encode()).hexdigest()[:n]
+
+
+# --------------------------------------------------------------- load/save
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after", "function-before") or "[" in str(part):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+_KNOWN_KEYS: dict[str, type[BaseModel]] = {}
+
+
+def _fix_for(err: dict[str, Any]) -> tuple[str, str]:
+    """Turn one pydantic error into (problem, fix) words for a person."""
+    kind = err["type"]
+    msg: str = err.get("msg", "")
+    if kind == "extra_forbidden":
+        return "unknown setting", "remove it or check its spelling against `diskwright schema`"
+    if kind == "missing":
+        return "is required", "add it"
+    if kind in ("enum", "literal_error"):
+        expected = err.get("ctx", {}).get("expected", "")
+        return f"{err.get('input')!r} is not allowed", f"use one of {expected}"
+    if kind == "value_error":
+        text = msg.removeprefix("Value error, ")
+        if " — " in text:
+            problem, fix = text.split(" — ", 1)
+            return problem, fix
+        if "; " in text:
+            problem, fix = text.split("; ", 1)
+            return problem, fix
+        return text, ""
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        return f"{err.get('input')!r} has the wrong type ({msg.lower()})", "fix the value's type"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        return msg.lower(), "choose a value in range"
+    if kind == "too_short":
+        return msg.lower(), "add at least one entry"
+    return msg, ""
+
+
+def errors_from_validation(exc: ValidationError) -> ProfileErrors:
+    errors: list[ProfileError] = []
+    for err in exc.errors():
+        field = _loc(tuple(err["loc"]))
+        problem, fix = _fix_for(dict(err))
+        # Model-level validators name their own sub-field as "field: problem".
+        m = re.match(r"^([a-z_\[\]0-9./]+): (.*)$", problem)
+        if m and err["type"] == "value_error":
+            sub, problem = m.groups()
+            field = f"{field}.{sub}" if field else sub
+        errors.append(ProfileError(field or "profile", problem, fix))
+    return ProfileErrors(errors)
+
+
+def parse_profile(data: dict[str, Any], base_dir: Path | None = None) -> Profile:
+    """Validate a profile dict; raise ProfileErrors with every problem found."""
+    try:
+        profile = Profile.model_validate(data)
+    except ValidationError as exc:
+        raise errors_from_validation(exc) from None
+    profile.set_base_dir(base_dir or Path.cwd())
+    return profile
+
+
+def load_profile(path: Path) -> Profile:
+    """Read a TOML profile; every failure is a ProfileError naming where and why."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ProfileError(str(path), "no such profile file", "check the path") from None
+    except IsADirectoryError:
+        raise ProfileError(str(path), "is a folder, not a profile", "name the .toml file") from None
+    except OSError as err:
+        raise ProfileError(str(path), f"cannot be read ({err.strerror})", "check permissions") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ProfileError(str(path), "is not UTF-8 text", "save it as UTF-8 TOML") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ProfileError(
+            str(path), f"TOML syntax error: {err}", "fix the syntax at that line"
+        ) from None
+    return parse_profile(data, path.parent)
+
+
+def profile_to_toml(profile: Profile) -> str:
+    """TOML text with only the non-default choices, so saved profiles stay short."""
+    data = profile.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
+    data = {"version": profile.version, **data}
+    return tomli_w.dumps(data)
+
+
+def save_profile(profile: Profile, path: Path) -> None:
+    """Write atomically so an interrupted save never leaves half a profile."""
+    text = profile_to_toml(profile)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def json_schema() -> dict[str, Any]:
+    return Profile.model_json_schema()

@@ -1,0 +1,230 @@
+"""One pass over a source tree: what is in it and how much room it needs.
+
+Stats are kept per directory (not recursive) so that any subtree minus the
+subtrees other partitions claim can be summed without walking the disk again.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+BLOCK_SIZES = (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536)
+
+
+@dataclass
+class Stats:
+    """Counts for a set of entries; `blocks[i]` is bytes rounded to BLOCK_SIZES[i]."""
+
+    files: int = 0
+    dirs: int = 0
+    symlinks: int = 0
+    specials: int = 0
+    hardlinks: int = 0  # extra names of an inode already counted
+    bytes: int = 0
+    symlink_bytes: int = 0
+    name_bytes: int = 0
+    small_files: int = 0  # files under 4 KiB: tail-packed or inline
+    tail_bytes: int = 0  # bytes past the last full 4 KiB block, over all files
+    not_root: int = 0  # entries owned by someone other than root
+    blocks: list[int] = field(default_factory=lambda: [0] * len(BLOCK_SIZES))
+
+    def add(self, other: Stats) -> None:
+        self.files += other.files
+        self.dirs += other.dirs
+        self.symlinks += other.symlinks
+        self.specials += other.specials
+        self.hardlinks += other.hardlinks
+        self.bytes += other.bytes
+        self.symlink_bytes += other.symlink_bytes
+        self.name_bytes += other.name_bytes
+        self.small_files += other.small_files
+        self.tail_bytes += other.tail_bytes
+        self.not_root += other.not_root
+        self.blocks = [a + b for a, b in zip(self.blocks, other.blocks, strict=True)]
+
+    @property
+    def entries(self) -> int:
+        return self.files + self.dirs + self.symlinks + self.specials
+
+    def rounded(self, block: int) -> int:
+        """File data rounded up to whole blocks of `block` bytes."""
+        if block in BLOCK_SIZES:
+            return self.blocks[BLOCK_SIZES.index(block)]
+        smaller = max(b for b in BLOCK_SIZES if b <= block)
+        return self.blocks[BLOCK_SIZES.index(smaller)]
+
+
+@dataclass
+class Scan:
+    """The result of scanning one root. `dirs` maps "a/b" (root is "") to its own entries."""
+
+    root: Path
+    dirs: dict[str, Stats]
+    children: dict[str, list[str]]  # directory → sorted names of its entries
+    unreadable: list[str]
+    seconds: float
+    ownership: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def total(self) -> Stats:
+        return self.subtree("/")
+
+    def has_dir(self, path: str) -> bool:
+        return _key(path) in self.dirs
+
+    def subtree(self, path: str, exclude: Iterable[str] = ()) -> Stats:
+        """Stats under `path` (inclusive), leaving out excluded subtrees' contents."""
+        base = _key(path)
+        excl = [_key(e) for e in exclude]
+        out = Stats()
+        if base not in self.dirs:
+            return out
+        prefix = base + "/" if base else ""
+        for key, st in self.dirs.items():
+            if key != base and not key.startswith(prefix):
+                continue
+            if any(key == e or key.startswith(e + "/") for e in excl if e != base):
+                # an excluded directory still exists as an empty mount point
+                if key in excl:
+                    out.dirs += 1
+                continue
+            out.add(st)
+        return out
+
+    def top_level(self, path: str) -> list[str]:
+        return self.children.get(_key(path), [])
+
+
+def _key(path: str) -> str:
+    p = str(PurePosixPath("/") / path.lstrip("/"))
+    return p.strip("/")
+
+
+class ScanCancelled(Exception):
+    """The caller asked the scan to stop (a new source was chosen)."""
+
+
+def scan_tree(
+    root: Path,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> Scan:
+    """Walk `root` once with scandir; unreadable entries are listed, never skipped silently.
+
+    `progress(entries, bytes)` is called every few thousand entries.
+    """
+    t0 = time.monotonic()
+    root = root.resolve()
+    dirs: dict[str, Stats] = {}
+    children: dict[str, list[str]] = {}
+    unreadable: list[str] = []
+    ownership: dict[str, tuple[int, int]] = {}
+    seen_inodes: set[tuple[int, int]] = set()
+    seen = 0
+    total_bytes = 0
+
+    root_st = os.lstat(root)
+    top = Stats(dirs=1)
+    if root_st.st_uid or root_st.st_gid:
+        top.not_root += 1
+    dirs[""] = top
+    stack: list[tuple[str, str]] = [("", str(root))]
+    while stack:
+        key, real = stack.pop()
+        own = dirs[key]
+        names: list[str] = []
+        try:
+            it = os.scandir(real)
+        except OSError as err:
+            unreadable.append(f"/{key} ({err.strerror})")
+            children[key] = names
+            continue
+        with it:
+            for entry in it:
+                names.append(entry.name)
+                rel = f"{key}/{entry.name}" if key else entry.name
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError as err:
+                    unreadable.append(f"/{rel} ({err.strerror})")
+                    continue
+                own.name_bytes += len(entry.name.encode("utf-8", "surrogateescape"))
+                if st.st_uid or st.st_gid:
+                    own.not_root += 1
+                    ownership[rel] = (st.st_uid, st.st_gid)
+                mode = st.st_mode
+                if stat.S_ISDIR(mode):
+                    if not os.access(entry.path, os.R_OK | os.X_OK):
+                        unreadable.append(f"/{rel} (permission denied)")
+                    dirs[rel] = Stats(dirs=1)
+                    stack.append((rel, entry.path))
+                elif stat.S_ISREG(mode):
+                    if st.st_nlink > 1:
+                        ino = (st.st_dev, st.st_ino)
+                        if ino in seen_inodes:
+                            own.hardlinks += 1
+                            continue
+                        seen_inodes.add(ino)
+                    if not os.access(entry.path, os.R_OK):
+                        unreadable.append(f"/{rel} (permission denied)")
+                    size = st.st_size
+                    own.files += 1
+                    own.bytes += size
+                    total_bytes += size
+                    if size < 4096:
+                        own.small_files += 1
+                    own.tail_bytes += size % 4096
+                    for i, b in enumerate(BLOCK_SIZES):
+                        own.blocks[i] += -(-size // b) * b
+                elif stat.S_ISLNK(mode):
+                    own.symlinks += 1
+                    own.symlink_bytes += st.st_size
+                else:
+                    own.specials += 1
+                seen += 1
+                if seen % 2048 == 0:
+                    if cancel is not None and cancel.is_set():
+                        raise ScanCancelled()
+                    if progress is not None:
+                        progress(seen, total_bytes)
+        names.sort()
+        children[key] = names
+    if progress is not None:
+        progress(seen, total_bytes)
+    return Scan(
+        root=root,
+        dirs=dirs,
+        children=children,
+        unreadable=sorted(unreadable),
+        seconds=time.monotonic() - t0,
+        ownership=ownership,
+    )
+
+
+_cache: dict[tuple[str, int, int], Scan] = {}
+_cache_lock = threading.Lock()
+
+
+def cached_scan(root: Path, **kw: object) -> Scan:
+    """Scan once per (path, root mtime, inode) in this process; the wizard rescans on demand."""
+    st = os.stat(root)
+    key = (str(root.resolve()), st.st_mtime_ns, st.st_ino)
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None:
+        return hit
+    result = scan_tree(root, **kw)  # type: ignore[arg-type]
+    with _cache_lock:
+        _cache[key] = result
+    return result
+
+
+def forget_cache() -> None:
+    with _cache_lock:
+        _cache.clear()

@@ -1,0 +1,162 @@
+"""The real programs diskwright drives: where they come from and what they can do.
+
+Features are probed from the installed tool (help text, version), never assumed:
+Debian 12 ships older versions than NixOS, Arch or Fedora.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from core.errors import ToolMissing
+
+
+@dataclass(frozen=True)
+class Tool:
+    command: str
+    purpose: str
+    debian: str
+    fedora: str
+    arch: str
+    nix: str
+    optional: bool = False
+
+    def install_hint(self) -> str:
+        return f"install it with: sudo apt-get install {self.debian}   (Debian/Ubuntu)"
+
+    def all_hints(self) -> dict[str, str]:
+        return {
+            "debian": f"sudo apt-get install {self.debian}",
+            "fedora": f"sudo dnf install {self.fedora}",
+            "arch": f"sudo pacman -S {self.arch}",
+            "nix": f"nix-shell -p {self.nix}",
+        }
+
+
+TOOLS: dict[str, Tool] = {
+    t.command: t
+    for t in [
+        Tool("mkfs.ext4", "ext4 filesystems", "e2fsprogs", "e2fsprogs", "e2fsprogs", "e2fsprogs"),
+        Tool("e2fsck", "checking ext4", "e2fsprogs", "e2fsprogs", "e2fsprogs", "e2fsprogs"),
+        Tool("resize2fs", "shrinking ext4 to fit", "e2fsprogs", "e2fsprogs", "e2fsprogs",
+             "e2fsprogs"),
+        Tool("dumpe2fs", "reading ext4 sizes", "e2fsprogs", "e2fsprogs", "e2fsprogs",
+             "e2fsprogs"),
+        Tool("debugfs", "fixing ext4 ownership", "e2fsprogs", "e2fsprogs", "e2fsprogs",
+             "e2fsprogs"),
+        Tool("mkfs.erofs", "erofs images", "erofs-utils", "erofs-utils", "erofs-utils",
+             "erofs-utils"),
+        Tool("fsck.erofs", "checking erofs", "erofs-utils", "erofs-utils", "erofs-utils",
+             "erofs-utils"),
+        Tool("mksquashfs", "squashfs images", "squashfs-tools", "squashfs-tools",
+             "squashfs-tools", "squashfsTools"),
+        Tool("unsquashfs", "checking squashfs", "squashfs-tools", "squashfs-tools",
+             "squashfs-tools", "squashfsTools"),
+        Tool("gensquashfs", "squashfs from a pack file", "squashfs-tools-ng", "squashfs-tools-ng",
+             "squashfs-tools-ng", "squashfs-tools-ng", optional=True),
+        Tool("mkfs.vfat", "ESP / FAT filesystems", "dosfstools", "dosfstools", "dosfstools",
+             "dosfstools"),
+        Tool("fsck.vfat", "checking FAT", "dosfstools", "dosfstools", "dosfstools", "dosfstools"),
+        Tool("mcopy", "copying files into FAT", "mtools", "mtools", "mtools", "mtools"),
+        Tool("mmd", "making FAT folders", "mtools", "mtools", "mtools", "mtools"),
+        Tool("mkswap", "swap partitions", "util-linux", "util-linux", "util-linux", "util-linux"),
+        Tool("sfdisk", "partition tables", "fdisk", "util-linux", "util-linux", "util-linux"),
+        Tool("sgdisk", "hybrid MBR", "gdisk", "gdisk", "gptfdisk", "gptfdisk"),
+        Tool("qemu-img", "output formats", "qemu-utils", "qemu-img", "qemu-img", "qemu-utils"),
+        Tool("zstd", "zstd compression", "zstd", "zstd", "zstd", "zstd"),
+        Tool("xz", "xz compression", "xz-utils", "xz", "xz", "xz"),
+        Tool("fakeroot", "root-owned files when not run as root", "fakeroot", "fakeroot",
+             "fakeroot", "fakeroot", optional=True),
+        Tool("blkid", "reading labels back", "util-linux", "util-linux", "util-linux",
+             "util-linux", optional=True),
+        Tool("nix-store", "Nix closures", "nix-bin", "nix", "nix", "nix", optional=True),
+    ]
+}
+
+
+def which(command: str) -> str | None:
+    found = shutil.which(command)
+    if found:
+        return found
+    for d in ("/usr/sbin", "/sbin"):  # e2fsprogs/dosfstools live in sbin on Debian
+        p = f"{d}/{command}"
+        if shutil.which(p):
+            return p
+    return None
+
+
+def require(command: str) -> str:
+    path = which(command)
+    if path is None:
+        tool = TOOLS.get(command)
+        hint = tool.install_hint() if tool else "install it and put it on PATH"
+        raise ToolMissing(command, hint)
+    return path
+
+
+def _run(args: list[str]) -> str:
+    try:
+        p = subprocess.run(args, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return p.stdout + p.stderr
+
+
+@dataclass(frozen=True)
+class ErofsFeatures:
+    version: tuple[int, ...]
+    label: bool  # -L
+    compressors: tuple[str, ...]
+    extended: tuple[str, ...]  # -E options that really take effect
+
+    def describe(self) -> str:
+        return "mkfs.erofs " + ".".join(map(str, self.version))
+
+
+@functools.cache
+def erofs_features() -> ErofsFeatures:
+    """What the installed mkfs.erofs really supports (1.5 ignores unknown -E silently)."""
+    if which("mkfs.erofs") is None:
+        return ErofsFeatures((0,), False, (), ())
+    help_text = _run(["mkfs.erofs", "--help"])
+    banner = _run(["mkfs.erofs"])
+    m = re.search(r"mkfs\.erofs\s+(?:\(erofs-utils\)\s+)?v?(\d+(?:\.\d+)*)", banner + help_text)
+    version = tuple(int(x) for x in m.group(1).split(".")) if m else (0,)
+    comp = re.search(r"Available compressors are:\s*(.*)", help_text)
+    compressors = tuple(c.strip() for c in comp.group(1).split(",")) if comp else ("lz4",)
+    extended = ["ztailpacking"] if version >= (1, 5) else []
+    if version >= (1, 6):
+        extended += ["dedupe", "fragments"]
+    return ErofsFeatures(
+        version=version,
+        label=bool(re.search(r"^\s*-L\b", help_text, re.M)),
+        compressors=compressors,
+        extended=tuple(extended),
+    )
+
+
+@functools.cache
+def squashfs_compressors() -> tuple[str, ...]:
+    text = _run(["mksquashfs", "-help"])
+    found = [c for c in ("gzip", "lzo", "lz4", "xz", "zstd") if re.search(rf"^\s*{c}\b", text, re.M)]
+    return tuple(found) or ("gzip",)
+
+
+@dataclass(frozen=True)
+class DoctorRow:
+    command: str
+    purpose: str
+    path: str | None
+    optional: bool
+    hints: dict[str, str]
+
+
+def doctor() -> list[DoctorRow]:
+    return [
+        DoctorRow(t.command, t.purpose, which(t.command), t.optional, t.all_hints())
+        for t in TOOLS.values()
+    ]

@@ -1,0 +1,1 @@
+"""diskwright front ends: CLI, Textual wizard, plain prompts."""

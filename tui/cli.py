@@ -1,0 +1,298 @@
+"""`diskwright` command line: build, plan, estimate, validate, export, doctor, schema, wizard.
+
+Exit codes: 0 ok, 1 build failed, 2 bad input, 130 cancelled. Errors the
+user can fix are printed as one message each, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from core.errors import Cancelled, DiskwrightError, ProfileError, ProfileErrors
+from core.plan import Plan, render_script
+from core.planner import Estimate, estimate, make_plan, validate
+from core.profile import Profile, json_schema, load_profile
+from core.scan import Scan, scan_tree
+from core.units import format_size
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+def _err(msg: str) -> None:
+    print(f"diskwright: {msg}", file=sys.stderr)
+
+
+def load(path: str, output_dir: str | None = None) -> tuple[Profile, Scan | None]:
+    """Load, scan and validate; raises ProfileError(s) for anything wrong."""
+    profile = load_profile(Path(path))
+    if output_dir is not None:
+        out = Path(output_dir).resolve()
+        for disk in profile.disks:
+            disk.output.path = str(out / Path(disk.output.path).name)
+    root = profile.source_root()
+    scan = scan_tree(root) if root is not None and root.is_dir() else None
+    validate(profile, scan)
+    return profile, scan
+
+
+def _plan_header(profile: Profile, path: str) -> str:
+    return (
+        f"diskwright plan for {path} ({profile.name})\n"
+        "Run with `sh` to build the same images; every value is quoted."
+    )
+
+
+# ------------------------------------------------------------------ commands
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    profile, scan = load(args.profile)
+    est = estimate(profile, scan)
+    if args.json:
+        print(json.dumps({"ok": True, "warnings": est.warnings}))
+    else:
+        print(f"{args.profile}: valid — {len(profile.disks)} disk(s), "
+              f"{sum(len(d.partitions) for d in profile.disks)} partition(s)")
+        for w in est.warnings:
+            print(f"warning: {w}")
+    return EXIT_OK
+
+
+def print_estimate(est: Estimate) -> None:
+    print(f"source: {est.source_files} files, {format_size(est.source_bytes)}")
+    for d in est.disks:
+        print(f"\ndisk {d.name} ({d.table}) → {d.output_path}")
+        for p in d.parts:
+            label = f" {p.label!r}" if p.label else ""
+            mount = f" at {p.mount_point}" if p.mount_point else ""
+            kind = "fixed" if p.fixed else "auto"
+            print(
+                f"  {p.where}: {p.role} {p.filesystem}{label}{mount}: content "
+                f"{format_size(p.content)}, image {format_size(p.image)} ({kind})"
+            )
+        print(f"  disk size {format_size(d.disk_bytes)}; output file ≈ "
+              f"{format_size(d.output_bytes)} ({d.output_format}"
+              f"{', ' + d.compression if d.compression != 'none' else ''})")
+    for w in est.warnings:
+        print(f"warning: {w}")
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    profile, scan = load(args.profile, args.output_dir)
+    est = estimate(profile, scan)
+    if args.json:
+        print(json.dumps(asdict(est) | {"total_output": est.total_output}, indent=2))
+    else:
+        print_estimate(est)
+    return EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    profile, scan = load(args.profile, args.output_dir)
+    plan = make_plan(profile, scan, force=args.force)
+    if args.json:
+        print(json.dumps(plan_json(plan), indent=2))
+    else:
+        sys.stdout.write(render_script(plan, header=_plan_header(profile, args.profile)))
+    return EXIT_OK
+
+
+def plan_json(plan: Plan) -> dict[str, object]:
+    return {
+        "outputs": plan.outputs,
+        "tools": plan.tools,
+        "steps": [
+            {"id": s.id, "title": s.title, "phase": s.phase, "shell": s.render()}
+            for s in plan.steps
+        ],
+    }
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    profile, scan = load(args.profile, args.output_dir)
+    if args.as_ == "script":
+        plan = make_plan(profile, scan, force=args.force)
+        text = render_script(plan, header=_plan_header(profile, args.profile))
+    else:
+        from core import exports
+
+        text = exports.export(profile, scan, args.as_)
+    if args.output and args.output != "-":
+        out = Path(args.output)
+        if out.exists() and not args.force:
+            raise ProfileError("--output", f"{out} exists", "pass --force to replace it")
+        out.write_text(text, encoding="utf-8")
+        if args.as_ == "script":
+            out.chmod(0o755)
+        print(f"wrote {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from core.runner import Runner, preflight
+
+    profile, scan = load(args.profile, args.output_dir)
+    plan = make_plan(profile, scan, force=args.force)
+    preflight(plan)
+    if args.dry_run:
+        if args.json:
+            print(json.dumps(plan_json(plan) | {"dry_run": True}, indent=2))
+        else:
+            print(f"dry run: {len(plan.steps)} steps would write:")
+            for o in plan.outputs:
+                print(f"  {o}")
+            print_estimate(estimate(profile, scan))
+        return EXIT_OK
+    from tui.progress import BuildDisplay
+
+    display = BuildDisplay(plan, json_mode=args.json, verbose=args.verbose)
+    runner = Runner(plan, display.handle, skip_preflight=True)
+
+    async def main() -> object:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        assert task is not None
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            return await runner.run()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    with display:
+        try:
+            result = asyncio.run(main())
+        except asyncio.CancelledError:
+            raise Cancelled() from None
+    display.summary(result)
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    print(json.dumps(json_schema(), indent=2))
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from core.doctor import report
+
+    rows = report()
+    if args.json:
+        print(json.dumps([asdict(r) for r in rows], indent=2))
+        return EXIT_OK if all(r.ok or r.optional for r in rows) else EXIT_FAILED
+    missing = 0
+    for r in rows:
+        mark = "ok " if r.ok else ("-- " if r.optional else "!! ")
+        where = r.detail
+        print(f"{mark} {r.name:<14} {r.purpose:<38} {where}")
+        if not r.ok:
+            missing += 0 if r.optional else 1
+            for distro, hint in r.hints.items():
+                print(f"       {distro:<7} {hint}")
+    print()
+    print("all required tools are present" if not missing
+          else f"{missing} required tool(s) missing: install them with the commands above")
+    return EXIT_OK if not missing else EXIT_FAILED
+
+
+def cmd_helper(args: argparse.Namespace) -> int:
+    from core.helpers import main as helper_main
+
+    return helper_main(args.rest)
+
+
+def cmd_wizard(args: argparse.Namespace) -> int:
+    if args.plain:
+        from tui.plain import run_plain
+
+        return run_plain(args.profile)
+    from tui.app import run_app
+
+    return run_app(args.profile)
+
+
+# ------------------------------------------------------------------ parser
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="diskwright",
+        description="Build filesystem and disk images from a profile, or open the wizard.",
+    )
+    sub = p.add_subparsers(dest="command")
+
+    def add(name: str, help_: str, fn: object, *, profile: bool = True) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_, description=help_)
+        if profile:
+            sp.add_argument("profile", help="the profile (.toml)")
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+        sp.set_defaults(fn=fn)
+        return sp
+
+    b = add("build", "build the images a profile describes", cmd_build)
+    b.add_argument("--force", action="store_true", help="replace existing output files")
+    b.add_argument("--dry-run", action="store_true", help="check everything, build nothing")
+    b.add_argument("--output-dir", help="write the outputs into this folder instead")
+    b.add_argument("-v", "--verbose", action="store_true", help="print every tool line")
+    pl = add("plan", "print the exact shell script a build runs", cmd_plan)
+    pl.add_argument("--force", action="store_true", help="plan without the overwrite guard")
+    pl.add_argument("--output-dir", help="write the outputs into this folder instead")
+    e = add("estimate", "print per-partition, per-disk and output sizes", cmd_estimate)
+    e.add_argument("--output-dir", help=argparse.SUPPRESS)
+    add("validate", "check a profile and explain what is wrong", cmd_validate)
+    x = add("export", "export the plan or the guest configuration", cmd_export)
+    x.add_argument("--as", dest="as_", default="script",
+                   choices=["script", "nixos", "fstab", "repart"], help="what to export")
+    x.add_argument("-o", "--output", help="file to write (default: stdout)")
+    x.add_argument("--force", action="store_true", help="replace an existing file")
+    x.add_argument("--output-dir", help="image outputs into this folder (script)")
+    add("doctor", "list the tools diskwright needs and how to install them", cmd_doctor,
+        profile=False)
+    add("schema", "print the profile's JSON Schema", cmd_schema, profile=False)
+    wz = sub.add_parser("wizard", help="open the interactive wizard")
+    wz.add_argument("profile", nargs="?", help="a profile to open")
+    wz.add_argument("--plain", action="store_true", help="linear prompts, no full-screen app")
+    wz.set_defaults(fn=cmd_wizard)
+    hp = sub.add_parser("helper")  # internal: steps of a plan call it
+    hp.add_argument("rest", nargs=argparse.REMAINDER)
+    hp.set_defaults(fn=cmd_helper)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command is None:
+        args = parser().parse_args(["wizard"])
+    try:
+        return int(args.fn(args))
+    except ProfileErrors as err:
+        for e in err.errors:
+            _err(str(e))
+        return EXIT_INPUT
+    except DiskwrightError as err:
+        _err(str(err))
+        if getattr(err, "lines", None) and not getattr(args, "json", False):
+            for line in err.lines[-12:]:  # type: ignore[attr-defined]
+                print(f"    {line}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        _err("cancelled; nothing was written")
+        return EXIT_CANCELLED
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

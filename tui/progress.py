@@ -1,0 +1,113 @@
+"""Terminal display of a build for the CLI: a progress bar with the tools' output above it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from core.plan import Plan
+from core.runner import (
+    CancelledEvent,
+    Event,
+    Failed,
+    Finished,
+    Output,
+    StepFinished,
+    StepStarted,
+)
+from core.runner import Progress as ProgressEvent
+from core.units import format_size
+
+
+class BuildDisplay:
+    """Turns runner events into terminal output; JSON lines with --json."""
+
+    def __init__(self, plan: Plan, *, json_mode: bool = False, verbose: bool = False) -> None:
+        self.plan = plan
+        self.json_mode = json_mode
+        self.verbose = verbose
+        self.console = Console(stderr=True, highlight=False)
+        self.live = self.console.is_terminal and not json_mode
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self.task = self.progress.add_task("starting", total=1.0)
+        self.n = len(plan.steps)
+
+    def __enter__(self) -> BuildDisplay:
+        if self.live:
+            self.progress.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.live:
+            self.progress.stop()
+
+    def _emit(self, kind: str, **data: object) -> None:
+        print(json.dumps({"event": kind, **data}), flush=True)
+
+    def handle(self, event: Event) -> None:
+        if self.json_mode:
+            self._json(event)
+            return
+        if isinstance(event, StepStarted):
+            text = f"[{event.index + 1}/{self.n}] {event.step.title}"
+            self.progress.update(self.task, description=text)
+            if not self.live:
+                print(text, file=sys.stderr, flush=True)
+        elif isinstance(event, Output):
+            if self.live:
+                self.progress.console.print(f"  [dim]{_escape(event.line)}[/dim]")
+            else:
+                print(f"  {event.line}", file=sys.stderr, flush=True)
+        elif isinstance(event, ProgressEvent):
+            self.progress.update(self.task, completed=event.overall)
+
+    def _json(self, event: Event) -> None:
+        if isinstance(event, StepStarted):
+            self._emit("step", index=event.index, id=event.step.id, title=event.step.title)
+        elif isinstance(event, Output):
+            self._emit("output", step=event.step_id, stream=event.stream, line=event.line)
+        elif isinstance(event, ProgressEvent):
+            self._emit("progress", step=event.step_id, overall=round(event.overall, 4))
+        elif isinstance(event, StepFinished):
+            self._emit("done", id=event.step.id, seconds=round(event.seconds, 3))
+        elif isinstance(event, Failed):
+            self._emit("failed", step=event.step_id, message=event.message, lines=event.lines)
+        elif isinstance(event, CancelledEvent):
+            self._emit("cancelled")
+        elif isinstance(event, Finished):
+            self._emit(
+                "finished",
+                seconds=round(event.seconds, 2),
+                log=event.log,
+                outputs=[o.__dict__ for o in event.outputs],
+            )
+
+    def summary(self, result: object) -> None:
+        if self.json_mode or not isinstance(result, Finished):
+            return
+        out = sys.stdout
+        print(f"built in {result.seconds:.1f} s, {len(result.checks)} checks passed", file=out)
+        for o in result.outputs:
+            print(f"  {o.path}  {format_size(o.size)}  sha256 {o.sha256}", file=out)
+        if result.log:
+            print(f"  log: {result.log}", file=out)
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", r"\[")
