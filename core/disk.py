@@ -44,7 +44,9 @@ def layout(disk: Disk, image_sizes: list[int]) -> tuple[list[PartPlace], int]:
     align = disk.align_bytes()
     pos = first_start(disk)
     places = []
-    for size in image_sizes:
+    for part, size in zip(disk.partitions, image_sizes, strict=True):
+        if part.start is not None:
+            pos = max(pos, parse_size(part.start))
         rounded = round_up(size, align)
         places.append(PartPlace(pos, rounded))
         pos += rounded
@@ -71,6 +73,12 @@ def assemble_steps(profile: Profile, d: int, infos: list[PartInfo]) -> list[Step
         var = info.var
         start = Var(f"{var}_START")
         sectors = Var(f"{var}_SECTORS")
+        if info.part.start is not None:
+            begin = Arith((str(parse_size(info.part.start) // SECTOR),))
+        elif prev:
+            begin = Arith((prev[0], " + ", prev[1]))
+        else:
+            begin = Arith((str(first_start(disk) // SECTOR),))
         steps.append(
             Step(
                 id=f"{info.key}-start",
@@ -78,12 +86,30 @@ def assemble_steps(profile: Profile, d: int, infos: list[PartInfo]) -> list[Step
                 phase="disk",
                 kind="capture",
                 capture=start.name,
-                value=Arith((prev[0], " + ", prev[1]))
-                if prev
-                else Arith((str(first_start(disk) // SECTOR),)),
+                value=begin,
                 weight=0.01,
             )
         )
+        if info.part.start is not None and prev:
+            steps.append(
+                Step(
+                    id=f"{info.key}-no-overlap",
+                    title=f"Check {info.where} starts after the previous partition ends",
+                    phase="disk",
+                    expr=cmd(
+                        "sh",
+                        "-c",
+                        'test "$(($1 + $2))" -le "$3" || { echo "$4.start: overlaps the previous '
+                        'partition, which ends at sector $(($1 + $2)); move it later" >&2; exit 1; }',
+                        "overlap",
+                        prev[0],
+                        prev[1],
+                        start,
+                        info.where,
+                    ),
+                    weight=0.01,
+                )
+            )
         steps.append(
             Step(
                 id=f"{info.key}-sectors",

@@ -19,7 +19,7 @@ from core.output import output_steps
 from core.plan import And, Arg, Cmd, Or, Plan, Step, Word, cmd, ws
 from core.profile import Compression, Format, Profile, Role, Table
 from core.scan import BLOCK_SIZES, Scan, Stats
-from core.units import MiB, format_size
+from core.units import MiB, format_size, parse_size
 
 # ------------------------------------------------------------------ contexts
 
@@ -48,7 +48,6 @@ def contexts(profile: Profile, scan: Scan | None) -> list[PartCtx]:
         stats = Stats()
         src: Arg | None = None
         top: tuple[str, ...] = ()
-        not_root: tuple[str, ...] = ()
         if info.subtree is not None and scan is not None and root is not None:
             stats = scan.subtree(info.subtree, info.exclude)
             key = info.subtree.strip("/")
@@ -62,16 +61,6 @@ def contexts(profile: Profile, scan: Scan | None) -> list[PartCtx]:
                 top = tuple(sorted(set(names) | excluded_top | _file_tops(info)))
             else:
                 src = str(root / key) if key else str(root)
-            not_root = tuple(
-                sorted(
-                    "/" + p[len(key) :].lstrip("/") if key else "/" + p
-                    for p in scan.ownership
-                    if (not key or p == key or p.startswith(key + "/"))
-                    and not any(
-                        ("/" + p).startswith(e.rstrip("/") + "/") for e in info.exclude
-                    )
-                )
-            )
         elif info.subtree is not None and info.files:
             src = ws(f"{info.key}.stage")
             top = tuple(sorted(_file_tops(info)))
@@ -80,7 +69,7 @@ def contexts(profile: Profile, scan: Scan | None) -> list[PartCtx]:
                 stats.add(_file_stats(profile.resolve(fm.source)))
             except OSError:
                 pass  # reported by check_profile
-        out.append(PartCtx(profile, info, stats, src, cpus, not_root, top))
+        out.append(PartCtx(profile, info, stats, src, cpus, top))
     return out
 
 
@@ -129,7 +118,8 @@ def check_profile(profile: Profile, scan: Scan | None) -> list[ProfileError]:
             if info.subtree is None or info.part.contents is None:
                 continue
             real = (root / info.subtree.lstrip("/")).resolve()
-            if real != root and root not in real.parents:
+            base = root.resolve()
+            if real != base and base not in real.parents:
                 errors.append(
                     ProfileError(
                         f"{info.where}.contents",
@@ -171,7 +161,7 @@ def check_profile(profile: Profile, scan: Scan | None) -> list[ProfileError]:
     for d, disk in enumerate(profile.disks):
         if disk.size != "auto" and disk.table != Table.none:
             est = estimate(profile, scan, ctxs).disks[d]
-            if est.needed > est.disk_bytes:
+            if est.needed > parse_size(disk.size):
                 errors.append(
                     ProfileError(
                         f"disks[{d}].size",
@@ -334,14 +324,12 @@ def _staging_steps(profile: Profile, scan: Scan | None, ctx: PartCtx) -> list[St
     stage = ctx.src
     root = profile.source_root()
     steps: list[Step] = []
-    ref = ctx.work_file("stage-ref")
     sid = info.key
 
     def st(suffix: str, title: str, expr: object, weight: float = 0.05) -> Step:
         return Step(id=f"{sid}-{suffix}", title=title, phase="prepare", expr=expr,  # type: ignore[arg-type]
                     weight=weight)
 
-    steps.append(st("stage-ref", "Mark the start of staging", cmd("touch", ref), 0.01))
     steps.append(st("stage-dir", f"Make the staging folder for {info.where}", cmd("mkdir", stage)))
     if root is not None and scan is not None and scan.has_dir(info.subtree or "/"):
         sub = str(root / (info.subtree or "/").lstrip("/")).rstrip("/") or "/"
@@ -389,10 +377,8 @@ def _staging_steps(profile: Profile, scan: Scan | None, ctx: PartCtx) -> list[St
                 if exists:
                     n += 1
                     steps.append(
-                        st(f"attrs{n}", f"Copy the mode and time of {child_rel}",
-                           And((cmd("chmod", f"--reference={child_src}", _join(stage, child_rel)),
-                                cmd("touch", "-h", f"--reference={child_src}",
-                                    _join(stage, child_rel)))), 0.01)
+                        st(f"attrs{n}", f"Copy the mode of {child_rel}",
+                           cmd("chmod", f"--reference={child_src}", _join(stage, child_rel)), 0.01)
                     )
 
         link_level(sub, "")
@@ -410,7 +396,6 @@ def _staging_steps(profile: Profile, scan: Scan | None, ctx: PartCtx) -> list[St
                         cmd("rm", "-f", dest),
                         cmd("cp", "--", str(profile.resolve(fm.source)), dest),
                         cmd("chmod", fm.mode, dest),
-                        cmd("touch", "-h", "-d", f"@{ctx.epoch}", dest),
                     )
                 ),
                 0.02,
@@ -419,19 +404,9 @@ def _staging_steps(profile: Profile, scan: Scan | None, ctx: PartCtx) -> list[St
     if root is not None and scan is not None and scan.has_dir(info.subtree or "/"):
         src_root = str(root / (info.subtree or "/").lstrip("/"))
         steps.append(
-            st("stage-root", "Give the staging root the source's mode and time",
-               And((cmd("chmod", f"--reference={src_root}", stage),
-                    cmd("touch", "-h", f"--reference={src_root}", stage))), 0.01)
+            st("stage-root", "Give the staging root the source's mode",
+               cmd("chmod", f"--reference={src_root}", stage), 0.01)
         )
-    steps.append(
-        st(
-            "stage-times",
-            "Pin the times of folders staging changed (reproducible)",
-            cmd("find", stage, "-type", "d", "-newer", ref, "-exec", "touch", "-h", "-d",
-                f"@{ctx.epoch}", "{}", "+"),
-            0.05,
-        )
-    )
     return steps
 
 

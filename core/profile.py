@@ -119,7 +119,7 @@ def _check_size(value: str, *, allow_auto: bool) -> str:
     except ValueError as err:
         raise ValueError(f"{err}{' or auto' if allow_auto else ''}") from None
     if n <= 0:
-        raise ValueError("a size must be larger than zero")
+        raise ValueError("a size must be larger than zero; give a positive size like 64MiB")
     if n % SECTOR:
         raise ValueError(
             f"{value} is not a multiple of the 512-byte sector; round it, e.g. to "
@@ -151,14 +151,14 @@ class FileMapping(BaseModel):
         _safe_text(v, "a target path")
         p = PurePosixPath(v)
         if not p.is_absolute() or ".." in p.parts or str(p) == "/":
-            raise ValueError("target must be an absolute file path inside the image, like /etc/motd")
+            raise ValueError("target is not an absolute file path inside the image; write it like /etc/motd")
         return str(p)
 
     @field_validator("mode")
     @classmethod
     def _mode(cls, v: str) -> str:
         if not re.fullmatch(r"0?[0-7]{3,4}", v):
-            raise ValueError("mode must be octal permission bits like 0644 or 0755")
+            raise ValueError(f"mode {v!r} is not octal permission bits; write it like 0644 or 0755")
         return v
 
 
@@ -206,7 +206,7 @@ class SquashfsOptions(BaseModel):
     def _bs(cls, v: str) -> str:
         n = parse_size(v)
         if n < 4096 or n > MiB or n & (n - 1):
-            raise ValueError("squashfs block_size must be a power of two from 4KiB to 1MiB")
+            raise ValueError("squashfs block_size is not a power of two from 4KiB to 1MiB; use e.g. 128KiB")
         return v
 
 
@@ -223,6 +223,9 @@ class Partition(BaseModel):
     role: Role = Field(description="What the partition is for; sets the default GPT type")
     filesystem: Filesystem = Field(description="Filesystem made in it")
     size: str = Field(default="auto", description="auto (content + headroom) or fixed, e.g. 512MiB")
+    start: str | None = Field(
+        default=None, description="Fixed start offset, e.g. 1MiB (default: after the previous)"
+    )
     headroom: str = Field(
         default="auto",
         description="Free space added to an auto size: a percentage (20%), a size, or auto",
@@ -249,6 +252,11 @@ class Partition(BaseModel):
     def _size(cls, v: str) -> str:
         return _check_size(v, allow_auto=True)
 
+    @field_validator("start")
+    @classmethod
+    def _start(cls, v: str | None) -> str | None:
+        return None if v is None else _check_size(v, allow_auto=False)
+
     @field_validator("headroom")
     @classmethod
     def _headroom(cls, v: str) -> str:
@@ -258,14 +266,14 @@ class Partition(BaseModel):
             try:
                 pct = float(v[:-1])
             except ValueError:
-                raise ValueError("headroom must look like 20%, 64MiB or auto") from None
+                raise ValueError(f"headroom {v!r} is not understood; write it like 20%, 64MiB or auto") from None
             if not 0 <= pct <= 1000:
-                raise ValueError("headroom percentage must be between 0% and 1000%")
+                raise ValueError("headroom percentage is out of range; use 0% to 1000%")
             return v
         try:
             parse_size(v)
         except ValueError:
-            raise ValueError("headroom must look like 20%, 64MiB or auto") from None
+            raise ValueError(f"headroom {v!r} is not understood; write it like 20%, 64MiB or auto") from None
         return v
 
     @field_validator("uuid", "partuuid")
@@ -282,7 +290,7 @@ class Partition(BaseModel):
     @classmethod
     def _gpt_type(cls, v: str | None) -> str | None:
         if v is not None and not UUID_RE.match(v):
-            raise ValueError("gpt_type must be a type GUID like 0FC63DAF-8483-4772-8E79-3D69D8477DE4")
+            raise ValueError("gpt_type is not a type GUID; write it like 0FC63DAF-8483-4772-8E79-3D69D8477DE4")
         return v.upper() if v else v
 
     @field_validator("name")
@@ -315,7 +323,7 @@ class Partition(BaseModel):
         _safe_text(v, "a path")
         p = PurePosixPath(v)
         if not p.is_absolute() or ".." in p.parts:
-            raise ValueError("must be an absolute path inside the image, like / or /boot")
+            raise ValueError("not an absolute path inside the image; write it like / or /boot")
         return str(p)
 
     @model_validator(mode="after")
@@ -342,7 +350,7 @@ class Partition(BaseModel):
         if self.uuid is not None:
             is_vfat_id = bool(VFAT_ID_RE.match(self.uuid))
             if fs == Filesystem.vfat and not is_vfat_id:
-                raise ValueError("uuid: a vfat volume id is 8 hex digits, like 1234ABCD")
+                raise ValueError("uuid: a vfat volume id is 8 hex digits; write it like 1234ABCD")
             if fs != Filesystem.vfat and is_vfat_id:
                 raise ValueError("uuid: only vfat takes an 8-digit id; give a full UUID")
             if fs in (Filesystem.none, Filesystem.squashfs):
@@ -356,7 +364,7 @@ class Partition(BaseModel):
         if (fs == Filesystem.zfs) != (role == Role.zfs):
             raise ValueError('role/filesystem: use role = "zfs" together with filesystem = "zfs"')
         if fs == Filesystem.zfs and self.zfs is None:
-            raise ValueError("zfs: a zfs partition needs a [zfs] table with the pool settings")
+            raise ValueError("zfs: a zfs partition has no pool settings; add a [zfs] table")
         if fs in (Filesystem.erofs, Filesystem.squashfs) and self.empty:
             raise ValueError(f"empty: an empty {fs.value} image is useless; drop empty or use ext4")
         return self
@@ -394,7 +402,7 @@ class Output(BaseModel):
     def _path(cls, v: str) -> str:
         _safe_text(v, "an output path")
         if not v.strip():
-            raise ValueError("output path cannot be empty")
+            raise ValueError("output path is empty; give a file name")
         p = Path(v)
         if p.is_absolute():
             for bad in FORBIDDEN_OUTPUT_PREFIXES:
@@ -408,9 +416,9 @@ class Output(BaseModel):
     def _level(self) -> Output:
         if self.compression_level is not None:
             if self.compression == Compression.none:
-                raise ValueError("compression_level needs compression = zstd or xz")
+                raise ValueError("compression_level without compression; set compression = zstd or xz")
             if self.compression == Compression.xz and self.compression_level > 9:
-                raise ValueError("xz levels are 0-9")
+                raise ValueError("xz has levels 0-9 only; choose one of them")
         return self
 
 
@@ -431,7 +439,7 @@ class Disk(BaseModel):
     @classmethod
     def _name(cls, v: str) -> str:
         if not DISK_NAME_RE.match(v):
-            raise ValueError("disk names are lower-case letters, digits, - and _, up to 32")
+            raise ValueError("disk name is not allowed; use lower-case letters, digits, - and _, up to 32")
         return v
 
     @field_validator("alignment")
@@ -439,7 +447,7 @@ class Disk(BaseModel):
     def _align(cls, v: str) -> str:
         n = parse_size(v)
         if n < 4096 or n & (n - 1):
-            raise ValueError("alignment must be a power of two of at least 4KiB, like 1MiB")
+            raise ValueError("alignment must be a power of two of at least 4KiB; use e.g. 1MiB")
         return v
 
     @field_validator("size")
@@ -451,7 +459,7 @@ class Disk(BaseModel):
     @classmethod
     def _uuid(cls, v: str | None) -> str | None:
         if v is not None and not UUID_RE.match(v) and not re.fullmatch(r"0x[0-9a-fA-F]{8}", v):
-            raise ValueError("disk uuid: a GPT GUID (8-4-4-4-12 hex) or an MBR id like 0x1234abcd")
+            raise ValueError("not a disk id; give a GPT GUID (8-4-4-4-12 hex) or an MBR id like 0x1234abcd")
         return v
 
     @model_validator(mode="after")
@@ -479,16 +487,49 @@ class Disk(BaseModel):
                         raise ValueError(
                             f"partitions[{i}]: name and partuuid exist only on gpt tables"
                         )
+        self._check_starts()
         if self.table == Table.hybrid and len(self.partitions) > 3:
             raise ValueError("partitions: a hybrid MBR mirrors at most 3 partitions; use gpt")
         if self.uuid and self.table in (Table.gpt, Table.hybrid) and not UUID_RE.match(self.uuid):
-            raise ValueError("uuid: a GPT disk needs a full GUID")
+            raise ValueError("uuid: a GPT disk id is a full GUID; write 8-4-4-4-12 hex digits")
         if self.uuid and self.table == Table.mbr and UUID_RE.match(self.uuid):
-            raise ValueError("uuid: an MBR disk id is 8 hex digits like 0x1234abcd")
+            raise ValueError("uuid: an MBR disk id is 8 hex digits; write it like 0x1234abcd")
         return self
 
     def align_bytes(self) -> int:
         return parse_size(self.alignment)
+
+    def _check_starts(self) -> None:
+        """Fixed starts must be aligned and clear of the table and of fixed-size neighbours.
+
+        After an auto-sized partition the end is unknown until build time; the
+        plan checks those overlaps when the sizes are real.
+        """
+        align = self.align_bytes()
+        table_end = 34 * SECTOR if self.table in (Table.gpt, Table.hybrid) else SECTOR
+        end: int | None = -(-table_end // align) * align
+        owner = "the partition table"
+        for i, p in enumerate(self.partitions):
+            if p.start is not None:
+                if self.table == Table.none:
+                    raise ValueError(f"partitions[{i}].start: a bare image has no offsets; remove it")
+                start = parse_size(p.start)
+                if start % align:
+                    raise ValueError(
+                        f"partitions[{i}].start: {p.start} is not a multiple of the alignment "
+                        f"{self.alignment}; round it"
+                    )
+                if end is not None and start < end:
+                    raise ValueError(
+                        f"partitions[{i}].start: {p.start} overlaps {owner}, which ends at byte "
+                        f"{end}; move it to {-(-end // MiB)}MiB or later"
+                    )
+                end = start
+            if p.size == "auto" or end is None:
+                end = None
+            else:
+                end += -(-parse_size(p.size) // align) * align
+                owner = f"partitions[{i}]"
 
 
 class Reproducible(BaseModel):

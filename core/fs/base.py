@@ -30,8 +30,6 @@ class PartCtx:
     stats: Stats  # what lands in this filesystem (subtree minus exclusions plus files)
     src: Arg | None  # directory the tool reads (source subtree or staged copy); None = empty
     cpus: int = 2
-    # image paths ("/etc/x") of entries not owned by root in the source
-    not_root_paths: tuple[str, ...] = ()
     top: tuple[str, ...] = ()  # names at the top of `src`, sorted
 
     @property

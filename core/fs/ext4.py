@@ -8,6 +8,7 @@ models what resize2fs will find.
 from __future__ import annotations
 
 import os
+from pathlib import PurePosixPath
 
 from core.errors import ProfileError
 from core.fs.base import FsSize, PartCtx, auto_or_fixed, too_small
@@ -89,9 +90,7 @@ class Ext4Builder:
         tools = ["mkfs.ext4", "e2fsck", "resize2fs", "dumpe2fs"]
         if os.geteuid() != 0:
             tools.append("fakeroot")
-        if self._owner_fixes(ctx):
-            tools.append("debugfs")
-        return tools
+        return [*tools, "debugfs", "find"]
 
     def check(self, ctx: PartCtx) -> list[ProfileError]:
         return too_small(ctx, self.estimate(ctx))
@@ -101,17 +100,44 @@ class Ext4Builder:
         blocks, content = min_blocks(ctx)
         return auto_or_fixed(ctx, blocks * b, content * b)
 
-    def _owner_fixes(self, ctx: PartCtx) -> list[tuple[str, int, int]]:
-        """Entries that must end up with a different owner than mkfs.ext4 -d copies."""
-        fixes: list[tuple[str, int, int]] = []
-        if os.geteuid() == 0 and ctx.src is not None and ctx.stats.not_root:
-            fixes += [(p, 0, 0) for p in ctx.not_root_paths]
+    def _normalize_steps(self, ctx: PartCtx, env: dict[str, str]) -> list[Step]:
+        """Pin every timestamp (and, where needed, owner) with debugfs.
+
+        mkfs.ext4 -d copies atime/ctime from the source, and staging by hard
+        links changes ctime, so without this two builds differ. The script is
+        made at build time with find, so the plan stays short for big trees.
+        """
+        e = f"@{ctx.epoch}"
+        fields = ["mtime", "atime", "ctime"]
+        if ctx.stats.not_root or os.geteuid() != 0:
+            fields += ["uid", "gid"]
+        values = {"uid": "0", "gid": "0"}
+        fmt = "".join(f'sif "/%P" {f} {values.get(f, e)}\\n' for f in fields)
+        head = "".join(f"sif / {f} {values.get(f, e)}\n" for f in fields)
         for fm in ctx.info.files:
             if fm.user or fm.group:
-                sub = ctx.info.subtree or "/"
-                rel = "/" + fm.target[len(sub) :].lstrip("/") if sub != "/" else fm.target
-                fixes.append((rel, fm.user, fm.group))
-        return fixes
+                rel = "/" + str(PurePosixPath(fm.target).relative_to(ctx.info.subtree or "/"))
+                head += f'sif "{rel}" uid {fm.user}\nsif "{rel}" gid {fm.group}\n'
+        script = ctx.work_file("debugfs")
+        extra = ctx.work_file("debugfs-extra")
+        return [
+            ctx.step(
+                "times-list",
+                "List every entry for pinning times and owners",
+                expr=cmd("find", ctx.src, "-mindepth", "1", "-printf", fmt.replace("\\\\", "\\"),
+                         stdout=script),
+                weight=max(ctx.stats.entries / 40000, 0.05),
+            ),
+            ctx.step("times-extra", "Add the root folder and mapped owners", kind="write",
+                     path=extra, content=head, weight=0.01),
+            ctx.step(
+                "times",
+                f"Set every timestamp to {ctx.epoch} and owners to root (debugfs)",
+                expr=And((cmd("debugfs", "-w", "-f", script, ctx.image, env=env),
+                          cmd("debugfs", "-w", "-f", extra, ctx.image, env=env))),
+                weight=max(ctx.stats.entries / 20000, 0.1),
+            ),
+        ]
 
     def steps(self, ctx: PartCtx) -> list[Step]:
         part, opts, info = ctx.part, ctx.part.ext4, ctx.info
@@ -142,36 +168,8 @@ class Ext4Builder:
                 produces=(f"{info.key}.img",),
             )
         ]
-        fixes = self._owner_fixes(ctx)
-        if fixes:
-            script = "".join(
-                f'sif "{p}" uid {u}\nsif "{p}" gid {g}\n' for p, u, g in fixes if '"' not in p
-            )
-            steps.append(
-                ctx.step(
-                    "owners-file",
-                    "Write the ownership fixes for debugfs",
-                    kind="write",
-                    path=ctx.work_file("owners"),
-                    content=script,
-                    weight=0.01,
-                )
-            )
-            steps.append(
-                ctx.step(
-                    "owners",
-                    "Give files their owners inside the image (root unless a mapping says)",
-                    expr=cmd(
-                        "debugfs",
-                        "-w",
-                        "-f",
-                        ctx.work_file("owners"),
-                        ctx.image,
-                        env=env,
-                    ),
-                    weight=0.2,
-                )
-            )
+        if ctx.src is not None:
+            steps += self._normalize_steps(ctx, env)
         if not size.fixed:
             var = info.var
             steps += [
