@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import stat
 import subprocess
 from dataclasses import dataclass
@@ -78,7 +79,9 @@ def cut(disk: Path, start: int, sectors: int, dest: Path) -> Path:
 
 def blkid(image: Path) -> dict[str, str]:
     out = run("blkid", "-p", "-o", "export", image)
-    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    # export format escapes values for the shell: undo that with shlex
+    pairs = [shlex.split(line)[0] for line in out.splitlines() if "=" in line]
+    return dict(p.split("=", 1) for p in pairs)
 
 
 def extract(fs: str, image: Path, dest: Path) -> Path:

@@ -1,0 +1,126 @@
+"""Plan rendering: every user value reaches the tool exactly as typed, never as shell code."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tomli_w
+from conftest import REPO, run_cli
+from imagecheck import blkid, cut, partitions
+
+from core.plan import Arith, Plan, Step, Var, Word, cmd, render_arg, render_script, w
+
+NASTY = [
+    "plain",
+    "with space",
+    "it's",
+    'double "quote"',
+    "$(touch /tmp/diskwright-pwned)",
+    "`id`",
+    "a;b&&c|d",
+    "new\nline",
+    "tab\there",
+    "ünïcødé 名前",
+    "*glob?[x]",
+    "~user",
+    "-n",
+    "",
+    "back\\slash",
+    "dollar $HOME ${W}",
+]
+
+
+@pytest.mark.parametrize("value", NASTY)
+def test_literal_roundtrip(value: str) -> None:
+    rendered = render_arg(value)
+    assert shlex.split(rendered) == [value]
+    script = f"printf '%s' {rendered}"
+    subprocess.run(["sh", "-n", "-c", script], check=True)
+    out = subprocess.run(["sh", "-c", script], capture_output=True, check=True).stdout
+    assert out.decode() == value
+
+
+@pytest.mark.parametrize("value", NASTY)
+def test_word_with_variables(value: str) -> None:
+    word = w(value, Var("W"), "/x", Arith((Var("N"), " * 2")))
+    script = f"W='/work dir'; N=21; printf '%s' {render_arg(word)}"
+    out = subprocess.run(["sh", "-c", script], capture_output=True, check=True).stdout
+    assert out.decode() == f"{value}/work dir/x42"
+
+
+def test_heredoc_content_is_not_expanded() -> None:
+    content = "$(touch /tmp/diskwright-pwned)\n`id`\nDISKWRIGHT_EOF\n"
+    step = Step(id="w", title="t", phase="prepare", kind="write", path=Word((Var("W"), "/f")),
+                content=content)
+    plan = Plan(steps=[step], outputs=["/tmp/x"], workspace_parent="/tmp")
+    text = render_script(plan)
+    subprocess.run(["sh", "-n", "-c", text], check=True)
+    out = subprocess.run(
+        ["sh", "-c", 'W=$(mktemp -d)\n' + step.render() + '\ncat "$W/f" && rm -rf "$W"'],
+        capture_output=True, check=True,
+    ).stdout.decode()
+    assert out == content
+    assert not Path("/tmp/diskwright-pwned").exists()
+
+
+def test_env_and_redirections() -> None:
+    c = cmd("printf", "%s", "x y", env={"A": "1 2"}, stdout=Word((Var("W"), "/o f")))
+    assert c.env == (("A", "1 2"),)
+    from core.plan import render_expr
+
+    assert render_expr(c) == "A='1 2' printf %s 'x y' >\"${W}\"'/o f'"
+
+
+def test_hostile_profile_values_build_safely(tmp_path: Path, example_root: Path) -> None:
+    """Labels, names and paths full of shell syntax: the plan parses, the build runs,
+    nothing is executed, and the values read back from the image exactly."""
+    src = tmp_path / "src $(touch pwned) 'q'"
+    src.symlink_to(example_root)
+    out_dir = tmp_path / "out `id` ; dir"
+    out_dir.mkdir()
+    label = "it's $(x)"
+    profile = {
+        "version": 1,
+        "source": {"path": src.name},
+        "disks": [
+            {
+                "table": "gpt",
+                "output": {"path": f"{out_dir.name}/disk \"1\".raw"},
+                "partitions": [
+                    {"role": "root", "filesystem": "ext4", "mount_point": "/", "label": label,
+                     "name": "root $(reboot) `x`"},
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "hostile.toml"
+    path.write_text(tomli_w.dumps(profile))
+    plan = run_cli("plan", path)
+    assert plan.returncode == 0, plan.stderr
+    subprocess.run(["sh", "-n"], input=plan.stdout, text=True, check=True)
+    r = run_cli("build", path)
+    assert r.returncode == 0, r.stderr
+    raw = out_dir / 'disk "1".raw'
+    assert raw.exists()
+    assert not (tmp_path / "pwned").exists() and not Path("pwned").exists()
+    table = partitions(raw)
+    assert table["partitions"][0]["name"] == "root $(reboot) `x`"
+    p = table["partitions"][0]
+    part = cut(raw, p["start"], p["size"], tmp_path / "p.img")
+    assert blkid(part)["LABEL"] == label
+
+
+def test_core_imports_without_front_ends() -> None:
+    code = (
+        "import sys, core.profile, core.scan, core.planner, core.runner, core.plan, core.doctor,"
+        " core.helpers, core.fs, core.disk, core.output, core.layout, core.tools\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'questionary', 'tui')]\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "", f"core pulled in front-end modules: {out.stdout}"
