@@ -99,8 +99,9 @@ def assemble_steps(profile: Profile, d: int, infos: list[PartInfo]) -> list[Step
                     expr=cmd(
                         "sh",
                         "-c",
-                        'test "$(($1 + $2))" -le "$3" || { echo "$4.start: overlaps the previous '
-                        'partition, which ends at sector $(($1 + $2)); move it later" >&2; exit 1; }',
+                        'test "$(($1 + $2))" -le "$3" || { echo "$4.start: overlaps the '
+                        "previous partition, which ends at sector $(($1 + $2)); move it later"
+                        '" >&2; exit 1; }',
                         "overlap",
                         prev[0],
                         prev[1],
@@ -117,9 +118,7 @@ def assemble_steps(profile: Profile, d: int, infos: list[PartInfo]) -> list[Step
                 phase="disk",
                 kind="capture",
                 capture=sectors.name,
-                value=Arith(
-                    ("(", Var(f"{var}_BYTES"), f" + {align - 1}) / {align} * {align_s}")
-                ),
+                value=Arith(("(", Var(f"{var}_BYTES"), f" + {align - 1}) / {align} * {align_s}")),
                 weight=0.01,
             )
         )
@@ -237,7 +236,7 @@ def sfdisk_lines(
     for info in infos:
         start, sectors = Var(f"{info.var}_START"), Var(f"{info.var}_SECTORS")
         if gpt:
-            tail = f", type={info.gpt_type}, uuid={info.partuuid}, name=\"{info.part_name}\""
+            tail = f', type={info.gpt_type}, uuid={info.partuuid}, name="{info.part_name}"'
         else:
             tail = f", type={info.mbr_type}"
         lines.append(w("start=", start, ", size=", sectors, tail))
@@ -266,4 +265,3 @@ def check_table_step(profile: Profile, d: int, infos: list[PartInfo]) -> Step:
         expr=cmd("diskwright", "helper", "check-table", disk_file(d), *expect),  # type: ignore[arg-type]
         weight=0.05,
     )
-

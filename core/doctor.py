@@ -26,8 +26,14 @@ def report() -> list[DoctorRow]:
             f = erofs_features()
             detail += f" ({f.describe()}; label {'-L' if f.label else 'via superblock'})"
         rows.append(
-            DoctorRow(tool.command, tool.purpose, path is not None, tool.optional, detail,
-                      tool.all_hints())
+            DoctorRow(
+                tool.command,
+                tool.purpose,
+                path is not None,
+                tool.optional,
+                detail,
+                tool.all_hints(),
+            )
         )
     rows += _zfs_rows()
     return rows

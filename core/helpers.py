@@ -93,8 +93,9 @@ def check_table(disk: str, label: str, label_id: str, parts: list[str]) -> list[
 
 def main(argv: list[str]) -> int:
     if not argv:
-        print("usage: diskwright helper erofs-label IMG LABEL | check-table DISK ...",
-              file=sys.stderr)
+        print(
+            "usage: diskwright helper erofs-label IMG LABEL | check-table DISK ...", file=sys.stderr
+        )
         return 2
     cmd, args = argv[0], argv[1:]
     try:

@@ -35,7 +35,9 @@ def output_steps(d: int, disk: Disk, raw: Word) -> tuple[list[Step], Word]:
                 weight=1.0,
             )
         )
-        checks: list[Cmd] = [cmd("qemu-img", "compare", "-q", "-f", "raw", "-F", fmt, raw, converted)]
+        checks: list[Cmd] = [
+            cmd("qemu-img", "compare", "-q", "-f", "raw", "-F", fmt, raw, converted)
+        ]
         if out.format in CHECKABLE:
             checks.append(cmd("qemu-img", "check", "-q", "-f", fmt, converted))
         steps.append(

@@ -234,8 +234,9 @@ def render_script(plan: Plan, *, header: str = "") -> str:
     for k, v in sorted(plan.env.items()):
         out.append(f"export {k}={shlex.quote(v)}")
     out.append(
-        "W=\"$(mktemp -d " + shlex.quote(plan.workspace_parent.rstrip("/") + "/.diskwright-XXXXXX")
-        + ")\""
+        'W="$(mktemp -d '
+        + shlex.quote(plan.workspace_parent.rstrip("/") + "/.diskwright-XXXXXX")
+        + ')"'
     )
     out.append("trap 'rm -rf \"$W\"' EXIT")
     out.append("trap 'exit 130' INT TERM")

@@ -192,7 +192,7 @@ class Runner:
         log = None
         try:
             with contextlib.suppress(OSError):
-                log = open(self.log_path, "w", encoding="utf-8", errors="replace")  # noqa: SIM115
+                log = open(self.log_path, "w", encoding="utf-8", errors="replace")
             self._log = log
             self._write_log(f"# diskwright build, workspace {workspace}")
             total = self.plan.total_weight()
@@ -256,7 +256,7 @@ class Runner:
         for out in self.plan.outputs:
             h = hashlib.sha256()
             with open(out, "rb") as f:
-                for chunk in iter(lambda: f.read(4 * 1024 * 1024), b""):  # noqa: B023
+                for chunk in iter(lambda: f.read(4 * 1024 * 1024), b""):
                     h.update(chunk)
             files.append(OutputFile(out, os.path.getsize(out), h.hexdigest()))
         return files
@@ -323,9 +323,7 @@ class Runner:
             return
         frac = _parse_progress(step, line)
         if frac is not None:
-            self.on_event(
-                Progress(step.id, frac, (self._done_weight + frac * step.weight) / total)
-            )
+            self.on_event(Progress(step.id, frac, (self._done_weight + frac * step.weight) / total))
             return
         self._tail.append(line)
         self._write_log(line)

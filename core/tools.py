@@ -42,24 +42,57 @@ TOOLS: dict[str, Tool] = {
     for t in [
         Tool("mkfs.ext4", "ext4 filesystems", "e2fsprogs", "e2fsprogs", "e2fsprogs", "e2fsprogs"),
         Tool("e2fsck", "checking ext4", "e2fsprogs", "e2fsprogs", "e2fsprogs", "e2fsprogs"),
-        Tool("resize2fs", "shrinking ext4 to fit", "e2fsprogs", "e2fsprogs", "e2fsprogs",
-             "e2fsprogs"),
-        Tool("dumpe2fs", "reading ext4 sizes", "e2fsprogs", "e2fsprogs", "e2fsprogs",
-             "e2fsprogs"),
-        Tool("debugfs", "fixing ext4 ownership", "e2fsprogs", "e2fsprogs", "e2fsprogs",
-             "e2fsprogs"),
-        Tool("mkfs.erofs", "erofs images", "erofs-utils", "erofs-utils", "erofs-utils",
-             "erofs-utils"),
-        Tool("fsck.erofs", "checking erofs", "erofs-utils", "erofs-utils", "erofs-utils",
-             "erofs-utils"),
-        Tool("mksquashfs", "squashfs images", "squashfs-tools", "squashfs-tools",
-             "squashfs-tools", "squashfsTools"),
-        Tool("unsquashfs", "checking squashfs", "squashfs-tools", "squashfs-tools",
-             "squashfs-tools", "squashfsTools"),
-        Tool("gensquashfs", "squashfs from a pack file", "squashfs-tools-ng", "squashfs-tools-ng",
-             "squashfs-tools-ng", "squashfs-tools-ng", optional=True),
-        Tool("mkfs.vfat", "ESP / FAT filesystems", "dosfstools", "dosfstools", "dosfstools",
-             "dosfstools"),
+        Tool(
+            "resize2fs", "shrinking ext4 to fit", "e2fsprogs", "e2fsprogs", "e2fsprogs", "e2fsprogs"
+        ),
+        Tool("dumpe2fs", "reading ext4 sizes", "e2fsprogs", "e2fsprogs", "e2fsprogs", "e2fsprogs"),
+        Tool(
+            "debugfs", "fixing ext4 ownership", "e2fsprogs", "e2fsprogs", "e2fsprogs", "e2fsprogs"
+        ),
+        Tool(
+            "mkfs.erofs", "erofs images", "erofs-utils", "erofs-utils", "erofs-utils", "erofs-utils"
+        ),
+        Tool(
+            "fsck.erofs",
+            "checking erofs",
+            "erofs-utils",
+            "erofs-utils",
+            "erofs-utils",
+            "erofs-utils",
+        ),
+        Tool(
+            "mksquashfs",
+            "squashfs images",
+            "squashfs-tools",
+            "squashfs-tools",
+            "squashfs-tools",
+            "squashfsTools",
+        ),
+        Tool(
+            "unsquashfs",
+            "checking squashfs",
+            "squashfs-tools",
+            "squashfs-tools",
+            "squashfs-tools",
+            "squashfsTools",
+        ),
+        Tool(
+            "gensquashfs",
+            "squashfs from a pack file",
+            "squashfs-tools-ng",
+            "squashfs-tools-ng",
+            "squashfs-tools-ng",
+            "squashfs-tools-ng",
+            optional=True,
+        ),
+        Tool(
+            "mkfs.vfat",
+            "ESP / FAT filesystems",
+            "dosfstools",
+            "dosfstools",
+            "dosfstools",
+            "dosfstools",
+        ),
         Tool("fsck.vfat", "checking FAT", "dosfstools", "dosfstools", "dosfstools", "dosfstools"),
         Tool("mcopy", "copying files into FAT", "mtools", "mtools", "mtools", "mtools"),
         Tool("mmd", "making FAT folders", "mtools", "mtools", "mtools", "mtools"),
@@ -69,10 +102,24 @@ TOOLS: dict[str, Tool] = {
         Tool("qemu-img", "output formats", "qemu-utils", "qemu-img", "qemu-img", "qemu-utils"),
         Tool("zstd", "zstd compression", "zstd", "zstd", "zstd", "zstd"),
         Tool("xz", "xz compression", "xz-utils", "xz", "xz", "xz"),
-        Tool("fakeroot", "root-owned files when not run as root", "fakeroot", "fakeroot",
-             "fakeroot", "fakeroot", optional=True),
-        Tool("blkid", "reading labels back", "util-linux", "util-linux", "util-linux",
-             "util-linux", optional=True),
+        Tool(
+            "fakeroot",
+            "root-owned files when not run as root",
+            "fakeroot",
+            "fakeroot",
+            "fakeroot",
+            "fakeroot",
+            optional=True,
+        ),
+        Tool(
+            "blkid",
+            "reading labels back",
+            "util-linux",
+            "util-linux",
+            "util-linux",
+            "util-linux",
+            optional=True,
+        ),
         Tool("nix-store", "Nix closures", "nix-bin", "nix", "nix", "nix", optional=True),
     ]
 }
@@ -142,7 +189,9 @@ def erofs_features() -> ErofsFeatures:
 @functools.cache
 def squashfs_compressors() -> tuple[str, ...]:
     text = _run(["mksquashfs", "-help"])
-    found = [c for c in ("gzip", "lzo", "lz4", "xz", "zstd") if re.search(rf"^\s*{c}\b", text, re.M)]
+    found = [
+        c for c in ("gzip", "lzo", "lz4", "xz", "zstd") if re.search(rf"^\s*{c}\b", text, re.M)
+    ]
     return tuple(found) or ("gzip",)
 
 

@@ -33,8 +33,12 @@ def workdir(tmp_path: Path, example_root: Path) -> Path:
     return tmp_path
 
 
-def run_cli(*args: str | Path, cwd: Path | None = None, timeout: float = 600,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str | Path,
+    cwd: Path | None = None,
+    timeout: float = 600,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run `diskwright` as a user would, in a subprocess."""
     return subprocess.run(
         [sys.executable, "-m", "tui.cli", *map(str, args)],

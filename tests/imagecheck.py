@@ -42,8 +42,9 @@ def manifest(root: Path, *, skip: tuple[str, ...] = (), modes: bool = True) -> d
             elif stat.S_ISDIR(st.st_mode):
                 out[rel] = Entry("dir", mode, "", st.st_uid, st.st_gid)
             else:
-                out[rel] = Entry("file", mode, hashlib.sha256(p.read_bytes()).hexdigest(),
-                                 st.st_uid, st.st_gid)
+                out[rel] = Entry(
+                    "file", mode, hashlib.sha256(p.read_bytes()).hexdigest(), st.st_uid, st.st_gid
+                )
     return out
 
 
@@ -72,8 +73,16 @@ def partitions(disk: Path) -> dict[str, object]:
 
 
 def cut(disk: Path, start: int, sectors: int, dest: Path) -> Path:
-    run("dd", f"if={disk}", f"of={dest}", "bs=512", f"skip={start}", f"count={sectors}",
-        "conv=sparse", "status=none")
+    run(
+        "dd",
+        f"if={disk}",
+        f"of={dest}",
+        "bs=512",
+        f"skip={start}",
+        f"count={sectors}",
+        "conv=sparse",
+        "status=none",
+    )
     return dest
 
 
@@ -102,5 +111,3 @@ def extract(fs: str, image: Path, dest: Path) -> Path:
     else:
         raise ValueError(fs)
     return dest
-
-

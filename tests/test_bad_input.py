@@ -106,45 +106,69 @@ CASES: list[tuple[str, Mutation, str]] = [
     ("size garbage", part(1, size="big"), "partitions[1].size"),
     ("unknown format", output(format="vhd"), "output.format"),
     ("unknown compression", output(compression="lz5"), "output.compression"),
-    ("same label twice", part(0, label="NIXOS") , ""),  # replaced below
+    ("same label twice", part(0, label="NIXOS"), ""),  # replaced below
     ("contents with ..", part(1, contents="/../etc"), "partitions[1].contents"),
     ("contents escapes by symlink", escaping_contents, "partitions[1].contents"),
     ("contents missing in source", part(1, contents="/nonexistent"), "partitions[1].contents"),
     ("missing source", lambda d, _: d["source"].update(path="nope"), "source.path"),
     ("source is a file", source_file, "source.path"),
-    ("overlapping fixed partitions",
-     lambda d, _: (d["disks"][0]["partitions"][0].update(size="64MiB", start="1MiB"),
-                   d["disks"][0]["partitions"][1].update(size="64MiB", start="32MiB")),
-     "partitions[1].start"),
+    (
+        "overlapping fixed partitions",
+        lambda d, _: (
+            d["disks"][0]["partitions"][0].update(size="64MiB", start="1MiB"),
+            d["disks"][0]["partitions"][1].update(size="64MiB", start="32MiB"),
+        ),
+        "partitions[1].start",
+    ),
     ("start not aligned", part(0, start="1000KiB"), "partitions[0].start"),
     ("unknown key", part(1, colour="blue"), "partitions[1].colour"),
     ("unknown top-level key", lambda d, _: d.update(extra=1), "extra"),
     ("wrong version", lambda d, _: d.update(version=2), "version"),
-    ("squashfs label", lambda d, _: d["disks"][0]["partitions"][1].update(
-        filesystem="squashfs"), "partitions[1].label"),
+    (
+        "squashfs label",
+        lambda d, _: d["disks"][0]["partitions"][1].update(filesystem="squashfs"),
+        "partitions[1].label",
+    ),
     ("esp not vfat", part(0, filesystem="ext4", label="esp"), "partitions[0].filesystem"),
     ("mbr with five partitions", five_mbr, "disks[0].partitions"),
-    ("bios-boot on mbr", lambda d, _: (d["disks"][0].update(table="mbr"),
-                                       d["disks"][0]["partitions"].insert(
-                                           0, {"role": "bios-boot", "filesystem": "none"})),
-     "partitions[0].role"),
+    (
+        "bios-boot on mbr",
+        lambda d, _: (
+            d["disks"][0].update(table="mbr"),
+            d["disks"][0]["partitions"].insert(0, {"role": "bios-boot", "filesystem": "none"}),
+        ),
+        "partitions[0].role",
+    ),
     ("output under /dev", output(path="/dev/sda"), "output.path"),
     ("alignment not a power of two", disk(alignment="3MiB"), "disks[0].alignment"),
     ("erofs dedupe ignored by tool", erofs_root(dedupe=True), "erofs.dedupe"),
     ("erofs level without lz4hc", erofs_root(compressor="lz4", level=3), "erofs"),
-    ("swap without size", lambda d, _: d["disks"][0]["partitions"].append(
-        {"role": "swap", "filesystem": "swap"}), "partitions[2].size"),
+    (
+        "swap without size",
+        lambda d, _: d["disks"][0]["partitions"].append({"role": "swap", "filesystem": "swap"}),
+        "partitions[2].size",
+    ),
     ("bare image with two partitions", disk(table="none"), "disks[0].partitions"),
     ("gpt name too long", part(1, name="x" * 37), "partitions[1].name"),
-    ("extra file missing", lambda d, _: d["source"].update(
-        files=[{"source": "nope.txt", "target": "/etc/nope"}]), "source.files[0].source"),
+    (
+        "extra file missing",
+        lambda d, _: d["source"].update(files=[{"source": "nope.txt", "target": "/etc/nope"}]),
+        "source.files[0].source",
+    ),
     ("extra file relative target", extra_file(target="etc/motd"), "source.files[0].target"),
     ("extra file bad mode", extra_file(mode="999"), "source.files[0].mode"),
     ("two disks one output", two_disks_same_output, "disks[1].output.path"),
     ("headroom garbage", part(1, headroom="lots"), "partitions[1].headroom"),
-    ("squashfs block size", lambda d, _: d["disks"][0]["partitions"][1].update(
-        filesystem="squashfs", label=None, squashfs={"block_size": "3000"}) or
-     d["disks"][0]["partitions"][1].pop("label"), "squashfs.block_size"),
+    (
+        "squashfs block size",
+        lambda d, _: (
+            d["disks"][0]["partitions"][1].update(
+                filesystem="squashfs", label=None, squashfs={"block_size": "3000"}
+            )
+            or d["disks"][0]["partitions"][1].pop("label")
+        ),
+        "squashfs.block_size",
+    ),
     ("fat32 too small", part(0, size="8MiB", vfat={"fat_size": 32}), "vfat.fat_size"),
     ("disk smaller than partitions", disk(size="4MiB"), "disks[0].size"),
     ("ext4 block size", part(1, ext4={"block_size": 3000}), "ext4.block_size"),

@@ -71,7 +71,10 @@ def test_cancel_mid_step(tmp_path: Path, example_root: Path) -> None:
     shutil.copy(EXAMPLES / "vm-disk.toml", tmp_path / "vm-disk.toml")
     proc = subprocess.Popen(
         [sys.executable, "-m", "tui.cli", "build", str(tmp_path / "vm-disk.toml")],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert proc.stderr is not None

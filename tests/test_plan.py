@@ -54,14 +54,21 @@ def test_word_with_variables(value: str) -> None:
 
 def test_heredoc_content_is_not_expanded() -> None:
     content = "$(touch /tmp/diskwright-pwned)\n`id`\nDISKWRIGHT_EOF\n"
-    step = Step(id="w", title="t", phase="prepare", kind="write", path=Word((Var("W"), "/f")),
-                content=content)
+    step = Step(
+        id="w",
+        title="t",
+        phase="prepare",
+        kind="write",
+        path=Word((Var("W"), "/f")),
+        content=content,
+    )
     plan = Plan(steps=[step], outputs=["/tmp/x"], workspace_parent="/tmp")
     text = render_script(plan)
     subprocess.run(["sh", "-n", "-c", text], check=True)
     out = subprocess.run(
-        ["sh", "-c", 'W=$(mktemp -d)\n' + step.render() + '\ncat "$W/f" && rm -rf "$W"'],
-        capture_output=True, check=True,
+        ["sh", "-c", "W=$(mktemp -d)\n" + step.render() + '\ncat "$W/f" && rm -rf "$W"'],
+        capture_output=True,
+        check=True,
     ).stdout.decode()
     assert out == content
     assert not Path("/tmp/diskwright-pwned").exists()
@@ -89,10 +96,15 @@ def test_hostile_profile_values_build_safely(tmp_path: Path, example_root: Path)
         "disks": [
             {
                 "table": "gpt",
-                "output": {"path": f"{out_dir.name}/disk \"1\".raw"},
+                "output": {"path": f'{out_dir.name}/disk "1".raw'},
                 "partitions": [
-                    {"role": "root", "filesystem": "ext4", "mount_point": "/", "label": label,
-                     "name": "root $(reboot) `x`"},
+                    {
+                        "role": "root",
+                        "filesystem": "ext4",
+                        "mount_point": "/",
+                        "label": label,
+                        "name": "root $(reboot) `x`",
+                    },
                 ],
             }
         ],
@@ -121,6 +133,7 @@ def test_core_imports_without_front_ends() -> None:
         "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'questionary', 'tui')]\n"
         "print(','.join(bad))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "", f"core pulled in front-end modules: {out.stdout}"

@@ -83,7 +83,8 @@ def test_every_format(tmp_path: Path, example_root: Path) -> None:
         qfmt = {"qcow2-compressed": "qcow2"}.get(fmt, fmt)
         subprocess.run(
             ["qemu-img", "compare", "-f", qfmt, "-F", qfmt, str(outs[0]), str(outs[1])],
-            check=True, capture_output=True,
+            check=True,
+            capture_output=True,
         )
         if fmt in BYTE_REPRODUCIBLE:
             assert sha256(outs[0]) == sha256(outs[1]), fmt

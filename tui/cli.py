@@ -59,8 +59,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"ok": True, "warnings": est.warnings}))
     else:
-        print(f"{args.profile}: valid — {len(profile.disks)} disk(s), "
-              f"{sum(len(d.partitions) for d in profile.disks)} partition(s)")
+        print(
+            f"{args.profile}: valid — {len(profile.disks)} disk(s), "
+            f"{sum(len(d.partitions) for d in profile.disks)} partition(s)"
+        )
         for w in est.warnings:
             print(f"warning: {w}")
     return EXIT_OK
@@ -78,9 +80,11 @@ def print_estimate(est: Estimate) -> None:
                 f"  {p.where}: {p.role} {p.filesystem}{label}{mount}: content "
                 f"{format_size(p.content)}, image {format_size(p.image)} ({kind})"
             )
-        print(f"  disk size {format_size(d.disk_bytes)}; output file ≈ "
-              f"{format_size(d.output_bytes)} ({d.output_format}"
-              f"{', ' + d.compression if d.compression != 'none' else ''})")
+        print(
+            f"  disk size {format_size(d.disk_bytes)}; output file ≈ "
+            f"{format_size(d.output_bytes)} ({d.output_format}"
+            f"{', ' + d.compression if d.compression != 'none' else ''})"
+        )
     for w in est.warnings:
         print(f"warning: {w}")
 
@@ -201,8 +205,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             for distro, hint in r.hints.items():
                 print(f"       {distro:<7} {hint}")
     print()
-    print("all required tools are present" if not missing
-          else f"{missing} required tool(s) missing: install them with the commands above")
+    print(
+        "all required tools are present"
+        if not missing
+        else f"{missing} required tool(s) missing: install them with the commands above"
+    )
     return EXIT_OK if not missing else EXIT_FAILED
 
 
@@ -252,13 +259,22 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--output-dir", help=argparse.SUPPRESS)
     add("validate", "check a profile and explain what is wrong", cmd_validate)
     x = add("export", "export the plan or the guest configuration", cmd_export)
-    x.add_argument("--as", dest="as_", default="script",
-                   choices=["script", "nixos", "fstab", "repart"], help="what to export")
+    x.add_argument(
+        "--as",
+        dest="as_",
+        default="script",
+        choices=["script", "nixos", "fstab", "repart"],
+        help="what to export",
+    )
     x.add_argument("-o", "--output", help="file to write (default: stdout)")
     x.add_argument("--force", action="store_true", help="replace an existing file")
     x.add_argument("--output-dir", help="image outputs into this folder (script)")
-    add("doctor", "list the tools diskwright needs and how to install them", cmd_doctor,
-        profile=False)
+    add(
+        "doctor",
+        "list the tools diskwright needs and how to install them",
+        cmd_doctor,
+        profile=False,
+    )
     add("schema", "print the profile's JSON Schema", cmd_schema, profile=False)
     wz = sub.add_parser("wizard", help="open the interactive wizard")
     wz.add_argument("profile", nargs="?", help="a profile to open")

@@ -8,7 +8,7 @@ from typing import Protocol
 from core.errors import ProfileError
 from core.layout import PartInfo
 from core.plan import Arg, Or, Step, Word, cmd, ws
-from core.profile import Profile
+from core.profile import Partition, Profile
 from core.scan import Stats
 from core.units import MiB, parse_size, round_up
 
@@ -33,7 +33,7 @@ class PartCtx:
     top: tuple[str, ...] = ()  # names at the top of `src`, sorted
 
     @property
-    def part(self):  # noqa: ANN201 - the Partition model
+    def part(self) -> Partition:
         return self.info.part
 
     @property

@@ -88,8 +88,11 @@ class ErofsBuilder:
         if opts.compressor != "none":
             z = opts.compressor + (f",{opts.level}" if opts.level is not None else "")
             argv.append(f"-z{z}")
-        ext = [e for e in ("ztailpacking", "dedupe", "fragments")
-               if getattr(opts, {"ztailpacking": "tail_packing"}.get(e, e))]
+        ext = [
+            e
+            for e in ("ztailpacking", "dedupe", "fragments")
+            if getattr(opts, {"ztailpacking": "tail_packing"}.get(e, e))
+        ]
         if ext:
             argv.append("-E" + ",".join(ext))
         assert info.fs_uuid

@@ -124,17 +124,34 @@ class Ext4Builder:
             ctx.step(
                 "times-list",
                 "List every entry for pinning times and owners",
-                expr=cmd("find", ctx.src, "-mindepth", "1", "-printf", fmt.replace("\\\\", "\\"),
-                         stdout=script),
+                expr=cmd(
+                    "find",
+                    ctx.src,
+                    "-mindepth",
+                    "1",
+                    "-printf",
+                    fmt.replace("\\\\", "\\"),
+                    stdout=script,
+                ),
                 weight=max(ctx.stats.entries / 40000, 0.05),
             ),
-            ctx.step("times-extra", "Add the root folder and mapped owners", kind="write",
-                     path=extra, content=head, weight=0.01),
+            ctx.step(
+                "times-extra",
+                "Add the root folder and mapped owners",
+                kind="write",
+                path=extra,
+                content=head,
+                weight=0.01,
+            ),
             ctx.step(
                 "times",
                 f"Set every timestamp to {ctx.epoch} and owners to root (debugfs)",
-                expr=And((cmd("debugfs", "-w", "-f", script, ctx.image, env=env),
-                          cmd("debugfs", "-w", "-f", extra, ctx.image, env=env))),
+                expr=And(
+                    (
+                        cmd("debugfs", "-w", "-f", script, ctx.image, env=env),
+                        cmd("debugfs", "-w", "-f", extra, ctx.image, env=env),
+                    )
+                ),
                 weight=max(ctx.stats.entries / 20000, 0.1),
             ),
         ]
@@ -241,5 +258,3 @@ def _headroom_arith(min_var: Var, headroom: str, block: int) -> Arith:
         extra = -(-parse_size(headroom) // block)
         grown = ("(", min_var, f" + {extra})")
     return Arith(("(", *grown, f" + {per_mib - 1}) / {per_mib} * {per_mib}"))
-
-

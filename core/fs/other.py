@@ -22,8 +22,11 @@ class SwapBuilder:
                 )
             ]
         if (ctx.fixed_size() or 0) < 40960:
-            return [ProfileError(f"{ctx.info.where}.size", "swap needs at least 40 KiB",
-                                 "raise the size")]
+            return [
+                ProfileError(
+                    f"{ctx.info.where}.size", "swap needs at least 40 KiB", "raise the size"
+                )
+            ]
         return []
 
     def estimate(self, ctx: PartCtx) -> FsSize:
@@ -36,10 +39,13 @@ class SwapBuilder:
         if ctx.part.label:
             argv += ["-L", ctx.part.label]
         return [
-            ctx.step("alloc", f"Allocate the swap area of {ctx.info.where}",
-                     expr=cmd("truncate", "-s", str(size), ctx.image), weight=0.01),
-            ctx.step("mkswap", "Write the swap signature",
-                     expr=cmd(*argv, ctx.image), weight=0.05),  # type: ignore[arg-type]
+            ctx.step(
+                "alloc",
+                f"Allocate the swap area of {ctx.info.where}",
+                expr=cmd("truncate", "-s", str(size), ctx.image),
+                weight=0.01,
+            ),
+            ctx.step("mkswap", "Write the swap signature", expr=cmd(*argv, ctx.image), weight=0.05),  # type: ignore[arg-type]
             ctx.capture_size(),
         ]
 
@@ -62,9 +68,12 @@ class NoneBuilder:
 
     def steps(self, ctx: PartCtx) -> list[Step]:
         return [
-            ctx.step("alloc", f"Allocate the empty {ctx.part.role.value} partition",
-                     expr=cmd("truncate", "-s", str(self.estimate(ctx).image), ctx.image),
-                     weight=0.01),
+            ctx.step(
+                "alloc",
+                f"Allocate the empty {ctx.part.role.value} partition",
+                expr=cmd("truncate", "-s", str(self.estimate(ctx).image), ctx.image),
+                weight=0.01,
+            ),
             ctx.capture_size(),
         ]
 

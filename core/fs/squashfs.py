@@ -56,13 +56,35 @@ class SquashfsBuilder:
         bs = parse_size(opts.block_size)
         if opts.tool == "gensquashfs":
             argv: list[object] = [
-                "gensquashfs", "--pack-dir", ctx.src, "--compressor", opts.compressor,
-                "--block-size", str(bs), "--num-jobs", str(ctx.cpus), "--all-root",
-                "--defaults", f"mtime={ctx.epoch}", "--force", "--quiet", ctx.image,
+                "gensquashfs",
+                "--pack-dir",
+                ctx.src,
+                "--compressor",
+                opts.compressor,
+                "--block-size",
+                str(bs),
+                "--num-jobs",
+                str(ctx.cpus),
+                "--all-root",
+                "--defaults",
+                f"mtime={ctx.epoch}",
+                "--force",
+                "--quiet",
+                ctx.image,
             ]
         else:
             argv = [
-                "mksquashfs", ctx.src, ctx.image, "-noappend", "-all-root", "-comp", opts.compressor, "-b", str(bs), "-processors", str(ctx.cpus),
+                "mksquashfs",
+                ctx.src,
+                ctx.image,
+                "-noappend",
+                "-all-root",
+                "-comp",
+                opts.compressor,
+                "-b",
+                str(bs),
+                "-processors",
+                str(ctx.cpus),
                 "-no-progress",
             ]
         steps = [
@@ -90,5 +112,3 @@ class SquashfsBuilder:
                 weight=0.1,
             )
         ]
-
-
