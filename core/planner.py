@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from core import nix
 from core.disk import assemble_steps, check_table_step, disk_file, layout
 from core.errors import ProfileError, ProfileErrors
 from core.fs import builder_for
@@ -35,8 +36,12 @@ def _file_stats(path: Path) -> Stats:
     return st
 
 
-def needs_staging(info: PartInfo) -> bool:
-    return bool(info.subtree is not None and (info.exclude or info.files))
+def needs_staging(info: PartInfo, scan: Scan | None = None) -> bool:
+    """Staged when nested mount points, extra files or a Nix closure shape the tree."""
+    return bool(
+        info.subtree is not None
+        and (info.exclude or info.files or nix.stages_closure(info, scan))
+    )
 
 
 def contexts(profile: Profile, scan: Scan | None) -> list[PartCtx]:
@@ -48,19 +53,22 @@ def contexts(profile: Profile, scan: Scan | None) -> list[PartCtx]:
         stats = Stats()
         src: Arg | None = None
         top: tuple[str, ...] = ()
-        if info.subtree is not None and scan is not None and root is not None:
+        if info.subtree is not None and scan is not None and (
+            root is not None or nix.has_closure(scan)
+        ):
             stats = scan.subtree(info.subtree, info.exclude)
-            key = info.subtree.strip("/")
+            stats.add(nix.registration_stats(profile, scan, info))
             names = scan.top_level(info.subtree)
             excluded_top = {
                 PurePosixPath(e).relative_to(info.subtree).parts[0] for e in info.exclude
             }
             top = tuple(names)
-            if needs_staging(info):
+            if needs_staging(info, scan):
                 src = ws(f"{info.key}.stage")
-                top = tuple(sorted(set(names) | excluded_top | _file_tops(info)))
+                top = tuple(sorted(set(names) | excluded_top | _file_tops(info)
+                                   | nix.extra_tops(profile, scan, info)))
             else:
-                src = str(root / key) if key else str(root)
+                src = nix.physical(profile, scan, info.subtree)
         elif info.subtree is not None and info.files:
             src = ws(f"{info.key}.stage")
             top = tuple(sorted(_file_tops(info)))
@@ -88,7 +96,9 @@ def check_profile(profile: Profile, scan: Scan | None) -> list[ProfileError]:
     infos = resolve(profile)
     wants_source = any(i.subtree is not None for i in infos)
     if root is None:
-        if wants_source and any(i.subtree and not i.files for i in infos):
+        if wants_source and not profile.source.closure and any(
+            i.subtree and not i.files for i in infos
+        ):
             errors.append(
                 ProfileError(
                     "source.path",
@@ -153,6 +163,7 @@ def check_profile(profile: Profile, scan: Scan | None) -> list[ProfileError]:
                 "give a partition a mount point or contents that contains it",
             )
         )
+    errors += nix.check(profile, scan)
     if errors:
         return errors
     ctxs = contexts(profile, scan)
@@ -331,19 +342,28 @@ def _staging_steps(profile: Profile, scan: Scan | None, ctx: PartCtx) -> list[St
                     weight=weight)
 
     steps.append(st("stage-dir", f"Make the staging folder for {info.where}", cmd("mkdir", stage)))
-    if root is not None and scan is not None and scan.has_dir(info.subtree or "/"):
-        sub = str(root / (info.subtree or "/").lstrip("/")).rstrip("/") or "/"
+    has_tree = scan is not None and (root is not None or nix.has_closure(scan))
+    if has_tree and scan is not None and scan.has_dir(info.subtree or "/"):
+        # None: a folder only staging makes (a Nix closure's /nix/store and its parents)
+        sub = nix.physical(profile, scan, info.subtree or "/")
         n = 0
 
-        def link_level(src_dir: str, rel: str) -> None:
+        def link_level(src_dir: str | None, rel: str) -> None:
             nonlocal n
             image_dir = str(PurePosixPath(info.subtree or "/") / rel) if rel else info.subtree
+            if nix.is_closure_dir(scan, image_dir or "/"):
+                n += 1
+                steps.extend(nix.link_closure_steps(f"{sid}-{n}", scan, _join(stage, rel)))
+                return
             names = scan.top_level(image_dir or "/")
             deeper = {
                 PurePosixPath(e).relative_to(image_dir or "/").parts[0]: e
                 for e in info.exclude
                 if PurePosixPath(image_dir or "/") in PurePosixPath(e).parents
             }
+            for x in names:  # folders of the closure's path are made, then filled
+                if x not in deeper and nix.physical(profile, scan, f"{image_dir}/{x}") is None:
+                    deeper[x] = ""
             plain = [x for x in names if x not in deeper]
             target = _join(stage, rel)
             if plain:
@@ -362,8 +382,9 @@ def _staging_steps(profile: Profile, scan: Scan | None, ctx: PartCtx) -> list[St
                 )
             for name, excl in sorted(deeper.items()):
                 child_rel = f"{rel}/{name}" if rel else name
-                child_src = f"{src_dir}/{name}"
-                exists = scan.has_dir(str(PurePosixPath(image_dir or "/") / name))
+                child_image_path = str(PurePosixPath(image_dir or "/") / name)
+                child_src = nix.physical(profile, scan, child_image_path)
+                exists = scan.has_dir(child_image_path)
                 n += 1
                 child_image = str(PurePosixPath(image_dir or "/") / name)
                 title = (
@@ -374,7 +395,7 @@ def _staging_steps(profile: Profile, scan: Scan | None, ctx: PartCtx) -> list[St
                 steps.append(st(f"mkdir{n}", title, cmd("mkdir", _join(stage, child_rel)), 0.01))
                 if child_image != excl and exists:
                     link_level(child_src, child_rel)
-                if exists:
+                if exists and child_src is not None:
                     n += 1
                     steps.append(
                         st(f"attrs{n}", f"Copy the mode of {child_rel}",
@@ -401,8 +422,10 @@ def _staging_steps(profile: Profile, scan: Scan | None, ctx: PartCtx) -> list[St
                 0.02,
             )
         )
-    if root is not None and scan is not None and scan.has_dir(info.subtree or "/"):
-        src_root = str(root / (info.subtree or "/").lstrip("/"))
+    if nix.registration_plan(profile).image_key == info.key and nix.has_closure(scan):
+        steps += nix.registration_stage_steps(sid, stage, ctx.epoch)
+    src_root = nix.physical(profile, scan, info.subtree or "/") if has_tree else None
+    if src_root is not None and scan is not None and scan.has_dir(info.subtree or "/"):
         steps.append(
             st("stage-root", "Give the staging root the source's mode",
                cmd("chmod", f"--reference={src_root}", stage), 0.01)
@@ -439,11 +462,17 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
                 Step(id=f"disk{i}-guard", title=f"Refuse to replace an existing {out}",
                      phase="prepare", expr=_guard(out), weight=0.01)
             )
+    reg_guards, reg_finish, reg_outputs = nix.finish_steps(
+        profile, scan, force=force, workspace_parent=workspace_parent)
+    steps += reg_guards
+    steps += nix.prepare_steps(profile, scan)
     for ctx in ctxs:
-        if needs_staging(ctx.info):
+        if needs_staging(ctx.info, scan):
             steps += _staging_steps(profile, scan, ctx)
     for ctx in ctxs:
         steps += builder_for(ctx.part.filesystem).steps(ctx)
+    steps += nix.unstage_steps(profile, scan, [c.info.key for c in ctxs
+                                               if needs_staging(c.info, scan)])
     finals: list[Word] = []
     for d, disk in enumerate(profile.disks):
         mine = [c.info for c in ctxs if c.info.disk_index == d]
@@ -470,12 +499,13 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
             Step(id=f"disk{d}-finish", title=f"Move the finished image to {out}",
                  phase="finish", expr=expr, weight=0.05, produces=(out,))  # type: ignore[arg-type]
         )
+    steps += reg_finish
     tools = sorted({t for c in ctxs for t in builder_for(c.part.filesystem).tools(c)}
                    | _plan_tools(steps))
     est = estimate(profile, scan, ctxs)
     return Plan(
         steps=steps,
-        outputs=outputs,
+        outputs=outputs + reg_outputs,
         workspace_parent=workspace_parent,
         env={
             "SOURCE_DATE_EPOCH": str(profile.reproducible.source_date_epoch),
@@ -488,7 +518,8 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
         # images + raw disks + converted outputs all sit in the workspace at once
         space_needed=sum(p.image for d in est.disks for p in d.parts)
         + sum(d.disk_bytes + d.output_bytes for d in est.disks),
-        sources=[str(profile.source_root())] if profile.source_root() else [],
+        sources=([str(profile.source_root())] if profile.source_root() else [])
+        + nix.sources(scan),
     )
 
 

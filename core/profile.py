@@ -162,8 +162,18 @@ class FileMapping(BaseModel):
         return v
 
 
+class Registration(StrEnum):
+    """Where the closure's `nix-store --load-db` registration goes."""
+
+    auto = "auto"  # in the image when a partition holds "/", else beside the output
+    image = "image"  # /nix-path-registration in the root filesystem (make-ext4-fs)
+    beside = "beside"  # a file next to the output (microvm.nix's regInfo)
+    both = "both"
+    none = "none"
+
+
 class Source(BaseModel):
-    """Where the files come from."""
+    """Where the files come from: a folder, a Nix closure, extra files, or several at once."""
 
     model_config = _strict()
 
@@ -171,6 +181,68 @@ class Source(BaseModel):
         default=None, description="Directory tree (relative to the profile's folder)"
     )
     files: list[FileMapping] = Field(default_factory=list, description="Extra file mappings")
+    closure: list[str] = Field(
+        default_factory=list,
+        description="Nix store paths, result links or installables; their closure is "
+        "placed under /nix/store",
+    )
+    store: str | None = Field(
+        default=None,
+        description="A Nix store kept in another folder (the DIR of nix-store --store DIR); "
+        "default: the system's /nix",
+    )
+    registration: Registration = Field(
+        default=Registration.auto,
+        description="Where the closure's nix-path-registration goes: auto, image, beside, "
+        "both or none",
+    )
+    registration_file: str | None = Field(
+        default=None,
+        description="The registration beside the outputs (default: the store image's output "
+        "path + .nix-path-registration)",
+    )
+
+    @field_validator("closure")
+    @classmethod
+    def _closure(cls, v: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for i, entry in enumerate(v):
+            _safe_text(entry, "a closure entry")
+            if not entry.strip():
+                raise ValueError(f"entry {i} is empty; remove it or name a store path")
+            if entry in seen:
+                raise ValueError(f"{entry!r} is listed twice; remove one")
+            seen.add(entry)
+        return v
+
+    @field_validator("store", "registration_file")
+    @classmethod
+    def _paths(cls, v: str | None) -> str | None:
+        if v is not None:
+            _safe_text(v, "a path")
+            if not v.strip():
+                raise ValueError("the path is empty; remove the key or give a folder")
+        return v
+
+    @model_validator(mode="after")
+    def _nix(self) -> Source:
+        if not self.closure:
+            for name in ("store", "registration_file"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name}: only used with a closure; remove it or set closure")
+            if self.registration not in (Registration.auto, Registration.none):
+                raise ValueError(
+                    "registration: only a Nix closure has a registration; remove it or set closure"
+                )
+        if self.registration_file is not None and self.registration in (
+            Registration.image,
+            Registration.none,
+        ):
+            raise ValueError(
+                f"registration_file: nothing is written beside the outputs with registration = "
+                f"{self.registration.value!r}; remove it or use beside/both"
+            )
+        return self
 
 
 class Ext4Options(BaseModel):
@@ -215,6 +287,43 @@ class VfatOptions(BaseModel):
     fat_size: Literal["auto", 12, 16, 32] = "auto"
 
 
+class Overlay(BaseModel):
+    """A writable view over a read-only partition, for the guest exports (like microvm.nix).
+
+    The partition (e.g. an erofs store mounted at /nix/.ro-store) is the lower
+    layer; changes go to `writable`/store with `writable`/work as overlayfs' work dir.
+    """
+
+    model_config = _strict()
+
+    mount_point: str = Field(default="/nix/store", description="Where the writable view appears")
+    writable: str = Field(
+        default="/nix/.rw-store",
+        description="Folder for the overlay's store/ and work/ dirs: on a writable partition "
+        "mounted at or above it, or a tmpfs",
+    )
+    tmpfs: bool = Field(default=False, description="Mount a tmpfs at `writable` (changes are lost)")
+
+    @field_validator("mount_point", "writable")
+    @classmethod
+    def _abs(cls, v: str) -> str:
+        _safe_text(v, "a path")
+        p = PurePosixPath(v)
+        if not p.is_absolute() or ".." in p.parts or str(p) == "/":
+            raise ValueError("not an absolute folder inside the guest; write it like /nix/store")
+        return str(p)
+
+    @model_validator(mode="after")
+    def _apart(self) -> Overlay:
+        a, b = PurePosixPath(self.mount_point), PurePosixPath(self.writable)
+        if a == b or a in b.parents or b in a.parents:
+            raise ValueError(
+                "writable: the writable folder cannot be the overlay's mount point or contain "
+                "it; use a separate folder like /nix/.rw-store"
+            )
+        return self
+
+
 class Partition(BaseModel):
     """One partition (or, on a table-less disk, the whole filesystem image)."""
 
@@ -246,6 +355,9 @@ class Partition(BaseModel):
     squashfs: SquashfsOptions = Field(default_factory=SquashfsOptions)
     vfat: VfatOptions = Field(default_factory=VfatOptions)
     zfs: dict[str, Any] | None = Field(default=None, description="ZFS pool (see the ZFS docs)")
+    overlay: Overlay | None = Field(
+        default=None, description="Writable overlay over this read-only partition (exports)"
+    )
 
     @field_validator("size")
     @classmethod
@@ -367,6 +479,28 @@ class Partition(BaseModel):
             raise ValueError("zfs: a zfs partition has no pool settings; add a [zfs] table")
         if fs in (Filesystem.erofs, Filesystem.squashfs) and self.empty:
             raise ValueError(f"empty: an empty {fs.value} image is useless; drop empty or use ext4")
+        return self
+
+    @model_validator(mode="after")
+    def _overlay(self) -> Partition:
+        ov = self.overlay
+        if ov is None:
+            return self
+        if self.mount_point is None:
+            raise ValueError(
+                "overlay: the lower layer must be mounted; set mount_point, e.g. /nix/.ro-store"
+            )
+        lower, upper = PurePosixPath(self.mount_point), PurePosixPath(ov.writable)
+        if PurePosixPath(ov.mount_point) == lower:
+            raise ValueError(
+                "overlay.mount_point: it equals the partition's own mount point; mount the "
+                "partition elsewhere (e.g. /nix/.ro-store) and the overlay at /nix/store"
+            )
+        if upper == lower or lower in upper.parents:
+            raise ValueError(
+                "overlay.writable: it is inside this read-only partition; put it on a writable "
+                "volume such as /nix/.rw-store"
+            )
         return self
 
     # Derived values -----------------------------------------------------

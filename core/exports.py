@@ -1,0 +1,509 @@
+"""The guest side of a profile: NixOS `fileSystems`, an /etc/fstab, systemd-repart definitions.
+
+Everything comes from layout.resolve — the very labels, UUIDs and partition
+ids the build writes — so what the guest mounts is what the images carry.
+A device is named by filesystem label where there is one, else by partition
+label (when unique), partition UUID or filesystem UUID, and only as a last
+resort by a guessed device node (a bare squashfs image has no id at all).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from core import nix
+from core.errors import ProfileError
+from core.layout import PartInfo, disk_id, resolve
+from core.profile import GPT_TYPES, Filesystem, Profile, Role, Table, derive_uuid
+from core.scan import Scan
+from core.units import format_size, round_up
+
+KINDS = ("nixos", "fstab", "repart")
+READ_ONLY = {Filesystem.erofs, Filesystem.squashfs}
+HAS_LABEL = {Filesystem.ext4, Filesystem.erofs, Filesystem.vfat, Filesystem.swap}
+REPART_TYPES = {
+    GPT_TYPES[Role.esp]: "esp",
+    GPT_TYPES[Role.root]: "root-x86-64",
+    GPT_TYPES[Role.swap]: "swap",
+    GPT_TYPES[Role.data]: "linux-generic",
+}
+REPART_SEPARATOR = re.compile(r"^# -{4} file: (?P<name>[^\n]+?) -{4}$", re.M)
+
+
+def export(profile: Profile, scan: Scan | None, kind: str) -> str:
+    """The text of one export: "nixos", "fstab" or "repart" (files joined by separators)."""
+    if kind == "nixos":
+        return nixos(profile, scan)
+    if kind == "fstab":
+        return fstab(profile, scan)
+    if kind == "repart":
+        return repart(profile, scan)
+    raise ProfileError("--as", f"{kind!r} is not an export", f"use one of {', '.join(KINDS)}")
+
+
+# ------------------------------------------------------------------ mounts
+
+
+@dataclass(frozen=True)
+class Device:
+    path: str  # /dev/disk/by-label/nix-store
+    spec: str  # LABEL=nix-store (fstab's first field)
+    how: str  # "filesystem label", for the comment
+
+
+@dataclass(frozen=True)
+class Mount:
+    """One guest mount (or swap), in the terms both NixOS and fstab need."""
+
+    point: str  # "none" for swap
+    device: str
+    spec: str
+    fs_type: str
+    options: tuple[str, ...] = ()
+    needed_for_boot: bool = False
+    depends: tuple[str, ...] = ()
+    passno: int = 0
+    comment: str = ""
+    swap: bool = False
+
+
+@dataclass
+class Guest:
+    mounts: list[Mount] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # comments for the reader
+    registration_in_image: bool = False
+    registration_beside: str | None = None
+
+
+def udev_escape(name: str) -> str:
+    """How udev spells a label in /dev/disk/by-label (blkid's safe characters, else \\xNN)."""
+    out = []
+    for ch in name:
+        if ch.isascii() and (ch.isalnum() or ch in "#+-.:=@_"):
+            out.append(ch)
+        elif not ch.isascii():
+            out.append(ch)  # valid UTF-8 is kept as is
+        else:
+            out.append(f"\\x{ord(ch):02x}")
+    return "".join(out)
+
+
+def fstab_escape(text: str) -> str:
+    return (text.replace("\\", "\\134").replace(" ", "\\040").replace("\t", "\\011")
+            .replace("\n", "\\012"))
+
+
+def _unique_names(infos: list[PartInfo]) -> set[str]:
+    seen: dict[str, int] = {}
+    for i in infos:
+        if i.part_name:
+            seen[i.part_name] = seen.get(i.part_name, 0) + 1
+    return {n for n, c in seen.items() if c == 1}
+
+
+def device_for(profile: Profile, info: PartInfo, unique: set[str]) -> Device:
+    part = info.part
+    if part.label and part.filesystem in HAS_LABEL:
+        return Device(f"/dev/disk/by-label/{udev_escape(part.label)}",
+                      f"LABEL={fstab_escape(part.label)}", "filesystem label")
+    table = info.disk.table
+    if table in (Table.gpt, Table.hybrid) and info.part_name and info.part_name in unique:
+        return Device(f"/dev/disk/by-partlabel/{udev_escape(info.part_name)}",
+                      f"PARTLABEL={fstab_escape(info.part_name)}", "GPT partition name")
+    if info.partuuid:
+        u = info.partuuid.lower()
+        return Device(f"/dev/disk/by-partuuid/{u}", f"PARTUUID={u}", "GPT partition UUID")
+    if table == Table.mbr:
+        u = f"{disk_id(profile, info.disk_index)[2:].lower()}-{info.number:02x}"
+        return Device(f"/dev/disk/by-partuuid/{u}", f"PARTUUID={u}", "MBR partition id")
+    if info.fs_uuid:
+        u = info.fs_uuid
+        if part.filesystem == Filesystem.vfat:
+            u = f"{u[:4]}-{u[4:]}".upper()
+        return Device(f"/dev/disk/by-uuid/{u}", f"UUID={u}", "filesystem UUID")
+    node = f"/dev/vd{chr(ord('a') + info.disk_index)}"
+    return Device(node, node, f"guessed: disk {info.disk_index + 1} attached as a virtio disk "
+                  f"({part.filesystem.value} has no label or UUID); adjust to your VM")
+
+
+FS_TYPES = {Filesystem.ext4: "ext4", Filesystem.erofs: "erofs", Filesystem.squashfs: "squashfs",
+            Filesystem.vfat: "vfat"}
+NEEDED = ("/", "/nix", "/nix/store", "/var", "/var/log", "/var/lib", "/etc", "/usr")
+
+
+def guest(profile: Profile, scan: Scan | None = None) -> Guest:
+    """Every mount the profile's images give a guest, plus overlays and notes."""
+    infos = resolve(profile)
+    unique = _unique_names(infos)
+    g = Guest()
+    overlay_parts: list[PartInfo] = []
+    for info in infos:
+        part = info.part
+        fs = part.filesystem
+        dev = device_for(profile, info, unique)
+        where = f"{info.where}: {part.role.value} {fs.value}"
+        if fs == Filesystem.swap:
+            g.mounts.append(Mount("none", dev.path, dev.spec, "swap", ("sw",), swap=True,
+                                  comment=f"{where}, by {dev.how}"))
+            continue
+        if fs == Filesystem.zfs:
+            g.mounts += _zfs_mounts(info)
+            g.notes.append(f"{info.where}: ZFS pool {_pool(info)!r}: set boot.supportedFilesystems "
+                           '= [ "zfs" ] and networking.hostId in the guest')
+            continue
+        if fs == Filesystem.none or part.role == Role.bios_boot:
+            continue
+        if part.mount_point is None:
+            g.notes.append(f"{info.where} ({fs.value}) is not mounted: it has no mount_point")
+            continue
+        opts: list[str] = []
+        if fs in READ_ONLY:
+            opts.append("ro")
+        if fs == Filesystem.vfat and part.role == Role.esp:
+            opts += ["fmask=0077", "dmask=0077"]
+        passno = 0 if fs in READ_ONLY else (1 if part.mount_point == "/" else 2)
+        needed = part.mount_point in NEEDED or part.overlay is not None or any(
+            i.part.overlay is not None
+            and nix.writable_holder(infos, i.part.overlay.writable) is info
+            for i in infos
+        )
+        g.mounts.append(Mount(part.mount_point, dev.path, dev.spec, FS_TYPES[fs], tuple(opts),
+                              needed, passno=passno, comment=f"{where}, by {dev.how}"))
+        if part.overlay is not None:
+            overlay_parts.append(info)
+    for info in overlay_parts:
+        g.mounts += _overlay_mounts(infos, info)
+    reg = nix.registration_plan(profile)
+    g.registration_in_image = reg.image_key is not None
+    g.registration_beside = str(reg.beside) if reg.beside else None
+    g.mounts.sort(key=lambda m: (m.swap, PurePosixPath(m.point).parts if not m.swap else ()))
+    return g
+
+
+def _overlay_mounts(infos: list[PartInfo], info: PartInfo) -> list[Mount]:
+    ov = info.part.overlay
+    assert ov is not None and info.part.mount_point is not None
+    lower = info.part.mount_point
+    upper, work = f"{ov.writable}/store", f"{ov.writable}/work"
+    out: list[Mount] = []
+    holder = nix.writable_holder(infos, ov.writable)
+    if ov.tmpfs:
+        out.append(Mount(ov.writable, "tmpfs", "tmpfs", "tmpfs", ("mode=0755",), True,
+                         comment="the overlay's writable layer (lost at reboot)"))
+    elif holder is not None and holder.part.filesystem in READ_ONLY:
+        raise ProfileError(f"{info.where}.overlay.writable",
+                           f"{ov.writable} is on the read-only {holder.where}",
+                           "mount a writable volume there, or set tmpfs = true")
+    depends = (lower, ov.writable)
+    out.append(
+        Mount(ov.mount_point, "overlay", "overlay", "overlay",
+              (f"lowerdir={lower}", f"upperdir={upper}", f"workdir={work}"), True, depends,
+              comment=f"writable view of {lower}: changes go to {upper}"
+              + ("" if holder is not None or ov.tmpfs else " on the root filesystem"))
+    )
+    return out
+
+
+def _pool(info: PartInfo) -> str:
+    z: dict[str, Any] = info.part.zfs or {}
+    return str(z.get("pool") or z.get("name") or "rpool")
+
+
+def _zfs_mounts(info: PartInfo) -> list[Mount]:
+    """Datasets with a mount point, however the pool settings list them."""
+    z: dict[str, Any] = info.part.zfs or {}
+    pool = _pool(info)
+    found: list[tuple[str, str]] = []
+    datasets = z.get("datasets") or {}
+    items: list[tuple[str, Any]] = (
+        list(datasets.items()) if isinstance(datasets, dict)
+        else [(str(d.get("name", "")), d) for d in datasets if isinstance(d, dict)]
+    )
+    for name, props in items:
+        if not isinstance(props, dict):
+            continue
+        mp = props.get("mount_point") or props.get("mountpoint") or (
+            props.get("properties", {}) or {}).get("mountpoint")
+        if isinstance(mp, str) and mp.startswith("/"):
+            ds = name if name.startswith(pool) else f"{pool}/{name}".rstrip("/")
+            found.append((mp, ds))
+    return [
+        Mount(mp, ds, ds, "zfs", ("zfsutil",), mp in NEEDED,
+              comment=f"{info.where}: ZFS dataset {ds}")
+        for mp, ds in sorted(found)
+    ]
+
+
+# ------------------------------------------------------------------ NixOS
+
+
+def nix_str(s: str) -> str:
+    """A Nix double-quoted string literal."""
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("${", "\\${") + '"'
+
+
+def nixos(profile: Profile, scan: Scan | None = None) -> str:
+    """A NixOS module with `fileSystems`/`swapDevices` for the profile's images."""
+    g = guest(profile, scan)
+    out = [
+        f"# NixOS file systems for the images of diskwright profile {profile.name!r}.",
+        "# Made by `diskwright export --as nixos`; import it from your configuration.",
+        "{ config, ... }:",
+        "{",
+    ]
+    for m in (m for m in g.mounts if not m.swap):
+        out.append(f"  # {m.comment}")
+        out.append(f"  fileSystems.{nix_str(m.point)} = {{")
+        out.append(f"    device = {nix_str(m.device)};")
+        out.append(f"    fsType = {nix_str(m.fs_type)};")
+        if m.options:
+            out.append(f"    options = [ {' '.join(nix_str(o) for o in m.options)} ];")
+        if m.depends:
+            out.append(f"    depends = [ {' '.join(nix_str(d) for d in m.depends)} ];")
+        if m.needed_for_boot and m.point not in NEEDED:
+            out.append("    neededForBoot = true;")
+        out.append("  };")
+    swaps = [m for m in g.mounts if m.swap]
+    if swaps:
+        out.append("  swapDevices = [")
+        for m in swaps:
+            out.append(f"    {{ device = {nix_str(m.device)}; }} # {m.comment}")
+        out.append("  ];")
+    if g.registration_in_image:
+        out += [
+            f"  # The image carries its closure's registration at {nix.REGISTRATION_TARGET};",
+            "  # load it into the Nix database at first boot (as nixpkgs' sd-image does).",
+            "  boot.postBootCommands = ''",
+            f"    if [ -f {nix.REGISTRATION_TARGET} ]; then",
+            "      ${config.nix.package.out}/bin/nix-store --load-db < "
+            f"{nix.REGISTRATION_TARGET} && rm -f {nix.REGISTRATION_TARGET}",
+            "    fi",
+            "  '';",
+        ]
+    if g.registration_beside:
+        out += [
+            f"  # The closure's registration is beside the image: {g.registration_beside}",
+            "  # (microvm.nix passes such a file as regInfo; else run nix-store --load-db < it).",
+        ]
+    out += [f"  # {n}" for n in g.notes]
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+# ------------------------------------------------------------------ fstab
+
+
+def fstab(profile: Profile, scan: Scan | None = None) -> str:
+    """An /etc/fstab for the profile's images."""
+    g = guest(profile, scan)
+    rows: list[tuple[str, ...]] = []
+    comments: list[str] = []
+    for m in g.mounts:
+        opts = list(m.options) or ["defaults"]
+        if m.fs_type == "overlay":
+            opts += [f"x-systemd.requires-mounts-for={d}" for d in m.depends]
+            dirs = [o.split("=", 1)[1] for o in m.options if o.startswith(("upperdir", "workdir"))]
+            comments.append(f"{m.point}: create {' and '.join(dirs)} before it is mounted "
+                            "(NixOS's stage 1 does this itself)")
+        rows.append((fstab_escape(m.spec), fstab_escape(m.point), m.fs_type, ",".join(opts),
+                     "0", str(m.passno), m.comment))
+    widths = [max([len(r[i]) for r in rows] + [len(h)]) for i, h in
+              enumerate(("# <file system>", "<mount point>", "<type>", "<options>"))]
+    out = [
+        f"# /etc/fstab for the images of diskwright profile {profile.name!r}",
+        "# (made by `diskwright export --as fstab`)",
+        f"{'# <file system>':<{widths[0]}}  {'<mount point>':<{widths[1]}}  "
+        f"{'<type>':<{widths[2]}}  {'<options>':<{widths[3]}}  <dump> <pass>",
+    ]
+    for r in rows:
+        out.append(f"# {r[6]}")
+        out.append(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  "
+                   f"{r[3]:<{widths[3]}}  {r[4]} {r[5]}")
+    out += [f"# {c}" for c in comments + g.notes]
+    if g.registration_in_image:
+        out.append(f"# load {nix.REGISTRATION_TARGET} once with: nix-store --load-db < "
+                   f"{nix.REGISTRATION_TARGET}")
+    return "\n".join(out) + "\n"
+
+
+def parse_fstab(text: str) -> list[tuple[str, str, str, str, int, int]]:
+    """(spec, file, vfstype, mntops, freq, passno) per entry, unescaped like getmntent(3)."""
+
+    def un(s: str) -> str:
+        return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), s)
+
+    rows = []
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        f = line.split()
+        if len(f) != 6:
+            raise ValueError(f"an fstab line has {len(f)} fields, not 6: {line!r}")
+        rows.append((un(f[0]), un(f[1]), f[2], f[3], int(f[4]), int(f[5])))
+    return rows
+
+
+# ------------------------------------------------------------------ repart
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "part"
+
+
+def _copy_pairs(profile: Profile, scan: Scan | None, info: PartInfo) -> list[tuple[str, str]]:
+    """(host path, path in the partition) pairs for CopyFiles=, leaving nested mounts out."""
+    sub = info.subtree
+    if sub is None:
+        return []
+    pairs: list[tuple[str, str]] = []
+
+    def walk(image_dir: str, target: str) -> None:
+        phys = nix.physical(profile, scan, image_dir)
+        inner = [e for e in info.exclude if PurePosixPath(image_dir) in PurePosixPath(e).parents]
+        closure_dir = nix.is_closure_dir(scan, image_dir)
+        if phys is not None and not inner and not nix.synthetic_under(scan, image_dir):
+            pairs.append((phys, target))
+            return
+        if scan is None:
+            return
+        for name in scan.top_level(image_dir):
+            child = str(PurePosixPath(image_dir) / name)
+            if child in info.exclude:
+                continue
+            child_target = str(PurePosixPath(target) / name)
+            if closure_dir:
+                pairs.append((str(scan.closure.physical("/" + child.lstrip("/"))),  # type: ignore[union-attr]
+                              child_target))
+            else:
+                walk(child, child_target)
+
+    walk(sub, "/")
+    for fm in info.files:
+        pairs.append((str(profile.resolve(fm.source)),
+                      "/" + str(PurePosixPath(fm.target).relative_to(sub))))
+    return pairs
+
+
+def repart_files(profile: Profile, scan: Scan | None = None) -> dict[str, str]:
+    """repart.d definitions per partitioned disk: relative file name → text.
+
+    One disk: flat names ("10-esp.conf"); several: one folder per disk
+    ("vm/10-esp.conf"), each folder a --definitions= of its own.
+    """
+    from core.planner import estimate
+
+    infos = resolve(profile)
+    est = estimate(profile, scan)
+    sizes = {p.key: p.image for d in est.disks for p in d.parts}
+    reg = nix.registration_plan(profile)
+    partitioned = [d for d, disk in enumerate(profile.disks) if disk.table != Table.none]
+    files: dict[str, str] = {}
+    for d in partitioned:
+        disk = profile.disks[d]
+        folder = f"{disk.name}/" if len(partitioned) > 1 else ""
+        for info in (i for i in infos if i.disk_index == d):
+            slug = _slug(info.part_name or info.part.label or info.part.role.value)
+            name = f"{folder}{10 * info.number:02d}-{slug}.conf"
+            files[name] = _repart_one(profile, scan, info, sizes[info.key], reg)
+    return files
+
+
+def _repart_one(profile: Profile, scan: Scan | None, info: PartInfo, size: int,
+                reg: nix.RegistrationPlan) -> str:
+    part, disk = info.part, info.disk
+    fs = part.filesystem
+    gpt_type = info.gpt_type or part.gpt_type or GPT_TYPES[part.role]
+    partuuid = info.partuuid or (part.partuuid or derive_uuid(profile, "part", info.disk_index,
+                                                              info.index)).upper()
+    label = info.part_name or part.label or part.role.value
+    head = [f"# {info.where}: {part.role.value} {fs.value}"
+            + (f" {part.label!r}" if part.label else "")
+            + (f", mounted at {part.mount_point}" if part.mount_point else "")
+            + f" — disk {disk.name!r} ({disk.output.path})"]
+    if disk.table == Table.mbr:
+        head.append("# systemd-repart writes GPT only; this disk is MBR in the profile")
+    body = ["[Partition]", f"Type={REPART_TYPES.get(gpt_type, gpt_type.lower())}",
+            f"Label={label}", f"UUID={partuuid.lower()}"]
+    if fs in FS_TYPES or fs == Filesystem.swap:
+        body.append(f"Format={FS_TYPES.get(fs, 'swap')}")
+        if fs == Filesystem.erofs:
+            head.append("# Format=erofs needs a systemd-repart newer than 252")
+        if part.label and fs != Filesystem.swap and part.label != label:
+            head.append(f"# repart labels the filesystem like the partition ({label!r}); "
+                        f"diskwright uses {part.label!r}")
+    elif fs == Filesystem.zfs:
+        head.append("# the ZFS pool is made by diskwright's helper VM; repart leaves it empty")
+    pairs = _copy_pairs(profile, scan, info) if fs not in (Filesystem.swap,
+                                                           Filesystem.zfs) else []
+    for src, dst in pairs:
+        body.append(f"CopyFiles={src}:{dst}")
+    if info.exclude and pairs:  # nested mount points stay as empty folders
+        rel = [str(PurePosixPath("/") / PurePosixPath(e).relative_to(info.subtree or "/"))
+               for e in info.exclude]
+        body.append("MakeDirectories=" + " ".join(rel))
+    if reg.image_key == info.key:
+        if reg.beside is not None:
+            body.append(f"CopyFiles={reg.beside}:{nix.REGISTRATION_TARGET}")
+        else:
+            head.append(f"# {nix.REGISTRATION_TARGET} (the closure's registration) has no "
+                        "repart equivalent: set registration = \"both\" and copy it from there")
+    n = round_up(max(size, 4096), 4096)
+    if part.size != "auto":
+        head.append(f"# size {format_size(n)}, fixed")
+    else:
+        head.append(f"# size {format_size(n)}: content + headroom as estimated; drop "
+                    "SizeMaxBytes= to let repart grow it")
+    body += [f"SizeMinBytes={n}", f"SizeMaxBytes={n}"]
+    return "\n".join(head + body) + "\n"
+
+
+def repart(profile: Profile, scan: Scan | None = None) -> str:
+    """All definitions as one text; `split_repart` (or the separators) give the files back."""
+    files = repart_files(profile, scan)
+    out = [
+        f"# systemd-repart definitions for diskwright profile {profile.name!r}",
+        "# Each '# ---- file: NAME ----' line starts a repart.d file; put them in a folder and",
+        "# run: systemd-repart --empty=create --size=SIZE --definitions=FOLDER IMAGE",
+    ]
+    for disk in profile.disks:
+        if disk.table == Table.none:
+            out.append(f"# disk {disk.name!r} ({disk.output.path}) is a bare filesystem without a "
+                       "partition table: repart only makes partitioned disks, so it has no "
+                       "definitions (use the image as it is, or CopyBlocks= it into a partition)")
+    from core.planner import estimate
+
+    for dk in estimate(profile, scan).disks:
+        if profile.disks[dk.index].table != Table.none:
+            out.append(f"# disk {dk.name!r}: --size={round_up(dk.disk_bytes, 4096)} fits it")
+    for name, text in files.items():
+        out.append(f"# ---- file: {name} ----")
+        out.append(text.rstrip("\n"))
+    return "\n".join(out) + "\n"
+
+
+def split_repart(text: str) -> dict[str, str]:
+    """The files of a `repart` export text."""
+    marks = list(REPART_SEPARATOR.finditer(text))
+    out: dict[str, str] = {}
+    for i, m in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+        out[m.group("name")] = text[m.end() :end].lstrip("\n")
+    return out
+
+
+def write_repart(profile: Profile, scan: Scan | None, folder: Path) -> list[Path]:
+    """Write the definitions into `folder` (one subfolder per disk when there are several)."""
+    written = []
+    for name, text in repart_files(profile, scan).items():
+        p = folder / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+        written.append(p)
+    return written
+
+
+__all__ = ["KINDS", "export", "fstab", "guest", "nixos", "parse_fstab", "repart",
+           "repart_files", "split_repart", "write_repart"]
