@@ -14,12 +14,14 @@ import os
 import shutil
 import subprocess
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
 
-from core.zfs.kit import build_kit, kit_status
-from core.zfs.vm import JobResult, VmDisk, build_job_tar, run_job
+import core.zfs.vm as zvm
+from core.zfs.kit import Kit, build_kit, kit_status
+from core.zfs.vm import JobResult, VmDisk, accel_probe, build_job_tar, run_job
 
 pytestmark = pytest.mark.zfs
 
@@ -41,7 +43,7 @@ def _skip_reason() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def kit():  # type: ignore[no-untyped-def]
+def kit() -> Kit:
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
@@ -174,7 +176,7 @@ def test_initramfs_is_reproducible(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 # ---------------------------------------------------------------- real VM runs
 
 
-async def test_builds_real_pool_on_partition(kit, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_builds_real_pool_on_partition(kit: Kit, tmp_path: Path) -> None:
     disk = tmp_path / "root.img"
     offset, size = _gpt_disk(disk, 256 * MiB)
     payload = tmp_path / "payload.tar"
@@ -231,7 +233,7 @@ echo exported
     assert len(files) == 3
 
 
-async def test_failing_job_reports_its_rc_and_output(kit, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_failing_job_reports_its_rc_and_output(kit: Kit, tmp_path: Path) -> None:
     lines = Lines()
     result = await run_job(kit, "echo about-to-fail\nexit 3\n", [], None, 120, lines)
     assert isinstance(result, JobResult)
@@ -242,20 +244,20 @@ async def test_failing_job_reports_its_rc_and_output(kit, tmp_path: Path) -> Non
     assert "[job] about-to-fail" in result.last_lines
 
 
-async def test_hung_job_is_killed_after_timeout(kit, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_hung_job_is_killed_after_timeout(kit: Kit, tmp_path: Path) -> None:
     workdir = tmp_path / "work"
     workdir.mkdir()
     lines = Lines()
-    result = await run_job(kit, "echo sleeping\nsleep 1000\n", [], None, 20, lines, workdir=workdir)
+    result = await run_job(kit, "echo sleeping\nsleep 1000\n", [], None, 25, lines, workdir=workdir)
     assert not result.ok and result.timed_out
     assert result.rc is None and result.qemu_rc is None
     assert "timed out" in result.reason
     assert lines.job == ["sleeping"], "the job should have been running when killed"
-    assert 20 <= result.elapsed < 35
+    assert 25 <= result.elapsed < 40
     _assert_clean(workdir)
 
 
-async def test_kernel_panic_is_a_failure(kit, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_kernel_panic_is_a_failure(kit: Kit, tmp_path: Path) -> None:
     lines = Lines()
     result = await run_job(kit, "echo c > /proc/sysrq-trigger\nsleep 100\n", [], None, 120, lines)
     assert not result.ok and not result.timed_out
@@ -264,7 +266,7 @@ async def test_kernel_panic_is_a_failure(kit, tmp_path: Path) -> None:  # type: 
     assert any("Kernel panic" in line for line in result.last_lines)
 
 
-async def test_cancel_kills_qemu_and_cleans_up(kit, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_cancel_kills_qemu_and_cleans_up(kit: Kit, tmp_path: Path) -> None:
     workdir = tmp_path / "work"
     workdir.mkdir()
     lines = Lines(wait_for="running")
@@ -277,3 +279,28 @@ async def test_cancel_kills_qemu_and_cleans_up(kit, tmp_path: Path) -> None:  # 
     with pytest.raises(asyncio.CancelledError):
         await task
     _assert_clean(workdir)
+
+
+async def test_on_line_error_stops_the_vm(kit: Kit, tmp_path: Path) -> None:
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+
+    def explode(stream: str, line: str) -> None:
+        raise RuntimeError(f"consumer broke on {stream}: {line}")
+
+    with pytest.raises(RuntimeError, match="consumer broke"):
+        await run_job(kit, "sleep 1000\n", [], None, 300, explode, workdir=workdir)
+    _assert_clean(workdir)
+
+
+def test_accel_probe_without_vmx_is_instant_tcg(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISKWRIGHT_ACCEL", raising=False)
+    if zvm._cpu_has_virt():
+        pytest.skip("this CPU has vmx/svm: the probe boots a VM here")
+    monkeypatch.setattr(zvm, "_accel_cache", None)
+    t0 = time.monotonic()
+    args = accel_probe()
+    assert time.monotonic() - t0 < 1
+    assert "tcg,thread=multi,tb-size=512" in args and "qemu64" in args
+    monkeypatch.setenv("DISKWRIGHT_ACCEL", "kvm")
+    assert "kvm" in accel_probe()

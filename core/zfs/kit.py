@@ -327,8 +327,9 @@ def _cache_key(src: _Sources) -> str:
     h = hashlib.sha256()
     h.update(INIT_SCRIPT.encode())
     h.update(f"\0{KIT_FORMAT}\0{src.kernel.resolve()}\0{src.modules_dir.resolve()}".encode())
-    st = src.kernel.stat()
-    h.update(f"\0{st.st_size}\0{int(st.st_mtime)}".encode())
+    for p in (src.kernel, src.zfs_ko):  # a reinstall or DKMS rebuild gives a new kit
+        st = p.stat()
+        h.update(f"\0{p}\0{st.st_size}\0{int(st.st_mtime)}".encode())
     safe = re.sub(r"[^A-Za-z0-9._+-]", "_", f"{src.kernel_version}-zfs-{src.zfs_version}")
     return f"{safe}-{h.hexdigest()[:12]}"
 

@@ -355,6 +355,18 @@ async def run_job(
         assert proc.stdout is not None
         pumps.append(asyncio.create_task(_pump(proc.stdout, "console", sink)))
 
+        def pump_done(task: asyncio.Task[None]) -> None:
+            # If on_line raised, nobody drains the serial pipes any more and the
+            # VM would stall on a full pipe: stop it now; gather() re-raises below.
+            if not task.cancelled() and task.exception() is not None:
+                assert proc is not None
+                if proc.returncode is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.kill()
+
+        for task in pumps:
+            task.add_done_callback(pump_done)
+
         async def watch() -> None:
             assert proc is not None
             if boot_timeout_s is not None:
