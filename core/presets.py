@@ -1,0 +1,109 @@
+"""Starting points for the wizard: one preset per example profile, plus a blank one.
+
+Headless on purpose (no Textual, no questionary): the wizard, plain mode and
+tests all read the same list. A preset is the example's TOML with its source
+made absolute, so the profile works from whatever folder the user is in.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+# "Who it is for", in one line each; the examples' own description is the fallback.
+WHO_FOR: dict[str, str] = {
+    "vm-disk": "a QEMU/libvirt guest: GPT disk, FAT ESP + ext4 root, qcow2",
+    "sd-card": "Raspberry Pi style boards: MBR, FAT firmware + ext4 root, zstd-compressed",
+    "microvm-store": "microVMs: read-only erofs /nix/store disk + an empty ext4 volume",
+    "squashfs-store": "live media and read-only stores: a Nix store as zstd squashfs",
+}
+TITLES: dict[str, str] = {
+    "vm-disk": "VM disk",
+    "sd-card": "SD card",
+    "microvm-store": "microVM store",
+    "squashfs-store": "squashfs store",
+}
+ORDER = ("vm-disk", "sd-card", "microvm-store", "squashfs-store")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One example profile offered on the start screen."""
+
+    name: str
+    title: str
+    who_for: str
+    path: Path
+    data: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    def profile_data(self) -> dict[str, Any]:
+        """A fresh copy of the profile dict with its source folder made absolute.
+
+        Outputs stay relative, so they land in the folder the wizard runs in.
+        """
+        data = copy.deepcopy(self.data)
+        src = data.get("source", {}).get("path")
+        if isinstance(src, str) and not Path(src).expanduser().is_absolute():
+            data["source"]["path"] = str((self.path.parent / src).resolve())
+        return data
+
+
+def _who_for(name: str, data: dict[str, Any]) -> str:
+    if name in WHO_FOR:
+        return WHO_FOR[name]
+    desc = str(data.get("description", "")).strip()
+    return desc.split("—", 1)[-1].strip() if "—" in desc else desc or "an example profile"
+
+
+def presets(folder: Path = EXAMPLES) -> list[Preset]:
+    """Every example profile in `folder`, the well-known ones first."""
+    found: list[Preset] = []
+    for toml in sorted(folder.glob("*.toml")):
+        try:
+            data = tomllib.loads(toml.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            continue  # a broken example must not break the start screen
+        name = toml.stem
+        title = TITLES.get(name, name.replace("-", " "))
+        found.append(Preset(name, title, _who_for(name, data), toml, data))
+    rank = {n: i for i, n in enumerate(ORDER)}
+    found.sort(key=lambda p: (rank.get(p.name, len(rank)), p.name))
+    return found
+
+
+def preset(name: str, folder: Path = EXAMPLES) -> Preset:
+    for p in presets(folder):
+        if p.name == name:
+            return p
+    raise KeyError(name)
+
+
+BLANK_WHO_FOR = "anything else: one ext4 image of a folder, to shape step by step"
+
+
+def blank_profile_data() -> dict[str, Any]:
+    """The smallest useful profile: one bare ext4 image of a folder still to choose."""
+    return {
+        "version": 1,
+        "name": "image",
+        "description": "",
+        "source": {"path": None, "files": []},
+        "disks": [
+            {
+                "name": "disk",
+                "table": "none",
+                "output": {"path": "image.img", "format": "raw", "compression": "none"},
+                "partitions": [
+                    {"role": "root", "filesystem": "ext4", "mount_point": "/", "label": "root"}
+                ],
+            }
+        ],
+    }
+
+
+__all__ = ["BLANK_WHO_FOR", "EXAMPLES", "Preset", "blank_profile_data", "preset", "presets"]

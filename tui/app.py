@@ -1,0 +1,618 @@
+"""The Textual wizard: holds the draft profile, the scan and the latest analysis.
+
+Edits land in the draft at once; estimate and plan are recomputed in a worker
+thread after a short debounce, and the newest result wins. The scan runs in
+its own thread and reports progress a few times a second, so typing never
+waits for the disk.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.timer import Timer
+
+from core.errors import ProfileError
+from core.scan import Scan
+from core.units import format_size
+from tui.model import (
+    STEP_TITLES,
+    Analysis,
+    Draft,
+    PathKey,
+    analyse,
+    blank_draft,
+    draft_from_preset,
+    load_draft,
+    plan_header,
+)
+
+DEBOUNCE = 0.04  # seconds between the last keystroke and the refresh
+SCAN_DEBOUNCE = 0.25  # typing a path: wait a little before scanning it
+
+
+@dataclass
+class ScanStatus:
+    """What the scan of the source folder is doing, in words."""
+
+    state: str = "none"  # none | missing | scanning | done | error
+    root: Path | None = None
+    entries: int = 0
+    nbytes: int = 0
+    message: str = ""
+    files: int = 0
+    dirs: int = 0
+    symlinks: int = 0
+    hardlinks: int = 0
+    seconds: float = 0.0
+    show_time: bool = True
+
+    def line(self) -> str:
+        if self.state == "none":
+            return "· no source folder chosen"
+        if self.state == "missing":
+            return f"✗ {self.message}"
+        if self.state == "error":
+            return f"✗ cannot scan {self.root}: {self.message}"
+        if self.state == "scanning":
+            return f"… scanning {self.root}: {self.entries:,} entries, {format_size(self.nbytes)}"
+        extra = f" · {self.hardlinks:,} hard links" if self.hardlinks else ""
+        took = f" (scanned in {self.seconds:.2f} s)" if self.show_time else ""
+        return (f"✓ {self.files:,} files · {self.dirs:,} folders · {self.symlinks:,} symlinks"
+                f"{extra} · {format_size(self.nbytes)}{took}")
+
+    def style(self) -> str:
+        return {"done": "green", "scanning": "yellow", "none": "dim"}.get(self.state, "bold red")
+
+
+class WizardApp(App[int]):
+    """`diskwright wizard`: from a preset (or a saved profile) to a built image."""
+
+    CSS_PATH = "wizard.tcss"
+    TITLE = "diskwright"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "Help"),
+        Binding("ctrl+s", "save", "Save", priority=True),
+        Binding("ctrl+o", "open", "Open"),
+        Binding("ctrl+e", "export", "Export plan"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(
+        self,
+        profile_path: str | None = None,
+        *,
+        draft: Draft | None = None,
+        step: str = "source",
+        frozen: bool = False,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        super().__init__()
+        self.profile_path = profile_path
+        self._initial = draft
+        self._initial_step = step
+        self.frozen = frozen  # snapshots: no blinking cursor, no timings on screen
+        self.clock = clock or time.monotonic
+        self.draft: Draft = draft or blank_draft()
+        self.analysis = Analysis(revision=-1)
+        self.last_good: Analysis | None = None
+        self.scan: Scan | None = None
+        self.scan_status = ScanStatus(show_time=not frozen)
+        self.selected: tuple[int, int] = (0, 0)
+        self.current_step = step
+        self.building = False
+        self.pending_path: Path | None = None  # `wizard new.toml`: where to save later
+        self._gen = 0
+        self._applied = -1
+        self._timer: Timer | None = None
+        self._scan_timer: Timer | None = None
+        self._analysing = 0
+        self._scan_key: Path | None = None
+        self._scan_cancel: threading.Event | None = None
+        self.first_paint: float | None = None
+        self._opening = False
+
+    # ------------------------------------------------------------ start
+
+    def on_mount(self) -> None:
+        from tui.screens.start import StartScreen
+
+        if self._initial is not None:
+            self.open_draft(self._initial, self._initial_step)
+            return
+        if self.profile_path:
+            path = Path(self.profile_path).expanduser()
+            if not path.exists():
+                self.pending_path = path.resolve()
+                self.push_screen(StartScreen(
+                    note=f"{path} does not exist yet: choose a starting point and it will be "
+                    "saved there (Ctrl+S)."))
+                return
+            try:
+                self.open_draft(load_draft(path), self._initial_step)
+                return
+            except ProfileError as err:
+                self.push_screen(StartScreen(note=f"✗ {err}"))
+                return
+        self.push_screen(StartScreen())
+
+    def on_ready(self) -> None:
+        self.first_paint = time.perf_counter()
+
+    def start_preset(self, name: str) -> None:
+        base = self.pending_path.parent if self.pending_path else Path.cwd()
+        draft = draft_from_preset(name, base)
+        self._adopt_pending(draft)
+        self.open_draft(draft)
+
+    def start_blank(self) -> None:
+        base = self.pending_path.parent if self.pending_path else Path.cwd()
+        draft = blank_draft(base)
+        self._adopt_pending(draft)
+        self.open_draft(draft)
+
+    def _adopt_pending(self, draft: Draft) -> None:
+        if self.pending_path is not None:
+            draft.path = self.pending_path
+            draft.dirty = True
+
+    def open_draft(self, draft: Draft, step: str = "source") -> None:
+        """Show `draft` in a fresh wizard screen (replacing the start screen or the old one)."""
+        from tui.screens.wizard import WizardScreen
+
+        self.draft = draft
+        self.analysis = Analysis(revision=-1)
+        self.last_good = None
+        self.scan = None
+        self.scan_status = ScanStatus(show_time=not self.frozen)
+        self._scan_key = None
+        self.selected = (0, 0)
+        self.current_step = step
+        screen = WizardScreen()
+        if len(self.screen_stack) > 1:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+        self._opening = True
+        self.call_after_refresh(self._after_open, step)
+        self.update_title()
+
+    async def _after_open(self, step: str) -> None:
+        try:
+            await self.goto(step, force=True)
+            self.start_scan()
+            self.schedule_analysis(0)
+        finally:
+            self._opening = False
+
+    def update_title(self) -> None:
+        name = self.draft.get(("name",)) or "profile"
+        where = str(self.draft.path) if self.draft.path else "not saved"
+        self.sub_title = f"{name} · {where}" + (" · modified" if self.draft.dirty else "")
+
+    # ------------------------------------------------------------ wizard plumbing
+
+    @property
+    def wizard_screen(self) -> Any:
+        from tui.screens.wizard import WizardScreen
+
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, WizardScreen):
+                return screen
+        return None
+
+    async def goto(self, step: str, *, force: bool = False) -> None:
+        screen = self.wizard_screen
+        if screen is None:
+            return
+        if self.building and step != "build" and not force:
+            self.notify("A build is running: cancel it first (Cancel button).",
+                        title="Building", severity="warning")
+            return
+        if step not in screen.visible_steps():
+            step = "layout"
+        if step == "zfs":
+            self._select_zfs()
+        self.current_step = step
+        await screen.show_step(step)
+
+    def _select_zfs(self) -> None:
+        d, p = self.selected
+        if self.draft.get(("disks", d, "partitions", p, "role")) == "zfs":
+            return
+        for d, p in self.draft.all_parts():
+            if self.draft.get(("disks", d, "partitions", p, "role")) == "zfs":
+                self.selected = (d, p)
+                return
+
+    async def edit(self, path: PathKey, value: Any, *, structural: bool = False) -> None:
+        """A field changed: store it, refresh soon; rebuild forms whose shape changed."""
+        if self.building:
+            self.notify("The profile cannot change while a build runs.", severity="warning")
+            return
+        changed = self.draft.set(path, value)
+        if changed:
+            self.update_title()
+            if path == ("source", "path"):
+                self._schedule_scan()
+            self.schedule_analysis()
+        if structural:
+            await self.structure_changed()
+
+    async def structure_changed(self, select: tuple[int, int] | None = None) -> None:
+        if select is not None:
+            self.selected = select
+        self._clamp()
+        self.update_title()
+        self.schedule_analysis()
+        screen = self.wizard_screen
+        if screen is not None:
+            await screen.sync_all()
+
+    async def select(self, d: int, p: int) -> None:
+        self.selected = (d, p)
+        self._clamp()
+        screen = self.wizard_screen
+        if screen is not None:
+            await screen.sync_all()
+
+    def _clamp(self) -> None:
+        d, p = self.selected
+        n = len(self.draft.disks)
+        d = min(max(d, 0), max(n - 1, 0))
+        p = min(max(p, 0), max(len(self.draft.parts(d)) - 1, 0))
+        self.selected = (d, p)
+
+    def set_force(self, force: bool) -> None:
+        if force != self.draft.force:
+            self.draft.force = force
+            self.schedule_analysis()
+
+    def refresh_steps(self) -> None:
+        screen = self.wizard_screen
+        if screen is not None:
+            screen.refresh_steps()
+
+    # ------------------------------------------------------------ analysis
+
+    @property
+    def latest_generation(self) -> int:
+        return self._gen
+
+    @property
+    def analysis_pending(self) -> bool:
+        return self._timer is not None or self._analysing > 0
+
+    @property
+    def busy(self) -> bool:
+        """Something is still being computed (tests and benchmarks wait on this)."""
+        return (self._opening or self.analysis_pending or self._scan_timer is not None
+                or self.scan_status.state == "scanning")
+
+    def schedule_analysis(self, delay: float = DEBOUNCE) -> None:
+        self._gen += 1
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(max(delay, 0.001), self._launch_analysis)
+
+    def _launch_analysis(self) -> None:
+        self._timer = None
+        gen = self._gen
+        data = copy.deepcopy(self.draft.data)
+        base, scan, force, path = self.draft.base_dir, self.scan, self.draft.force, self.draft.path
+        self._analysing += 1
+
+        def work() -> None:
+            try:
+                result = analyse(data, base, scan, force=force, revision=gen, path=path)
+            except Exception as err:  # never let a core bug take the UI down
+                result = Analysis(revision=gen, crash=f"{type(err).__name__}: {err}")
+            self._post(self._analysis_ready, result)
+
+        self.run_worker(work, thread=True, group="analyse", exit_on_error=False)
+
+    def _analysis_ready(self, result: Analysis) -> None:
+        self._analysing -= 1
+        if result.revision < self._applied:
+            return
+        self._applied = result.revision
+        self.analysis = result
+        if result.estimate is not None and result.plan is not None:
+            self.last_good = result
+        screen = self.wizard_screen
+        if screen is not None:
+            screen.apply_analysis(result)
+
+    def _post(self, fn: Callable[..., Any], *args: Any) -> None:
+        """From a worker thread to the UI; quietly dropped once the app is gone."""
+        try:
+            self.call_from_thread(fn, *args)
+        except RuntimeError:
+            pass
+
+    # ------------------------------------------------------------ scanning
+
+    def _schedule_scan(self) -> None:
+        if self._scan_timer is not None:
+            self._scan_timer.stop()
+        self._scan_timer = self.set_timer(SCAN_DEBOUNCE, self._scan_due)
+
+    def _scan_due(self) -> None:
+        self._scan_timer = None
+        self.start_scan()
+
+    def start_scan(self, *, force: bool = False) -> None:
+        """Scan the source folder in a thread, unless that folder's scan is current."""
+        from core.scan import cached_scan, forget_cache
+
+        root = self.draft.source_root()
+        if root is None or not root.is_dir():
+            self._cancel_scan()
+            self.scan = None
+            self._scan_key = None
+            if root is None:
+                self.scan_status = ScanStatus(show_time=not self.frozen)
+            else:
+                why = "does not exist" if not root.exists() else "is not a folder"
+                self.scan_status = ScanStatus("missing", root, message=f"{root} {why}",
+                                              show_time=not self.frozen)
+            self._scan_changed()
+            return
+        key = root.resolve()
+        if not force and key == self._scan_key and (
+                self.scan is not None or self.scan_status.state == "scanning"):
+            return
+        self._cancel_scan()
+        if force:
+            forget_cache()
+        self._scan_key = key
+        cancel = threading.Event()
+        self._scan_cancel = cancel
+        self.scan_status = ScanStatus("scanning", key, show_time=not self.frozen)
+        self._scan_changed()
+
+        def work() -> None:
+            from core.scan import ScanCancelled
+
+            last = 0.0
+
+            def progress(entries: int, nbytes: int) -> None:
+                nonlocal last
+                now = time.monotonic()
+                if now - last >= 0.1:
+                    last = now
+                    self._post(self._scan_progress, key, entries, nbytes)
+
+            try:
+                scan = cached_scan(key, progress=progress, cancel=cancel)
+            except ScanCancelled:
+                return
+            except OSError as err:
+                self._post(self._scan_failed, key, err.strerror or str(err))
+                return
+            self._post(self._scan_done, key, scan)
+
+        self.run_worker(work, thread=True, group="scan", exit_on_error=False)
+
+    def _cancel_scan(self) -> None:
+        if self._scan_cancel is not None:
+            self._scan_cancel.set()
+            self._scan_cancel = None
+
+    def _scan_progress(self, key: Path, entries: int, nbytes: int) -> None:
+        if key == self._scan_key and self.scan_status.state == "scanning":
+            self.scan_status.entries = entries
+            self.scan_status.nbytes = nbytes
+            self._scan_changed()
+
+    def _scan_failed(self, key: Path, message: str) -> None:
+        if key == self._scan_key:
+            self.scan_status = ScanStatus("error", key, message=message,
+                                          show_time=not self.frozen)
+            self.scan = None
+            self._scan_changed()
+
+    def _scan_done(self, key: Path, scan: Scan) -> None:
+        if key != self._scan_key:
+            return
+        total = scan.total()
+        self.scan = scan
+        self.scan_status = ScanStatus(
+            "done", key, entries=total.entries, nbytes=total.bytes, files=total.files,
+            dirs=total.dirs, symlinks=total.symlinks, hardlinks=total.hardlinks,
+            seconds=scan.seconds, show_time=not self.frozen)
+        self._scan_changed()
+        self.schedule_analysis(0)
+
+    def _scan_changed(self) -> None:
+        screen = self.wizard_screen
+        if screen is not None:
+            screen.show_scan()
+
+    # ------------------------------------------------------------ anywhere: save, open, export
+
+    def action_help(self) -> None:
+        from tui.dialogs import HelpModal
+        from tui.help import help_for
+
+        step = self.current_step if self.wizard_screen is not None else "start"
+        if isinstance(self.screen, HelpModal):
+            return
+        self.push_screen(HelpModal(help_for(step)))
+
+    def action_save(self, then: Callable[[], Any] | None = None) -> None:
+        from tui.dialogs import ConfirmModal, PathModal
+
+        if self.wizard_screen is None:
+            return
+        default = self.draft.path or (self.draft.base_dir / f"{self.draft.get(('name',))}.toml")
+
+        def chosen(path: Path | None) -> None:
+            if path is None:
+                return
+            if path.exists() and path != self.draft.path:
+                self.push_screen(ConfirmModal(
+                    "Replace the file?", f"{path} exists. Replace it with this profile?",
+                    [("Replace", "yes", "error"), ("Cancel", "no", "default")]),
+                    lambda answer: self._check_and_save(path, then) if answer == "yes" else None)
+            else:
+                self._check_and_save(path, then)
+
+        self.push_screen(PathModal("Save the profile as", default, mode="save", suffix=".toml",
+                                   base=self.draft.base_dir,
+                                   note="TOML; relative paths inside are kept pointing at the "
+                                   "same files."), chosen)
+
+    def _check_and_save(self, path: Path, then: Callable[[], Any] | None) -> None:
+        from tui.dialogs import ConfirmModal
+
+        n = len(self.analysis.model_errors)
+        if n:
+            self.push_screen(ConfirmModal(
+                "Save with problems?",
+                f"The profile has {n} problem{'s' * (n != 1)} the model rejects; "
+                "`diskwright build` will refuse it until they are fixed. Save anyway?",
+                [("Save anyway", "yes", "warning"), ("Cancel", "no", "default")]),
+                lambda answer: self._save_to(path, then) if answer == "yes" else None)
+        else:
+            self._save_to(path, then)
+
+    def _save_to(self, path: Path, then: Callable[[], Any] | None = None) -> None:
+        try:
+            self.draft.save(path)
+        except OSError as err:
+            self.notify(f"Could not save {path}: {err.strerror or err}", severity="error",
+                        title="Not saved")
+            return
+        self.update_title()
+        self.notify(f"Saved {path}", title="Profile saved")
+        self.schedule_analysis(0)
+        if self.wizard_screen is not None:
+            self.call_later(self.wizard_screen.sync_all)
+        if then is not None:
+            then()
+
+    def action_open(self) -> None:
+        from tui.dialogs import ConfirmModal, PathModal
+
+        def chosen(path: Path | None) -> None:
+            if path is None:
+                return
+            try:
+                draft = load_draft(path)
+            except ProfileError as err:
+                self.notify(str(err), severity="error", title="Cannot open")
+                return
+            self.open_draft(draft)
+
+        def ask_path(answer: str | None = "yes") -> None:
+            if answer == "yes":
+                start = self.draft.path or Path.cwd()
+                self.push_screen(PathModal("Open a profile", start, mode="open", suffix=".toml"),
+                                 chosen)
+
+        if self.building:
+            self.notify("A build is running: cancel it first.", severity="warning")
+        elif self.wizard_screen is not None and self.draft.dirty:
+            self.push_screen(ConfirmModal(
+                "Discard changes?", "This profile has unsaved changes. Open another one anyway?",
+                [("Open another", "yes", "warning"), ("Stay", "no", "default")]), ask_path)
+        else:
+            ask_path()
+
+    def action_export(self) -> None:
+        from tui.dialogs import ConfirmModal, PathModal
+
+        if self.wizard_screen is None:
+            return
+        a = self.analysis
+        if a.plan is None:
+            self.notify("The plan exists once the profile is valid; fix the marked fields.",
+                        severity="warning", title="Nothing to export yet")
+            return
+        default = self.draft.base_dir / f"{self.draft.get(('name',)) or 'plan'}-plan.sh"
+
+        def write(path: Path) -> None:
+            from core.plan import render_script
+
+            text = render_script(a.plan, header=plan_header(str(self.draft.get(("name",))),
+                                                            self.draft.path))
+            try:
+                path.write_text(text, encoding="utf-8")
+                path.chmod(0o755)
+            except OSError as err:
+                self.notify(f"Could not write {path}: {err.strerror or err}", severity="error")
+                return
+            self.notify(f"Wrote {path} — run it with: sh {path.name}", title="Plan exported")
+
+        def chosen(path: Path | None) -> None:
+            if path is None:
+                return
+            if path.exists():
+                self.push_screen(ConfirmModal(
+                    "Replace the file?", f"{path} exists. Replace it with the plan?",
+                    [("Replace", "yes", "error"), ("Cancel", "no", "default")]),
+                    lambda answer: write(path) if answer == "yes" else None)
+            else:
+                write(path)
+
+        self.push_screen(PathModal("Export the plan as a shell script", default, mode="save",
+                                   base=self.draft.base_dir), chosen)
+
+    async def action_quit(self) -> None:
+        from tui.dialogs import ConfirmModal
+
+        if self.building:
+            def answered(answer: str | None) -> None:
+                if answer == "stop":
+                    form = self.wizard_screen.form("build") if self.wizard_screen else None
+                    if form is not None:
+                        form.cancel_now()
+                    self.set_timer(0.5, self._quit_after_build)
+
+            self.push_screen(ConfirmModal(
+                "Stop the build and quit?", "The build is cancelled; nothing is written.",
+                [("Stop and quit", "stop", "error"), ("Keep building", "keep", "primary")]),
+                answered)
+            return
+        if self.wizard_screen is not None and self.draft.dirty:
+            def decided(answer: str | None) -> None:
+                if answer == "save":
+                    self.action_save(then=lambda: self.exit(0))
+                elif answer == "quit":
+                    self.exit(0)
+
+            self.push_screen(ConfirmModal(
+                "Quit with unsaved changes?",
+                "The profile has changes that are not saved.",
+                [("Save…", "save", "primary"), ("Quit without saving", "quit", "error"),
+                 ("Stay", "stay", "default")]), decided)
+            return
+        self.exit(0)
+
+    def _quit_after_build(self) -> None:
+        if self.building:
+            self.set_timer(0.2, self._quit_after_build)
+        else:
+            self.exit(0)
+
+
+def run_app(profile_path: str | None) -> int:
+    """Entry point for `diskwright` / `diskwright wizard [PROFILE]`."""
+    app = WizardApp(profile_path)
+    result = app.run()
+    if app.draft.path and not app.draft.dirty and app.wizard_screen is None:
+        pass
+    return int(result or 0)
+
+
+__all__ = ["STEP_TITLES", "WizardApp", "run_app"]

@@ -1,0 +1,566 @@
+"""What the wizard edits and what it shows, without any UI: shared by the app and plain mode.
+
+The draft is the profile as a plain dict, because a person types through
+invalid states ("5" on the way to "512MiB"); `analyse` re-validates it with
+the profile model and, when valid, asks core for checks, estimate and plan.
+Nothing here builds shell text: the preview is `render_script` of core's plan.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import re
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from core.errors import DiskwrightError, ProfileError, ProfileErrors
+from core.scan import Scan
+
+PathKey = tuple[str | int, ...]
+
+# ------------------------------------------------------------------ steps
+
+STEPS: tuple[str, ...] = (
+    "source", "filesystem", "layout", "zfs", "sizes", "output", "review", "build",
+)
+STEP_TITLES: dict[str, str] = {
+    "source": "Source",
+    "filesystem": "Filesystem",
+    "layout": "Layout",
+    "zfs": "ZFS",
+    "sizes": "Sizes",
+    "output": "Output",
+    "review": "Review",
+    "build": "Build",
+}
+FS_KEYS = frozenset({"filesystem", "label", "uuid", "ext4", "erofs", "squashfs", "vfat"})
+SIZE_KEYS = frozenset({"size", "headroom", "start"})
+
+
+def step_of(field_name: str) -> str:
+    """Which wizard step edits the field an error names."""
+    parts = re.sub(r"\[\d+\]", "", field_name).split(".")
+    head = parts[0]
+    if head == "source":
+        return "source"
+    if head == "reproducible":
+        return "output"
+    if head != "disks":
+        return "review"
+    if len(parts) == 1:
+        return "layout"
+    if parts[1] == "output":
+        return "output"
+    if parts[1] in ("size", "alignment"):
+        return "sizes"
+    if parts[1] != "partitions" or len(parts) == 2:
+        return "layout"
+    key = parts[2]
+    if key == "zfs":
+        return "zfs"
+    if key in FS_KEYS:
+        return "filesystem"
+    if key in SIZE_KEYS:
+        return "sizes"
+    return "layout"
+
+
+def field_name(path: PathKey) -> str:
+    """("disks", 0, "output", "path") → "disks[0].output.path", as ProfileError names it."""
+    out = ""
+    for p in path:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        else:
+            out += ("." if out else "") + p
+    return out
+
+
+def parse_field(name: str) -> PathKey:
+    """The inverse of field_name (for jumping to the field an error names)."""
+    out: list[str | int] = []
+    for token in re.findall(r"[^.\[\]]+|\[\d+\]", name):
+        out.append(int(token[1:-1]) if token.startswith("[") else token)
+    return tuple(out)
+
+
+# ------------------------------------------------------------------ words for people
+
+FS_HELP: dict[str, str] = {
+    "ext4": "Read-write Linux filesystem. The safe default for a root or data partition: "
+    "the guest can write to it, grow it and fsck it.",
+    "erofs": "Read-only and compressed (lz4/lz4hc), very fast to mount and read. Made for "
+    "a Nix store or an immutable root; the guest cannot write to it.",
+    "squashfs": "Read-only and strongly compressed (zstd, xz, gzip…). The smallest images, "
+    "for live media and stores. Has no label; random reads are slower than erofs.",
+    "vfat": "FAT: readable by firmware and every OS. Required for the EFI System Partition; "
+    "keeps no owners, permissions or symlinks.",
+    "swap": "Swap space for the guest. Holds no files; give it a fixed size.",
+    "none": "No filesystem, only raw space — e.g. the BIOS boot partition GRUB writes into.",
+    "zfs": "A ZFS pool with datasets, built by real OpenZFS in a small helper VM.",
+}
+ROLE_HELP: dict[str, str] = {
+    "root": "the guest's / (everything not claimed by another partition)",
+    "esp": "EFI System Partition: the firmware reads the boot loader from it (vfat)",
+    "bios-boot": "a small raw partition GRUB needs to boot GPT disks on BIOS machines",
+    "data": "any other filesystem: /home, /var, a firmware partition, an empty volume",
+    "store": "a Nix store (read-only erofs/squashfs, mounted at /nix/.ro-store)",
+    "swap": "swap space",
+    "zfs": "a ZFS pool (the ZFS step appears for its settings)",
+}
+TABLE_HELP: dict[str, str] = {
+    "none": "No partition table: the file is one bare filesystem (microVM volumes, "
+    "make-ext4-fs). One partition only.",
+    "gpt": "GUID Partition Table: the modern default for UEFI machines and VMs; "
+    "named partitions, up to 128.",
+    "mbr": "Classic DOS table: at most 4 partitions; what Raspberry Pi firmware and "
+    "old BIOSes read.",
+    "hybrid": "GPT plus an MBR mirroring up to 3 partitions, for boards that only read MBR.",
+}
+FORMAT_HELP: dict[str, str] = {
+    "raw": "a plain byte-for-byte disk: dd it to a device, or boot it anywhere",
+    "qcow2": "QEMU's format: sparse, small, supports snapshots",
+    "qcow2-compressed": "qcow2 with compressed clusters: smallest to ship; slower first writes",
+    "vdi": "VirtualBox",
+    "vpc": "Hyper-V / Azure (VHD)",
+    "vmdk": "VMware",
+    "vhdx": "Hyper-V (VHDX)",
+}
+COMPRESSION_HELP: dict[str, str] = {
+    "none": "leave the output file as it is",
+    "zstd": "fast to compress and decompress; the usual choice for SD-card images",
+    "xz": "smaller than zstd, much slower",
+}
+EROFS_COMPRESSORS = ("lz4hc", "lz4", "none")
+SQUASHFS_COMPRESSORS = ("zstd", "xz", "gzip", "lz4", "lzo")
+
+
+# ------------------------------------------------------------------ dict helpers
+
+
+def get_in(data: Any, path: PathKey, default: Any = None) -> Any:
+    cur = data
+    for p in path:
+        try:
+            cur = cur[p]
+        except (KeyError, IndexError, TypeError):
+            return default
+    return cur
+
+
+def set_in(data: dict[str, Any], path: PathKey, value: Any) -> None:
+    cur: Any = data
+    for i, p in enumerate(path[:-1]):
+        nxt = path[i + 1]
+        if isinstance(cur, dict):
+            if not isinstance(cur.get(p), dict | list):
+                cur[p] = [] if isinstance(nxt, int) else {}
+            cur = cur[p]
+        else:
+            cur = cur[p]
+    cur[path[-1]] = value
+
+
+def _defaults() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Model defaults, so forms always find every key (even in an invalid draft)."""
+    from core.profile import Disk, Output, Partition, Profile
+
+    part = Partition(role="root", filesystem="ext4").model_dump(mode="json")  # type: ignore[arg-type]
+    out = Output(path="x").model_dump(mode="json")
+    disk = Disk(output=Output(path="x"), partitions=[Partition(role="root", filesystem="ext4")],  # type: ignore[arg-type]
+                ).model_dump(mode="json")
+    prof = Profile(disks=[Disk(output=Output(path="x"),
+                               partitions=[Partition(role="root", filesystem="ext4")])],  # type: ignore[arg-type]
+                   ).model_dump(mode="json")
+    for k in ("role", "filesystem"):
+        part.pop(k)
+    out.pop("path")
+    for k in ("output", "partitions"):
+        disk.pop(k)
+    prof.pop("disks")
+    return prof, disk, out, part
+
+
+def _merge(into: dict[str, Any], defaults: dict[str, Any]) -> None:
+    for k, v in defaults.items():
+        if k not in into:
+            into[k] = copy.deepcopy(v)
+        elif isinstance(v, dict) and isinstance(into[k], dict):
+            _merge(into[k], v)
+
+
+def complete(data: dict[str, Any]) -> dict[str, Any]:
+    """Fill in every default the model has, leaving what the user wrote untouched."""
+    data = copy.deepcopy(data)
+    prof, disk, out, part = _defaults()
+    _merge(data, prof)
+    disks = data.get("disks")
+    if not isinstance(disks, list):
+        return data
+    for d in disks:
+        if not isinstance(d, dict):
+            continue
+        _merge(d, disk)
+        d.setdefault("output", {"path": "image.img"})
+        if isinstance(d["output"], dict):
+            _merge(d["output"], out)
+        for p in d.get("partitions") or []:
+            if isinstance(p, dict):
+                _merge(p, part)
+    return data
+
+
+def _strip_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_strip_none(v) for v in value if v is not None]
+    return value
+
+
+# ------------------------------------------------------------------ draft
+
+
+def new_partition(role: str = "data") -> dict[str, Any]:
+    """A new partition: an empty ext4 data volume, the least surprising choice."""
+    _, _, _, part = _defaults()
+    return {"role": role, "filesystem": "ext4", **part, "size": "64MiB", "empty": True}
+
+
+def coupled_filesystem(role: str, current: str) -> str:
+    """The filesystem a role implies, so choosing a role never leaves a known-bad pair."""
+    forced = {"esp": "vfat", "bios-boot": "none", "swap": "swap", "zfs": "zfs"}
+    if role in forced:
+        return forced[role]
+    if current in ("none", "swap", "zfs"):
+        return "ext4"
+    return current
+
+
+class Draft:
+    """The profile being edited, where it lives, and whether it changed since saving."""
+
+    def __init__(self, data: dict[str, Any], base_dir: Path, path: Path | None = None) -> None:
+        self.data = complete(data)
+        self.base_dir = base_dir.resolve()
+        self.path = path.resolve() if path else None
+        self.dirty = False
+        self.force = False  # replace existing outputs (asked on the Output step)
+        self.revision = 0
+
+    # -------------------------------------------------------------- access
+
+    def get(self, path: PathKey, default: Any = None) -> Any:
+        return get_in(self.data, path, default)
+
+    def set(self, path: PathKey, value: Any) -> bool:
+        """Store a value; return whether anything changed (widgets echo their own values)."""
+        if get_in(self.data, path, object()) == value:
+            return False
+        set_in(self.data, path, value)
+        self.touch()
+        return True
+
+    def touch(self) -> None:
+        self.dirty = True
+        self.revision += 1
+
+    @property
+    def disks(self) -> list[dict[str, Any]]:
+        disks = self.data.get("disks")
+        return [d for d in disks if isinstance(d, dict)] if isinstance(disks, list) else []
+
+    def parts(self, d: int) -> list[dict[str, Any]]:
+        parts = get_in(self.data, ("disks", d, "partitions"), [])
+        return [p for p in parts if isinstance(p, dict)] if isinstance(parts, list) else []
+
+    def all_parts(self) -> list[tuple[int, int]]:
+        return [(d, p) for d in range(len(self.disks)) for p in range(len(self.parts(d)))]
+
+    def has_zfs(self) -> bool:
+        return any(
+            self.get(("disks", d, "partitions", p, "filesystem")) == "zfs"
+            or self.get(("disks", d, "partitions", p, "role")) == "zfs"
+            for d, p in self.all_parts()
+        )
+
+    def part_title(self, d: int, p: int, *, short: bool = False) -> str:
+        """How a person recognises a partition: disk, number, role, where it is mounted."""
+        part = get_in(self.data, ("disks", d, "partitions", p), {}) or {}
+        disk = str(get_in(self.data, ("disks", d, "name"), f"disk{d}"))
+        role = part.get("role", "?")
+        where = part.get("mount_point") or part.get("contents") or ""
+        label = f" “{part['label']}”" if part.get("label") else ""
+        if short:
+            return f"{disk} #{p + 1} {role}"
+        return f"{disk} #{p + 1} {role} {part.get('filesystem', '?')}{label}" + (
+            f" {where}" if where else ""
+        )
+
+    # -------------------------------------------------------------- structure
+
+    def add_partition(self, d: int) -> int:
+        parts = self.data["disks"][d].setdefault("partitions", [])
+        parts.append(new_partition())
+        self.touch()
+        return len(parts) - 1
+
+    def remove_partition(self, d: int, p: int) -> None:
+        del self.data["disks"][d]["partitions"][p]
+        self.touch()
+
+    def move_partition(self, d: int, p: int, delta: int) -> int:
+        parts = self.data["disks"][d]["partitions"]
+        q = p + delta
+        if not 0 <= q < len(parts):
+            return p
+        parts[p], parts[q] = parts[q], parts[p]
+        self.touch()
+        return q
+
+    def add_disk(self) -> int:
+        _, disk, out, _ = _defaults()
+        names = {x.get("name") for x in self.disks}
+        n = len(self.disks)
+        name = next(f"disk{i}" for i in range(n, n + 100) if f"disk{i}" not in names)
+        self.data["disks"].append(
+            {**copy.deepcopy(disk), "name": name, "table": "none",
+             "output": {**copy.deepcopy(out), "path": f"{name}.img"},
+             "partitions": [new_partition()]}
+        )
+        self.touch()
+        return n
+
+    def remove_disk(self, d: int) -> None:
+        del self.data["disks"][d]
+        self.touch()
+
+    def set_role(self, d: int, p: int, role: str) -> None:
+        base = ("disks", d, "partitions", p)
+        fs = coupled_filesystem(role, str(self.get((*base, "filesystem"), "ext4")))
+        self.set((*base, "role"), role)
+        self.set((*base, "filesystem"), fs)
+        if fs == "zfs" and not isinstance(self.get((*base, "zfs")), dict):
+            self.set((*base, "zfs"), {"pool": "rpool"})
+        if fs != "zfs" and self.get((*base, "zfs")) is not None:
+            self.set((*base, "zfs"), None)
+        if fs in ("none", "swap", "zfs") and self.get((*base, "label")) and fs != "swap":
+            self.set((*base, "label"), None)
+
+    # -------------------------------------------------------------- files
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    def source_root(self) -> Path | None:
+        src = self.get(("source", "path"))
+        return self.resolve(src) if isinstance(src, str) and src.strip() else None
+
+    def rebase(self, new_dir: Path) -> None:
+        """Keep every relative path pointing at the same file when the profile moves."""
+        new_dir = new_dir.resolve()
+        if new_dir == self.base_dir:
+            return
+
+        def moved(value: Any) -> Any:
+            if not isinstance(value, str) or not value.strip():
+                return value
+            p = Path(value).expanduser()
+            if p.is_absolute():
+                return value
+            target = (self.base_dir / p).resolve()
+            if target == new_dir or new_dir in target.parents:
+                return os.path.relpath(target, new_dir)
+            return str(target)
+
+        src = self.data.get("source", {})
+        if isinstance(src, dict):
+            src["path"] = moved(src.get("path"))
+            for fm in src.get("files") or []:
+                if isinstance(fm, dict):
+                    fm["source"] = moved(fm.get("source"))
+        for disk in self.disks:
+            out = disk.get("output")
+            if isinstance(out, dict):
+                out["path"] = moved(out.get("path"))
+        self.base_dir = new_dir
+
+    def toml(self) -> str:
+        """TOML text: the short canonical form when valid, else everything typed so far."""
+        from core.profile import parse_profile, profile_to_toml
+
+        try:
+            return profile_to_toml(parse_profile(copy.deepcopy(self.data), self.base_dir))
+        except ProfileErrors:
+            return tomli_w.dumps(_strip_none(self.data))
+
+    def save(self, path: Path) -> None:
+        """Write the profile to `path` (atomically), rebasing relative paths first."""
+        path = path.resolve()
+        self.rebase(path.parent)
+        text = self.toml()
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+        self.path = path
+        self.dirty = False
+        self.revision += 1
+
+
+def load_draft(path: Path) -> Draft:
+    """Open a profile even when it is invalid, so the wizard can show what to fix."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProfileError(str(path), "no such profile file", "check the path") from None
+    except IsADirectoryError:
+        raise ProfileError(str(path), "is a folder, not a profile", "name the .toml file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ProfileError(str(path), f"cannot be read ({err})", "check the file") from None
+    try:
+        data = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as err:
+        raise ProfileError(str(path), f"TOML syntax error: {err}", "fix the syntax") from None
+    if not isinstance(data.get("disks"), list) or not data["disks"]:
+        raise ProfileError(str(path), "has no [[disks]]", "add at least one disk to the profile")
+    return Draft(data, path.parent, path)
+
+
+def draft_from_preset(name: str, base_dir: Path | None = None) -> Draft:
+    from core.presets import preset
+
+    draft = Draft(preset(name).profile_data(), base_dir or Path.cwd())
+    return draft
+
+
+def blank_draft(base_dir: Path | None = None) -> Draft:
+    from core.presets import blank_profile_data
+
+    return Draft(blank_profile_data(), base_dir or Path.cwd())
+
+
+# ------------------------------------------------------------------ analysis
+
+
+@dataclass
+class Analysis:
+    """Everything the side panels and the step ticks show for one revision of the draft."""
+
+    revision: int = 0
+    profile: Any = None  # core.profile.Profile when the model accepts the draft
+    model_errors: list[ProfileError] = field(default_factory=list)
+    check_errors: list[ProfileError] = field(default_factory=list)
+    estimate: Any = None  # core.planner.Estimate
+    plan: Any = None  # core.plan.Plan
+    script: str = ""
+    existing: list[str] = field(default_factory=list)  # outputs already on disk
+    preflight: str | None = None  # what would stop a build (tools, space, folders)
+    crash: str | None = None  # core could not plan this profile (a bug or a missing feature)
+    seconds: float = 0.0
+
+    @property
+    def errors(self) -> list[ProfileError]:
+        return self.model_errors + self.check_errors
+
+    @property
+    def valid(self) -> bool:
+        return self.profile is not None and not self.errors and self.crash is None
+
+    def for_step(self, step: str) -> list[ProfileError]:
+        return [e for e in self.errors if step_of(e.field) == step]
+
+    def for_field(self, name: str) -> list[ProfileError]:
+        return [e for e in self.errors if e.field == name]
+
+    def step_ok(self, step: str, force: bool = False) -> bool:
+        if self.profile is None and not self.model_errors:
+            return False
+        if self.for_step(step):
+            return False
+        if step == "output" and self.existing and not force:
+            return False
+        if step in ("review", "build"):
+            return self.valid and (force or not self.existing)
+        return True
+
+
+def plan_header(name: str, path: Path | None) -> str:
+    where = str(path) if path else "an unsaved profile"
+    return (
+        f"diskwright plan for {where} ({name})\n"
+        "Run with `sh` to build the same images; every value is quoted."
+    )
+
+
+def analyse(
+    data: dict[str, Any],
+    base_dir: Path,
+    scan: Scan | None,
+    *,
+    force: bool = False,
+    revision: int = 0,
+    path: Path | None = None,
+) -> Analysis:
+    """Validate the draft and, if the model accepts it, ask core for checks, estimate and plan.
+
+    Runs in a worker thread: it only reads its arguments and returns a new object.
+    """
+    from core.plan import render_script
+    from core.planner import check_profile, estimate, make_plan
+    from core.profile import parse_profile
+    from core.runner import preflight
+
+    t0 = time.perf_counter()
+    out = Analysis(revision=revision)
+    try:
+        profile = parse_profile(copy.deepcopy(data), base_dir)
+    except ProfileErrors as err:
+        out.model_errors = list(err.errors)
+        out.seconds = time.perf_counter() - t0
+        return out
+    out.profile = profile
+    try:
+        out.check_errors = list(check_profile(profile, scan))
+        out.estimate = estimate(profile, scan)
+        plan = make_plan(profile, scan, force=force)
+        out.plan = plan
+        out.script = render_script(plan, header=plan_header(profile.name, path))
+        out.existing = [o for o in plan.outputs if os.path.lexists(o)]
+        try:
+            preflight(dataclasses.replace(plan, force=True))
+        except DiskwrightError as err:
+            out.preflight = str(err)
+    except ProfileErrors as err:
+        out.check_errors += list(err.errors)
+    except ProfileError as err:
+        out.check_errors.append(err)
+    except Exception as err:  # core cannot plan this yet: say so instead of crashing the UI
+        out.crash = f"{type(err).__name__}: {err}"
+    out.seconds = time.perf_counter() - t0
+    return out
+
+
+def describe_field(name: str, data: dict[str, Any]) -> str:
+    """"disks[0].partitions[1].label" → "vm #2 label", for problem lists."""
+    m = re.match(r"^disks\[(\d+)\](?:\.partitions\[(\d+)\])?\.?(.*)$", name)
+    if not m:
+        return name
+    d = int(m.group(1))
+    disk = get_in(data, ("disks", d, "name"), f"disk{d}")
+    rest = m.group(3).replace("_", " ")
+    if m.group(2) is not None:
+        return f"{disk} #{int(m.group(2)) + 1}" + (f" {rest}" if rest else "")
+    return f"disk {disk}" + (f" {rest}" if rest else "")
+
+
+def error_text(err: ProfileError) -> str:
+    """The model's own words: the problem, then the fix."""
+    return f"{err.problem} — {err.fix}" if err.fix else err.problem

@@ -1,0 +1,428 @@
+"""`diskwright wizard --plain`: the wizard's questions as linear prompts (questionary).
+
+For terminals where a full-screen app is unwelcome (serial consoles, screen
+readers, logs). Every answer is checked by the same profile model the
+Textual wizard uses, the end shows the same estimate and plan, and the result
+is the same Profile. Ctrl-C anywhere leaves with "nothing was written".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import sys
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import questionary
+from questionary import Choice
+
+from core.errors import Cancelled, DiskwrightError, ProfileError, ProfileErrors
+from tui.model import (
+    COMPRESSION_HELP,
+    EROFS_COMPRESSORS,
+    FORMAT_HELP,
+    FS_HELP,
+    ROLE_HELP,
+    SQUASHFS_COMPRESSORS,
+    STEP_TITLES,
+    TABLE_HELP,
+    Analysis,
+    Draft,
+    PathKey,
+    analyse,
+    blank_draft,
+    coupled_filesystem,
+    describe_field,
+    draft_from_preset,
+    error_text,
+    field_name,
+    load_draft,
+    set_in,
+    step_of,
+)
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
+ROLES = ("root", "esp", "data", "store", "swap", "bios-boot", "zfs")
+FILESYSTEMS = ("ext4", "erofs", "squashfs", "vfat", "swap", "none")
+
+
+class Quit(Exception):
+    """The person chose to stop; nothing was written."""
+
+
+def _model_errors(data: dict[str, Any], base: Path) -> list[ProfileError]:
+    from core.profile import parse_profile
+
+    try:
+        parse_profile(copy.deepcopy(data), base)
+    except ProfileErrors as err:
+        return list(err.errors)
+    return []
+
+
+class PlainWizard:
+    """The same steps as the Textual wizard, asked one question at a time."""
+
+    def __init__(self, out: Callable[[str], None] | None = None) -> None:
+        self.draft: Draft = blank_draft()
+        self.scan: Any = None
+        self.say = out or (lambda text: print(text, flush=True))
+
+    # ------------------------------------------------------------ asking
+
+    def _ask(self, question: questionary.Question) -> Any:
+        try:
+            answer = question.unsafe_ask()
+        except EOFError:
+            raise KeyboardInterrupt from None
+        if answer is None:
+            raise KeyboardInterrupt
+        return answer
+
+    def validator(self, path: PathKey, convert: Callable[[str], Any]) -> Callable[[str], Any]:
+        """Check one answer with the profile model; return its own words on failure."""
+        name = field_name(path)
+
+        def check(text: str) -> bool | str:
+            try:
+                value = convert(text)
+            except ValueError as err:
+                return str(err)
+            data = copy.deepcopy(self.draft.data)
+            set_in(data, path, value)
+            mine = [e for e in _model_errors(data, self.draft.base_dir)
+                    if e.field == name or e.field.startswith(name + ".")]
+            return True if not mine else error_text(mine[0])
+
+        return check
+
+    def text(self, path: PathKey, message: str, *, optional: bool = False,
+             number: type | None = None, instruction: str = "") -> Any:
+        """Ask for a value at `path`, validated by the model, and store it."""
+        current = self.draft.get(path)
+
+        def convert(text: str) -> Any:
+            text = text.strip()
+            if not text and optional:
+                return None
+            if number is not None:
+                try:
+                    return number(text)
+                except ValueError:
+                    raise ValueError(f"{text!r} is not a number") from None
+            return text
+
+        hint = f" ({instruction})" if instruction else ""
+        answer = self._ask(questionary.text(
+            f"{message}{hint}:", default="" if current is None else str(current),
+            validate=self.validator(path, convert)))
+        value = convert(answer)
+        self.draft.set(path, value)
+        return value
+
+    def choose(self, path: PathKey | None, message: str, options: list[tuple[str, Any]],
+               explain: dict[Any, str] | None = None, default: Any = None) -> Any:
+        current = self.draft.get(path) if path is not None else default
+        choices = [Choice(title, value=value, description=(explain or {}).get(value))
+                   for title, value in options]
+        values = [v for _, v in options]
+        answer = self._ask(questionary.select(
+            message, choices=choices,
+            default=next((c for c in choices if c.value == current), None)
+            if current in values else None))
+        if path is not None:
+            self.draft.set(path, answer)
+        return answer
+
+    def confirm(self, message: str, default: bool = False) -> bool:
+        return bool(self._ask(questionary.confirm(message, default=default)))
+
+    # ------------------------------------------------------------ the steps
+
+    def start(self, profile_path: str | None) -> bool:
+        """Returns True when the profile should be edited, False to go straight to review."""
+        from core.presets import BLANK_WHO_FOR, presets
+
+        if profile_path:
+            path = Path(profile_path).expanduser()
+            if path.exists():
+                self.draft = load_draft(path)
+                self.say(f"Opened {self.draft.path}")
+                return self.confirm("Go through the steps to change it?", default=False)
+        options = [(f"{p.title} — for {p.who_for}", f"preset:{p.name}") for p in presets()]
+        options += [("Open a saved profile…", "open"), (f"Start blank — for {BLANK_WHO_FOR}",
+                                                        "blank")]
+        choice = self.choose(None, "Start from:", options)
+        if choice == "open":
+            def exists(text: str) -> bool | str:
+                p = Path(text).expanduser()
+                return True if p.is_file() else f"{p} is not a file"
+
+            answer = self._ask(questionary.path("Profile (.toml):", validate=exists))
+            self.draft = load_draft(Path(answer).expanduser())
+            return self.confirm("Go through the steps to change it?", default=False)
+        if choice == "blank":
+            self.draft = blank_draft()
+        else:
+            self.draft = draft_from_preset(choice.removeprefix("preset:"))
+        if profile_path:
+            self.draft.path = Path(profile_path).expanduser().resolve()
+        return True
+
+    def step_source(self) -> None:
+        self.say("\n== Source: the folder of files that becomes the image ==")
+
+        def folder(text: str) -> bool | str:
+            text = text.strip()
+            if not text:
+                return True
+            p = self.draft.resolve(text)
+            return True if p.is_dir() else f"{p} is not a folder — give an existing directory"
+
+        current = self.draft.get(("source", "path")) or ""
+        answer = self._ask(questionary.path("Source folder (empty for none):",
+                                            default=str(current), only_directories=True,
+                                            validate=folder)).strip()
+        self.draft.set(("source", "path"), answer or None)
+        self.rescan()
+        files = list(self.draft.get(("source", "files")) or [])
+        if files:
+            self.say(f"{len(files)} extra file(s): " + ", ".join(
+                f"{f.get('source')} → {f.get('target')}" for f in files))
+        while self.confirm("Add an extra file to the image?", default=False):
+            i = len(files)
+            files.append({"source": "", "target": "", "mode": "0644"})
+            self.draft.set(("source", "files"), copy.deepcopy(files))
+            base = ("source", "files", i)
+            src = self.text((*base, "source"), "  Host file")
+            self.text((*base, "target"), "  Path inside the image", instruction="e.g. /etc/motd")
+            self.text((*base, "mode"), "  Mode", instruction="octal, e.g. 0644")
+            files[i] = dict(self.draft.get(base))
+            if not self.draft.resolve(src).is_file():
+                self.say(f"  note: {self.draft.resolve(src)} does not exist yet")
+
+    def rescan(self) -> None:
+        from core.scan import scan_tree
+
+        root = self.draft.source_root()
+        if root is None or not root.is_dir():
+            self.scan = None
+            return
+
+        def progress(entries: int, nbytes: int) -> None:
+            sys.stderr.write(f"\r  scanning… {entries:,} entries")
+            sys.stderr.flush()
+
+        self.scan = scan_tree(root, progress=progress)
+        total = self.scan.total()
+        from core.units import format_size
+
+        sys.stderr.write("\r")
+        self.say(f"  {total.files:,} files, {total.dirs:,} folders, {format_size(total.bytes)}")
+
+    def step_layout(self) -> None:
+        d = 0
+        while d < len(self.draft.disks):
+            disk = self.draft.disks[d]
+            self.say(f"\n== Disk {d + 1}: {disk.get('name')} ==")
+            self.text(("disks", d, "name"), "Disk name")
+            self.choose(("disks", d, "table"), "Partition table:",
+                        [(t, t) for t in ("gpt", "mbr", "none", "hybrid")], TABLE_HELP)
+            p = 0
+            while p < len(self.draft.parts(d)):
+                self.step_partition(d, p)
+                p += 1
+                table = self.draft.get(("disks", d, "table"))
+                limit = {"none": 1, "mbr": 4, "hybrid": 3}.get(str(table), 128)
+                if p == len(self.draft.parts(d)) and p < limit and self.confirm(
+                        "Add another partition to this disk?", default=False):
+                    self.draft.add_partition(d)
+            self.step_output(d)
+            d += 1
+            if d == len(self.draft.disks) and self.confirm("Add another disk (output file)?",
+                                                            default=False):
+                self.draft.add_disk()
+
+    def step_partition(self, d: int, p: int) -> None:
+        b: tuple[Any, ...] = ("disks", d, "partitions", p)
+        self.say(f"\n-- {self.draft.part_title(d, p)} --")
+        role = self.choose((*b, "role"), "Role:", [(r, r) for r in ROLES], ROLE_HELP)
+        fs_now = str(self.draft.get((*b, "filesystem"), "ext4"))
+        self.draft.set_role(d, p, role)
+        if role in ("esp", "bios-boot", "swap", "zfs"):
+            fs = coupled_filesystem(role, fs_now)
+            self.say(f"  filesystem: {fs} (a {role} partition needs it)")
+        else:
+            fs = self.choose((*b, "filesystem"), "Filesystem:",
+                             [(f, f) for f in FILESYSTEMS if f not in ("swap", "none")], FS_HELP)
+        if fs not in ("none", "swap", "zfs"):
+            self.text((*b, "mount_point"), "Mount point", optional=True,
+                      instruction="e.g. / or /boot; empty = not mounted")
+            self.text((*b, "contents"), "Contents from the source", optional=True,
+                      instruction="empty = same as the mount point")
+        if fs in ("ext4", "erofs", "vfat", "swap"):
+            self.text((*b, "label"), "Label", optional=True, instruction="empty = none")
+        if fs == "erofs":
+            self.choose((*b, "erofs", "compressor"), "erofs compression:",
+                        [(c, c) for c in EROFS_COMPRESSORS])
+        elif fs == "squashfs":
+            self.choose((*b, "squashfs", "compressor"), "squashfs compression:",
+                        [(c, c) for c in SQUASHFS_COMPRESSORS])
+        self.text((*b, "size"), "Size", instruction="auto or e.g. 512MiB")
+        if self.draft.get((*b, "size")) == "auto" and fs not in ("none", "swap"):
+            self.text((*b, "headroom"), "Headroom", instruction="auto, 20% or 256MiB")
+        if fs == "zfs":
+            self.step_zfs(d, p)
+
+    def step_zfs(self, d: int, p: int) -> None:
+        path = ("disks", d, "partitions", p, "zfs")
+        pool = dict(self.draft.get(path) or {})
+        self.say(f"  ZFS pool settings: {pool}")
+        while True:
+            line = self._ask(questionary.text("  Pool setting as key = value (empty to finish):"))
+            if not line.strip():
+                break
+            try:
+                pool.update(tomllib.loads(line))
+            except tomllib.TOMLDecodeError as err:
+                self.say(f"  ✗ not TOML ({err}); quote text like name = \"rpool\"")
+        self.draft.set(path, pool)
+
+    def step_output(self, d: int) -> None:
+        b = ("disks", d, "output")
+        self.text((*b, "path"), "Output file", instruction="relative to the profile's folder")
+        self.choose((*b, "format"), "Format:", [(f, f) for f in FORMAT_HELP], FORMAT_HELP)
+        comp = self.choose((*b, "compression"), "Compression:",
+                           [(c, c) for c in COMPRESSION_HELP], COMPRESSION_HELP)
+        if comp == "none":
+            self.draft.set((*b, "compression_level"), None)
+
+    # ------------------------------------------------------------ the end
+
+    def analysis(self) -> Analysis:
+        return analyse(self.draft.data, self.draft.base_dir, self.scan, force=self.draft.force,
+                       path=self.draft.path)
+
+    def review(self, edit: Callable[[str], None]) -> Analysis:
+        """Loop until the profile is valid (or the person quits)."""
+        while True:
+            a = self.analysis()
+            problems = [(step_of(e.field), e) for e in a.errors]
+            if a.crash:
+                self.say(f"✗ core cannot plan this profile: {a.crash}")
+                raise Quit
+            if not problems:
+                return a
+            self.say("\nThe profile has problems:")
+            for step, e in problems:
+                self.say(f"  ✗ {STEP_TITLES[step]}: {describe_field(e.field, self.draft.data)}: "
+                         f"{error_text(e)}")
+            steps = sorted({s for s, _ in problems}, key=list(STEP_TITLES).index)
+            choice = self.choose(None, "Fix which step?",
+                                 [(STEP_TITLES[s], s) for s in steps] + [("Quit", "quit")])
+            if choice == "quit":
+                raise Quit
+            edit(choice)
+
+    def show(self, a: Analysis) -> None:
+        from tui.cli import print_estimate
+
+        self.say("\n== Estimate ==")
+        print_estimate(a.estimate)
+        self.say("\n== Plan (exactly what the build runs) ==")
+        self.say(a.script.rstrip("\n"))
+
+    def save(self) -> None:
+        default = self.draft.path or (self.draft.base_dir / f"{self.draft.get(('name',))}.toml")
+        while True:
+            answer = self._ask(questionary.text("Save the profile as:", default=str(default)))
+            path = Path(answer.strip()).expanduser()
+            if not path.is_absolute():
+                path = Path.cwd() / path
+            if path.is_dir() or not path.parent.is_dir():
+                self.say(f"  ✗ {path} is a folder or its folder does not exist")
+                continue
+            if path.exists() and path != self.draft.path and not self.confirm(
+                    f"{path} exists. Replace it?", default=False):
+                continue
+            self.draft.save(path)
+            self.say(f"Saved {path}")
+            return
+
+    def build(self, a: Analysis) -> int:
+        from core.runner import Runner
+        from tui.progress import BuildDisplay
+
+        if a.existing and not self.draft.force:
+            files = ", ".join(a.existing)
+            if not self.confirm(f"{files} exists. Replace it?", default=False):
+                self.say("Not built: choose another output path and run the wizard again.")
+                return EXIT_INPUT
+            self.draft.force = True
+            a = self.analysis()
+        if a.preflight:
+            self.say(f"✗ cannot build: {a.preflight}")
+            return EXIT_INPUT
+        display = BuildDisplay(a.plan)
+        runner = Runner(a.plan, display.handle)
+        with display:
+            result = asyncio.run(runner.run())
+        display.summary(result)
+        return EXIT_OK
+
+    def run(self, profile_path: str | None) -> int:
+        edit_all = self.start(profile_path)
+
+        def edit(step: str) -> None:
+            if step == "source":
+                self.step_source()
+            elif step in ("filesystem", "layout", "sizes", "zfs", "output"):
+                self.step_layout()
+            else:
+                self.text(("name",), "Profile name")
+
+        if edit_all:
+            self.step_source()
+            self.step_layout()
+            self.text(("name",), "Profile name")
+        else:
+            self.rescan()
+        a = self.review(edit)
+        self.show(a)
+        choice = self.choose(None, "What now?", [
+            ("Save the profile and build", "save+build"),
+            ("Save the profile only", "save"),
+            ("Build without saving", "build"),
+            ("Quit without writing anything", "quit"),
+        ], default="save+build")
+        if choice == "quit":
+            raise Quit
+        if "save" in choice:
+            self.save()
+        if "build" in choice:
+            return self.build(self.analysis())
+        return EXIT_OK
+
+
+def run_plain(profile_path: str | None) -> int:
+    """Entry point for `diskwright wizard --plain [PROFILE]`."""
+    wizard = PlainWizard()
+    try:
+        return wizard.run(profile_path)
+    except (KeyboardInterrupt, Quit, Cancelled):
+        print("\ncancelled; nothing was written", file=sys.stderr, flush=True)
+        return EXIT_CANCELLED
+    except ProfileError as err:
+        print(f"diskwright: {err}", file=sys.stderr)
+        return EXIT_INPUT
+    except DiskwrightError as err:
+        print(f"diskwright: {err}", file=sys.stderr)
+        for line in getattr(err, "lines", [])[-12:]:
+            print(f"    {line}", file=sys.stderr)
+        return err.exit_code
+
+
+__all__ = ["PlainWizard", "run_plain"]

@@ -1,0 +1,1 @@
+"""Step forms and screens of the wizard."""

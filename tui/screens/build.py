@@ -1,0 +1,383 @@
+"""Build step: runs core's Runner on a fresh plan, streams the log, shows every step's state.
+
+Cancel asks first, then cancels the runner's task: the Runner kills the tool's
+process group and removes its workspace, so nothing is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Label, ProgressBar, RichLog, Static
+from textual.widgets.data_table import ColumnKey
+from textual.worker import Worker
+
+from core.errors import BuildFailed, Cancelled, DiskwrightError, ProfileErrors
+from core.plan import Plan
+from core.runner import (
+    CancelledEvent,
+    Event,
+    Failed,
+    Finished,
+    Output,
+    Progress,
+    Runner,
+    StepFinished,
+    StepStarted,
+)
+from core.units import format_size
+from tui.dialogs import ConfirmModal
+from tui.model import Analysis, describe_field, error_text
+
+STATE_MARKS = {
+    "waiting": ("·", "dim"),
+    "running": ("▶", "bold yellow"),
+    "done": ("✓", "green"),
+    "failed": ("✗", "bold red"),
+    "stopped": ("■", "magenta"),
+}
+PHASE_STEP = {"prepare": "source", "filesystem": "filesystem", "disk": "layout",
+              "output": "output", "verify": "filesystem", "finish": "output"}
+
+
+class BuildForm(Vertical):
+    """Not a scrolling form: the log and the step table share the height."""
+
+    step = "build"
+
+    def __init__(self) -> None:
+        super().__init__(id="form-build", classes="step-form")
+        self.state = "idle"  # idle | preparing | running | done | failed | cancelled
+        self.built_revision: int | None = None  # draft revision the last good build used
+        self.plan: Plan | None = None
+        self.worker: Worker[Any] | None = None
+        self.started_at = 0.0
+        self.finished_at: float | None = None
+        self.states: list[str] = []
+        self.seconds: list[float | None] = []
+        self.current = -1
+        self.result: Finished | None = None
+        self.failure: Failed | None = None
+        self.fail_phase: str | None = None
+
+    @property
+    def wiz(self) -> Any:
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        yield Static("Build — run the plan and check the result", classes="heading")
+        yield Static("", id="build-status")
+        with Horizontal(classes="buttons"):
+            yield Button("▶ Start build", id="build-start", variant="success", compact=True)
+            yield Button("■ Cancel", id="build-cancel", variant="error", compact=True,
+                         disabled=True)
+            yield Button("◀ Fix the profile", id="build-fix", compact=True)
+        with Horizontal(classes="bar-row"):
+            yield Label("Overall ", classes="bar-label")
+            yield ProgressBar(total=1.0, show_eta=False, id="overall-bar")
+            yield Static("", id="build-elapsed")
+        with Horizontal(classes="bar-row"):
+            yield Label("Step    ", classes="bar-label")
+            yield ProgressBar(total=1.0, show_eta=False, id="step-bar")
+            yield Static("", id="build-current")
+        yield Static("", id="build-result")
+        with Horizontal(id="build-panes"):
+            steps: DataTable[Any] = DataTable(id="build-steps", cursor_type="row",
+                                              zebra_stripes=True)
+            steps.add_column("", key="state", width=1)
+            steps.add_column("#", key="n", width=3)
+            steps.add_column("step", key="title")
+            steps.add_column("time", key="time", width=6)
+            yield steps
+            yield RichLog(id="build-log", max_lines=20000, wrap=True, markup=False)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_titles)
+
+    def _fit_titles(self) -> None:
+        """DataTable has no flexible columns: give the title what the others leave."""
+        table = self.query_one("#build-steps", DataTable)
+        width = table.scrollable_content_region.width - 1 - 3 - 6 - 2 * 4 - 3
+        col = table.columns.get(ColumnKey("title"))
+        if col is not None and width > 8 and col.width != width:
+            col.auto_width = False
+            col.width = width
+            table.refresh()
+
+    def on_mount(self) -> None:
+        self.query_one("#build-steps").border_title = "Steps"
+        self.query_one("#build-log").border_title = "Log"
+        self.query_one("#build-fix").display = False
+        self.query_one("#build-result").display = False
+        self._timer = self.set_interval(0.25, self._tick, pause=True)
+
+    # ------------------------------------------------------------ sync with the wizard
+
+    async def sync(self) -> None:
+        self.show_analysis(self.wiz.analysis)
+
+    def show_analysis(self, analysis: Analysis) -> None:
+        if self.state in ("preparing", "running"):
+            return
+        ok = analysis.step_ok("build", self.wiz.draft.force)
+        start = self.query_one("#build-start", Button)
+        start.disabled = not ok
+        start.label = "▶ Build again" if self.state in ("done", "failed", "cancelled") \
+            else "▶ Start build"
+        if self.state == "idle":
+            if analysis.plan is not None:
+                self._fill_steps(analysis.plan)
+            self._status(self._ready_text(analysis, ok))
+
+    def _ready_text(self, analysis: Analysis, ok: bool) -> Text:
+        if ok and analysis.plan is not None:
+            outs = ", ".join(analysis.plan.outputs)
+            n = len(analysis.plan.steps)
+            return Text(f"Ready: {n} steps will write {outs}", style="green")
+        n = len(analysis.errors) + (1 if analysis.crash else 0) + (
+            1 if analysis.existing and not self.wiz.draft.force else 0) + (
+            1 if analysis.preflight else 0)
+        return Text(f"✗ Not ready: {n} problem{'s' * (n != 1)} — see Review", style="bold red")
+
+    def _status(self, text: Text | str) -> None:
+        self.query_one("#build-status", Static).update(text)
+
+    # ------------------------------------------------------------ steps table
+
+    def _fill_steps(self, plan: Plan) -> None:
+        table = self.query_one("#build-steps", DataTable)
+        if self.plan is not None and [s.id for s in self.plan.steps] == [s.id for s in plan.steps] \
+                and [s.title for s in self.plan.steps] == [s.title for s in plan.steps]:
+            self.plan = plan
+            return
+        self.plan = plan
+        table.clear()
+        self.states = ["waiting"] * len(plan.steps)
+        self.seconds = [None] * len(plan.steps)
+        for i, s in enumerate(plan.steps):
+            table.add_row(self._mark(i), str(i + 1), s.title, "", key=str(i))
+
+    def _mark(self, i: int) -> Text:
+        sym, style = STATE_MARKS[self.states[i]]
+        return Text(sym, style=style)
+
+    def _set_state(self, i: int, state: str, seconds: float | None = None) -> None:
+        if not 0 <= i < len(self.states):
+            return
+        self.states[i] = state
+        table = self.query_one("#build-steps", DataTable)
+        table.update_cell(str(i), "state", self._mark(i))
+        if seconds is not None:
+            self.seconds[i] = seconds
+            table.update_cell(str(i), "time", f"{seconds:.1f}s")
+
+    # ------------------------------------------------------------ running
+
+    @on(Button.Pressed, "#build-start")
+    def start(self) -> None:
+        if self.state in ("preparing", "running"):
+            return
+        analysis = self.wiz.analysis
+        if not analysis.step_ok("build", self.wiz.draft.force) or analysis.profile is None:
+            self.notify("Fix the problems listed on Review first.", severity="error",
+                        title="Cannot build yet")
+            return
+        self.worker = self.run_worker(self._run(analysis.profile), group="build",
+                                      exclusive=True, exit_on_error=False)
+
+    async def _run(self, profile: Any) -> None:
+        from core.planner import check_profile, make_plan
+        from core.scan import scan_tree
+
+        self._begin()
+        self._status(Text("Scanning the source again and making the plan…", style="yellow"))
+        root = profile.source_root()
+        try:
+            scan = await asyncio.to_thread(scan_tree, root) if root and root.is_dir() else None
+            errors = check_profile(profile, scan)
+            if errors:
+                raise ProfileErrors(errors)
+            plan = make_plan(profile, scan, force=self.wiz.draft.force)
+        except ProfileErrors as err:
+            self._end("failed")
+            self._status(Text("✗ The profile no longer checks out:\n" + "\n".join(
+                f"  {describe_field(e.field, self.wiz.draft.data)}: {error_text(e)}"
+                for e in err.errors), style="bold red"))
+            return
+        except OSError as err:
+            self._end("failed")
+            self._status(Text(f"✗ Cannot read the source: {err}", style="bold red"))
+            return
+        except asyncio.CancelledError:
+            self._end("cancelled")
+            return
+        self.plan = None
+        self._fill_steps(plan)
+        self.state = "running"
+        self._status(Text(f"Building: {len(plan.steps)} steps", style="bold yellow"))
+        runner = Runner(plan, self._on_event)
+        try:
+            await runner.run()
+        except Cancelled:
+            self._end("cancelled")
+        except BuildFailed:
+            self._end("failed")
+        except DiskwrightError as err:  # preflight: tools, space, folders
+            self._end("failed")
+            self._status(Text(f"✗ Cannot start: {err}", style="bold red"))
+        except asyncio.CancelledError:  # cancelled before the runner started
+            self._end("cancelled")
+        finally:
+            self.wiz.schedule_analysis()
+
+    def _begin(self) -> None:
+        self.state = "preparing"
+        self.built_revision = None
+        self._revision = self.wiz.draft.revision
+        self.result = None
+        self.failure = None
+        self.current = -1
+        self.started_at = self.wiz.clock()
+        self.finished_at = None
+        self.query_one("#build-log", RichLog).clear()
+        self.query_one("#build-result").display = False
+        self.query_one("#build-fix").display = False
+        self.query_one("#build-start", Button).disabled = True
+        self.query_one("#build-cancel", Button).disabled = False
+        self.query_one("#overall-bar", ProgressBar).update(progress=0)
+        self.query_one("#step-bar", ProgressBar).update(progress=0)
+        self._timer.resume()
+        self._tick()
+        self.wiz.building = True
+
+    def _end(self, state: str) -> None:
+        self.state = state
+        self.finished_at = self.wiz.clock()
+        self._timer.pause()
+        self._tick()
+        self.wiz.building = False
+        self.query_one("#build-cancel", Button).disabled = True
+        start = self.query_one("#build-start", Button)
+        start.disabled = False
+        start.label = "▶ Build again"
+        if state == "cancelled":
+            if 0 <= self.current < len(self.states) and self.states[self.current] == "running":
+                self._set_state(self.current, "stopped")
+            self._status(Text("■ Cancelled: the running tool was stopped and its temporary "
+                              "files removed; nothing was written.", style="bold magenta"))
+            self.query_one("#build-log", RichLog).write(
+                Text("■ cancelled; nothing was written", style="bold magenta"))
+        self.wiz.refresh_steps()
+
+    def _tick(self) -> None:
+        end = self.finished_at if self.finished_at is not None else self.wiz.clock()
+        secs = max(0.0, end - self.started_at) if self.started_at else 0.0
+        self.query_one("#build-elapsed", Static).update(f" {secs:5.1f} s")
+
+    def _on_event(self, event: Event) -> None:
+        log = self.query_one("#build-log", RichLog)
+        n = len(self.states)
+        if isinstance(event, StepStarted):
+            self.current = event.index
+            self._set_state(event.index, "running")
+            self.query_one("#step-bar", ProgressBar).update(progress=0)
+            self.query_one("#build-current", Static).update(
+                f" {event.index + 1}/{n} {event.step.title}")
+            log.write(Text(f"▶ [{event.index + 1}/{n}] {event.step.title}", style="bold"))
+            table = self.query_one("#build-steps", DataTable)
+            table.move_cursor(row=event.index, scroll=True)
+        elif isinstance(event, Output):
+            log.write(Text("  " + event.line, style="yellow" if event.stream == "stderr" and
+                           _looks_bad(event.line) else ""))
+        elif isinstance(event, Progress):
+            self.query_one("#overall-bar", ProgressBar).update(progress=event.overall)
+            self.query_one("#step-bar", ProgressBar).update(progress=event.step_fraction)
+        elif isinstance(event, StepFinished):
+            self._set_state(event.index, "done", event.seconds)
+        elif isinstance(event, Finished):
+            self.result = event
+            self.built_revision = self._revision
+            self._end("done")
+            self.query_one("#overall-bar", ProgressBar).update(progress=1.0)
+            self._show_result(event)
+        elif isinstance(event, Failed):
+            self.failure = event
+            idx = next((i for i, s in enumerate(self.plan.steps if self.plan else [])
+                        if s.id == event.step_id), self.current)
+            self._set_state(idx, "failed")
+            self.fail_phase = self.plan.steps[idx].phase if self.plan and idx >= 0 else None
+            self._show_failure(event, idx)
+        elif isinstance(event, CancelledEvent):
+            pass
+
+    def _show_result(self, result: Finished) -> None:
+        secs = (self.finished_at or 0) - self.started_at
+        lines = [Text(f"✓ Built in {secs:.1f} s — {len(result.checks)} checks passed",
+                      style="bold green")]
+        for o in result.outputs:
+            lines.append(Text.assemble(("  ", ""), (o.path, "bold"),
+                                       f"  {format_size(o.size)} ({o.size:,} bytes)"))
+            lines.append(Text(f"    sha256 {o.sha256}"))
+        for c in result.checks:
+            lines.append(Text(f"  ✓ {c}", style="green"))
+        if result.log:
+            lines.append(Text(f"  log: {result.log}", style="dim"))
+        if self.wiz.draft.path:
+            lines.append(Text(f"  rebuild headless: diskwright build {self.wiz.draft.path}",
+                              style="dim"))
+        self._result(lines)
+        self._status(Text("✓ Done", style="bold green"))
+
+    def _show_failure(self, failed: Failed, idx: int) -> None:
+        n = len(self.states)
+        lines = [Text(f"✗ Step {idx + 1}/{n} “{failed.title}” failed: {failed.message}",
+                      style="bold red")]
+        for line in failed.lines[-8:]:
+            lines.append(Text(f"    {line}"))
+        if failed.log:
+            lines.append(Text(f"  log: {failed.log}", style="dim"))
+        lines.append(Text("  Nothing was written. Change the profile and build again.",
+                          style="dim"))
+        self._result(lines)
+        self._status(Text("✗ Failed", style="bold red"))
+        self.query_one("#build-fix").display = True
+
+    def _result(self, lines: list[Text]) -> None:
+        res = self.query_one("#build-result", Static)
+        res.update(Text("\n").join(lines))
+        res.display = True
+
+    @on(Button.Pressed, "#build-fix")
+    async def _fix(self) -> None:
+        await self.wiz.goto(PHASE_STEP.get(self.fail_phase or "", "review"))
+
+    @on(Button.Pressed, "#build-cancel")
+    def ask_cancel(self) -> None:
+        if self.state not in ("preparing", "running"):
+            return
+
+        def answered(answer: str | None) -> None:
+            if answer == "stop":
+                self.cancel_now()
+
+        self.app.push_screen(ConfirmModal(
+            "Cancel the build?",
+            "The running tool is stopped and every temporary file is removed; no image is "
+            "written.",
+            [("Stop the build", "stop", "error"), ("Keep building", "keep", "primary")],
+        ), answered)
+
+    def cancel_now(self) -> None:
+        if self.worker is not None and self.state in ("preparing", "running"):
+            self._status(Text("Stopping…", style="bold magenta"))
+            self.worker.cancel()
+
+
+def _looks_bad(line: str) -> bool:
+    low = line.lower()
+    return any(w in low for w in ("error", "fail", "warning", "cannot", "refusing"))

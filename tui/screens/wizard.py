@@ -1,0 +1,254 @@
+"""The wizard's main screen: step list, the current step's form, estimate and plan beside it.
+
+Wide terminals show form, estimate and plan side by side; below 110 columns
+the three become tabs (F2 cycles), so 80×24 keeps every piece reachable.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Button, ContentSwitcher, Footer, Header, Static, Tab, Tabs
+
+from core.units import format_size
+from tui.model import STEP_TITLES, STEPS, Analysis
+from tui.screens.build import BuildForm
+from tui.screens.filesystem import FilesystemForm
+from tui.screens.layout import LayoutForm
+from tui.screens.output import OutputForm
+from tui.screens.review import ReviewForm
+from tui.screens.sizes import SizesForm
+from tui.screens.source import SourceForm
+from tui.screens.zfs import ZfsForm
+from tui.widgets import EstimatePanel, PlanPanel, StepList
+
+if TYPE_CHECKING:
+    from tui.app import WizardApp
+
+WIDE = 110
+FORMS: dict[str, type[Widget]] = {
+    "source": SourceForm,
+    "filesystem": FilesystemForm,
+    "layout": LayoutForm,
+    "zfs": ZfsForm,
+    "sizes": SizesForm,
+    "output": OutputForm,
+    "review": ReviewForm,
+    "build": BuildForm,
+}
+PANELS = ("form", "estimate", "plan")
+
+
+class WizardScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+n", "next", "Next"),
+        Binding("ctrl+b", "back", "Back"),
+        Binding("f2", "panel", "Panels"),
+        Binding("f5", "rescan", "Rescan", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="wizard-screen")
+        self.panel = "form"
+
+    @property
+    def wiz(self) -> WizardApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="◆")
+        with Horizontal(id="body"):
+            yield StepList(id="steps")
+            with Vertical(id="main"):
+                yield Tabs(Tab("Form", id="tab-form"), Tab("Estimate", id="tab-estimate"),
+                           Tab("Plan", id="tab-plan"), id="panel-tabs")
+                with Horizontal(id="panels", classes="-show-form"):
+                    with Vertical(id="form-area"):
+                        yield ContentSwitcher(id="forms")
+                        with Horizontal(id="nav"):
+                            yield Button("◀ Back", id="nav-back", compact=True)
+                            yield Button("Next ▶", id="nav-next", compact=True,
+                                         variant="primary")
+                            yield Static("", id="nav-status")
+                    with Vertical(id="side"):
+                        yield EstimatePanel(id="estimate")
+                        yield PlanPanel(id="plan")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#steps").border_title = "Steps"
+        self._narrow(self.app.size.width)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._narrow(event.size.width)
+
+    def _narrow(self, width: int) -> None:
+        self.set_class(width < WIDE, "-narrow")
+
+    # ------------------------------------------------------------ steps
+
+    def visible_steps(self) -> list[str]:
+        return [s for s in STEPS if s != "zfs" or self.wiz.draft.has_zfs()]
+
+    def form(self, step: str) -> Any:
+        found = self.query(f"#form-{step}")
+        return found.first() if found else None
+
+    async def show_step(self, step: str) -> None:
+        switcher = self.query_one("#forms", ContentSwitcher)
+        form = self.form(step)
+        if form is None:
+            form = FORMS[step]()
+            await switcher.add_content(form, set_current=True)
+        else:
+            switcher.current = form.id
+            await form.sync()
+        form.show_analysis(self.wiz.analysis)
+        self.set_class(step == "build", "-build")
+        if step == "build":
+            self.set_panel("form")
+        self.refresh_steps()
+        self.call_after_refresh(self._focus_form, form)
+
+    def _focus_form(self, form: Widget) -> None:
+        if self.app.focused is not None and form in self.app.focused.ancestors:
+            return
+        for w in form.query("Input, Select, Checkbox, DataTable, Button"):
+            if w.focusable and w.display and not w.disabled:
+                w.focus()
+                return
+
+    async def sync_all(self) -> None:
+        for step in STEPS:
+            form = self.form(step)
+            if form is not None:
+                await form.sync()
+        if self.wiz.current_step not in self.visible_steps():
+            await self.wiz.goto("layout")
+        self.refresh_steps()
+
+    def refresh_steps(self) -> None:
+        a = self.wiz.analysis
+        states: dict[str, bool | None] = {}
+        fresh = a.revision == self.wiz.latest_generation and not self.wiz.analysis_pending
+        for s in self.visible_steps():
+            if a.profile is None and not a.model_errors:
+                states[s] = None
+            elif s == "source" and self.wiz.scan_status.state == "scanning":
+                states[s] = None
+            else:
+                states[s] = a.step_ok(s, self.wiz.draft.force)
+        build = self.form("build")
+        if build is not None and build.built_revision == self.wiz.draft.revision:
+            states["build"] = True  # just built from exactly this profile
+        self.query_one(StepList).show(self.visible_steps(), states, self.wiz.current_step)
+        self._nav(a, states, fresh)
+
+    def _nav(self, a: Analysis, states: dict[str, bool | None], fresh: bool) -> None:
+        step = self.wiz.current_step
+        steps = self.visible_steps()
+        i = steps.index(step) if step in steps else 0
+        back = self.query_one("#nav-back", Button)
+        nxt = self.query_one("#nav-next", Button)
+        back.disabled = i == 0 or self.wiz.building
+        ok = bool(states.get(step))
+        nxt.disabled = i >= len(steps) - 1 or not ok or self.wiz.building
+        nxt.label = "Build ▶" if i + 1 < len(steps) and steps[i + 1] == "build" else "Next ▶"
+        status = self.query_one("#nav-status", Static)
+        if step == "build":
+            status.update("")
+            return
+        n = len(a.for_step(step))
+        if step == "output" and a.existing and not self.wiz.draft.force:
+            n += len(a.existing)
+        if step in ("review",):
+            n = len(a.errors) + (1 if a.crash else 0)
+        if states.get(step) is None:
+            text = Text(" … checking", style="dim")
+        elif ok:
+            text = Text(" ✓ valid", style="green")
+        else:
+            text = Text(f" ✗ {n or 'some'} problem{'s' * (n != 1)} to fix", style="bold red")
+        est = a.estimate if a.estimate is not None else (
+            self.wiz.last_good.estimate if self.wiz.last_good else None)
+        if est is not None:
+            text.append(f" · disk {format_size(est.total_disk)} → file ≈ "
+                        f"{format_size(est.total_output)}", style="dim")
+        status.update(text)
+
+    # ------------------------------------------------------------ analysis
+
+    def apply_analysis(self, a: Analysis) -> None:
+        form = self.form(self.wiz.current_step)
+        if form is not None:
+            form.show_analysis(a)
+        self.query_one(EstimatePanel).show(a, self.wiz.last_good, self.wiz.scan_status.line())
+        self.query_one(PlanPanel).show(a, self.wiz.last_good)
+        self.refresh_steps()
+
+    def show_scan(self) -> None:
+        form = self.form("source")
+        if form is not None:
+            form.show_scan()
+        self.query_one(EstimatePanel).show(self.wiz.analysis, self.wiz.last_good,
+                                           self.wiz.scan_status.line())
+        self.refresh_steps()
+
+    # ------------------------------------------------------------ navigation
+
+    @on(StepList.Jump)
+    async def _jump(self, event: StepList.Jump) -> None:
+        await self.wiz.goto(event.step)
+
+    @on(Button.Pressed, "#nav-next")
+    async def action_next(self) -> None:
+        steps = self.visible_steps()
+        i = steps.index(self.wiz.current_step)
+        if i + 1 >= len(steps):
+            return
+        if not self.query_one("#nav-next", Button).disabled:
+            await self.wiz.goto(steps[i + 1])
+        else:
+            self.notify("Fix the marked fields on this step first (each says how).",
+                        title=f"{STEP_TITLES[self.wiz.current_step]} is not valid yet",
+                        severity="warning")
+
+    @on(Button.Pressed, "#nav-back")
+    async def action_back(self) -> None:
+        steps = self.visible_steps()
+        i = steps.index(self.wiz.current_step)
+        if i > 0:
+            await self.wiz.goto(steps[i - 1])
+
+    def action_panel(self) -> None:
+        if not self.has_class("-narrow") or self.has_class("-build"):
+            return
+        nxt = PANELS[(PANELS.index(self.panel) + 1) % len(PANELS)]
+        self.set_panel(nxt)
+
+    def set_panel(self, panel: str) -> None:
+        self.panel = panel
+        panels = self.query_one("#panels")
+        for p in PANELS:
+            panels.set_class(p == panel, f"-show-{p}")
+        tabs = self.query_one("#panel-tabs", Tabs)
+        if tabs.active != f"tab-{panel}":
+            tabs.active = f"tab-{panel}"
+
+    @on(Tabs.TabActivated, "#panel-tabs")
+    def _tab(self, event: Tabs.TabActivated) -> None:
+        event.stop()
+        if event.tab.id:
+            panel = event.tab.id.removeprefix("tab-")
+            if panel != self.panel:
+                self.set_panel(panel)
+
+    def action_rescan(self) -> None:
+        self.wiz.start_scan(force=True)

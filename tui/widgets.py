@@ -1,0 +1,427 @@
+"""Widgets every step shares: form fields bound to the draft, the disk bar, the side panels.
+
+Fields know the profile path they edit and show the profile model's own
+error words under themselves; nothing here validates on its own.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.segment import Segment
+from rich.style import Style
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Checkbox, Input, Label, OptionList, Select, Static
+from textual.widgets.option_list import Option
+
+from core.errors import ProfileError
+from core.units import format_size
+from tui.model import STEP_TITLES, Analysis, PathKey, error_text, field_name
+
+if TYPE_CHECKING:
+    from tui.app import WizardApp
+
+# Partition colours of the disk bar; the number inside each segment and the
+# legend carry the same information for people who cannot tell them apart.
+PALETTE = ("#2f6fb5", "#3f9142", "#b5652f", "#8a4fb5", "#b5a12f", "#2fa3b5", "#b52f5c", "#6b7a8f")
+GAP_STYLE = Style(color="#5a5f66", bgcolor="#24272b")
+
+
+def mark(ok: bool | None) -> str:
+    """A text tick, never colour alone."""
+    return "✓" if ok else ("·" if ok is None else "✗")
+
+
+# ------------------------------------------------------------------ fields
+
+
+class Field(Vertical):
+    """One labelled control bound to a profile path; shows help, or the model's error."""
+
+    class Edited(Message):
+        def __init__(self, field: Field, path: PathKey, value: Any) -> None:
+            super().__init__()
+            self.field = field
+            self.path = path
+            self.value = value
+
+    kind: ClassVar[str] = "text"
+
+    def __init__(self, path: PathKey, label: str, *, help: str = "", id: str | None = None,
+                 classes: str = "") -> None:
+        super().__init__(id=id or field_id(path), classes=f"field {classes}".strip())
+        self.path = path
+        self.label = label
+        self.help = help
+        self.errors: list[ProfileError] = []
+
+    @property
+    def name_(self) -> str:
+        return field_name(self.path)
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="row"):
+            yield Label(f"  {self.label}", classes="flabel")
+            yield self.make_control()
+        yield Static(self.help, classes="note", markup=False)
+
+    def make_control(self) -> Widget:
+        raise NotImplementedError
+
+    def on_mount(self) -> None:
+        self.query_one(".note", Static).display = bool(self.help)
+
+    def load(self, value: Any) -> None:
+        """Show `value` without echoing an edit back."""
+        raise NotImplementedError
+
+    def set_errors(self, errors: list[ProfileError]) -> None:
+        if errors == self.errors:
+            return
+        self.errors = errors
+        self.set_class(bool(errors), "-invalid")
+        label = self.query_one(".flabel", Label)
+        label.update(f"{'✗ ' if errors else '  '}{self.label}")
+        note = self.query_one(".note", Static)
+        if errors:
+            note.update("\n".join(f"✗ {error_text(e)}" for e in errors))
+            note.display = True
+        else:
+            note.update(self.help)
+            note.display = bool(self.help)
+
+    def edited(self, value: Any) -> None:
+        self.post_message(self.Edited(self, self.path, value))
+
+
+def field_id(path: PathKey) -> str:
+    return "f-" + "-".join(str(p).replace("_", "-") for p in path)
+
+
+class TextField(Field):
+    """Free text; `optional` turns an empty box into "not set" (None)."""
+
+    def __init__(self, path: PathKey, label: str, value: Any = None, *, placeholder: str = "",
+                 optional: bool = False, number: type | None = None, **kw: Any) -> None:
+        super().__init__(path, label, **kw)
+        self.value = value
+        self.placeholder = placeholder
+        self.optional = optional
+        self.number = number
+
+    def make_control(self) -> Widget:
+        inp = Input(self._text(self.value), placeholder=self.placeholder, compact=True,
+                    classes="control")
+        inp.cursor_blink = not getattr(self.app, "frozen", False)
+        return inp
+
+    def _text(self, value: Any) -> str:
+        return "" if value is None else str(value)
+
+    def load(self, value: Any) -> None:
+        inp = self.query_one(Input)
+        text = self._text(value)
+        if inp.value != text:
+            with inp.prevent(Input.Changed):
+                inp.value = text
+
+    def convert(self, text: str) -> Any:
+        if text.strip() == "" and self.optional:
+            return None
+        if self.number is not None:
+            try:
+                return self.number(text.strip())
+            except ValueError:
+                return text  # the model names the wrong type in its own words
+        return text
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.edited(self.convert(event.value))
+
+
+class ChoiceField(Field):
+    """One of a fixed set; each option can carry a plain-words explanation."""
+
+    def __init__(self, path: PathKey, label: str, options: list[tuple[str, Any]], value: Any,
+                 *, explain: dict[Any, str] | None = None, **kw: Any) -> None:
+        super().__init__(path, label, **kw)
+        self.options = options
+        self.value = value
+        self.explain = explain or {}
+        if self.explain and not self.help:
+            self.help = self.explain.get(value, "")
+
+    def make_control(self) -> Widget:
+        values = [v for _, v in self.options]
+        value = self.value if self.value in values else Select.NULL
+        return Select(self.options, value=value, allow_blank=value is Select.NULL,
+                      compact=True, classes="control")
+
+    def load(self, value: Any) -> None:
+        sel = self.query_one(Select)
+        if sel.value != value and value in [v for _, v in self.options]:
+            with sel.prevent(Select.Changed):
+                sel.value = value
+        self._explain(value)
+
+    def _explain(self, value: Any) -> None:
+        if self.explain and not self.errors:
+            self.help = self.explain.get(value, "")
+            note = self.query_one(".note", Static)
+            note.update(self.help)
+            note.display = bool(self.help)
+
+    @on(Select.Changed)
+    def _changed(self, event: Select.Changed) -> None:
+        event.stop()
+        if event.value is Select.NULL:
+            return
+        if self.explain:
+            self.help = self.explain.get(event.value, "")
+        self._explain(event.value)
+        self.edited(event.value)
+
+
+class BoolField(Field):
+    def __init__(self, path: PathKey, label: str, value: Any, *, text: str = "", **kw: Any):
+        super().__init__(path, label, **kw)
+        self.value = bool(value)
+        self.text = text
+
+    def make_control(self) -> Widget:
+        return Checkbox(self.text, self.value, compact=True, classes="control")
+
+    def load(self, value: Any) -> None:
+        box = self.query_one(Checkbox)
+        if box.value != bool(value):
+            with box.prevent(Checkbox.Changed):
+                box.value = bool(value)
+
+    @on(Checkbox.Changed)
+    def _changed(self, event: Checkbox.Changed) -> None:
+        event.stop()
+        self.edited(bool(event.value))
+
+
+class Problems(Static):
+    """The step's problems that no single field on screen owns (e.g. a whole partition)."""
+
+    def show(self, errors: list[ProfileError], describe: Any) -> None:
+        self.display = bool(errors)
+        if errors:
+            lines = [f"✗ {describe(e.field)}: {error_text(e)}" for e in errors]
+            self.update(Text("\n".join(lines)))
+
+
+# ------------------------------------------------------------------ disk bar
+
+
+class DiskBarRenderable:
+    """A one-line picture of a disk: each partition's share of the bytes, numbered."""
+
+    def __init__(self, disk: Any, highlight: int | None = None) -> None:
+        self.disk = disk
+        self.highlight = highlight
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = max(options.max_width, 8)
+        yield from bar_segments(self.disk, width, self.highlight)
+        yield Segment.line()
+
+
+def bar_layout(
+    starts_sizes: list[tuple[int, int]], total: int, width: int
+) -> list[tuple[int, int]]:
+    """Column spans for each partition; every partition gets at least one column."""
+    spans: list[tuple[int, int]] = []
+    prev = 0
+    n = len(starts_sizes)
+    for i, (start, size) in enumerate(starts_sizes):
+        a = max(prev, int(start * width / total)) if total else prev
+        b = round((start + size) * width / total) if total else a + 1
+        b = max(b, a + 1)
+        remaining = n - i - 1
+        b = min(b, width - remaining)
+        a = min(a, b - 1)
+        spans.append((a, b))
+        prev = b
+    return spans
+
+
+def bar_segments(disk: Any, width: int, highlight: int | None = None) -> list[Segment]:
+    total = max(disk.disk_bytes, 1)
+    spans = bar_layout([(p.start, p.size) for p in disk.parts], total, width)
+    out: list[Segment] = []
+    col = 0
+    for i, ((a, b), part) in enumerate(zip(spans, disk.parts, strict=True)):
+        if a > col:
+            out.append(Segment("░" * (a - col), GAP_STYLE))
+        w = b - a
+        name = part.label or part.role
+        text = f"{i + 1} {name}" if w >= len(name) + 3 else str(i + 1)
+        text = text[:w].center(w)
+        style = Style(color="white", bgcolor=PALETTE[i % len(PALETTE)], bold=True,
+                      underline=highlight == i)
+        out.append(Segment(text, style))
+        col = b
+    if col < width:
+        out.append(Segment("░" * (width - col), GAP_STYLE))
+    return out
+
+
+def legend_table(disk: Any) -> Table:
+    table = Table.grid(padding=(0, 1))
+    for col in ("#", "part", "content", "image"):
+        table.add_column(col, justify="right" if col in ("content", "image") else "left")
+    for i, p in enumerate(disk.parts):
+        swatch = Text(f"{i + 1}", style=Style(color="white", bgcolor=PALETTE[i % len(PALETTE)],
+                                               bold=True))
+        what = f"{p.role} {p.filesystem}" + (f" “{p.label}”" if p.label else "")
+        image = format_size(p.size if p.size else p.image)
+        table.add_row(swatch, what, format_size(p.content), image + ("" if p.fixed else " auto"))
+    return table
+
+
+# ------------------------------------------------------------------ side panels
+
+
+class EstimatePanel(VerticalScroll):
+    """Live sizes: per partition, per disk, the output file; a bar picture per disk."""
+
+    can_focus = True
+
+    def compose(self) -> ComposeResult:
+        yield Static("Estimating…", id="estimate-body")
+
+    def on_mount(self) -> None:
+        self.border_title = "Estimate"
+
+    def show(self, analysis: Analysis, last_good: Analysis | None, scan_line: str) -> None:
+        body: list[RenderableType] = []
+        shown = analysis if analysis.estimate is not None else last_good
+        if analysis.profile is None and analysis.model_errors:
+            n = len(analysis.model_errors)
+            body.append(Text(f"⚠ out of date: {n} problem{'s' * (n != 1)} to fix first",
+                             style="bold yellow"))
+        elif analysis.crash:
+            body.append(Text(f"✗ core cannot estimate this profile yet:\n{analysis.crash}",
+                             style="bold red"))
+        body.append(Text(scan_line, style="dim"))
+        if shown is not None and shown.estimate is not None:
+            est = shown.estimate
+            dim = shown is not analysis
+            for disk in est.disks:
+                out = format_size(disk.output_bytes)
+                kind = disk.output_format + (
+                    f"+{disk.compression}" if disk.compression != "none" else "")
+                body.append(Text.assemble(
+                    ("\n" if body else "", ""),
+                    (f"{disk.name}", "bold"),
+                    f" · {disk.table} · disk {format_size(disk.disk_bytes)}",
+                    style="dim" if dim else "",
+                ))
+                body.append(DiskBarRenderable(disk))
+                body.append(legend_table(disk))
+                body.append(Text(f"→ {short_path(disk.output_path)} ≈ {out} ({kind})",
+                                 style="dim" if dim else "green"))
+            if len(est.disks) > 1:
+                body.append(Text(f"\nall outputs ≈ {format_size(est.total_output)}"))
+            for w in est.warnings:
+                body.append(Text(f"⚠ {w}", style="yellow"))
+        self.query_one("#estimate-body", Static).update(Group(*body))
+
+
+def short_path(path: str, keep: int = 2) -> str:
+    parts = path.split("/")
+    return path if len(parts) <= keep + 1 else "…/" + "/".join(parts[-keep:])
+
+
+class PlanPanel(VerticalScroll):
+    """The exact script core would run, highlighted; read only and scrollable."""
+
+    can_focus = True
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="plan-body")
+
+    def on_mount(self) -> None:
+        self.border_title = "Plan preview (read only)"
+        self._script: str | None = None
+
+    def show(self, analysis: Analysis, last_good: Analysis | None) -> None:
+        src = analysis if analysis.plan is not None else last_good
+        script = src.script if src is not None else ""
+        n = len(src.plan.steps) if src is not None and src.plan is not None else 0
+        stale = src is not analysis
+        self.border_title = (
+            f"Plan preview · {n} steps" + (" · out of date" if stale and src else "")
+            if n else "Plan preview"
+        )
+        if not script:
+            script = "# the plan appears once the profile is valid"
+        if script == self._script and stale == self.has_class("-stale"):
+            return
+        self._script = script
+        self.set_class(stale, "-stale")
+        syntax = Syntax(script, "bash", theme="monokai", word_wrap=True,
+                        background_color="#1e1f1c", code_width=None)
+        self.query_one("#plan-body", Static).update(syntax)
+
+
+class StepList(OptionList):
+    """The steps, each ticked when valid; Enter or a click jumps there."""
+
+    class Jump(Message):
+        def __init__(self, step: str) -> None:
+            super().__init__()
+            self.step = step
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.steps: list[str] = []
+        self.states: dict[str, bool | None] = {}
+        self.current = "source"
+
+    def show(self, steps: list[str], states: dict[str, bool | None], current: str) -> None:
+        if steps == self.steps and states == self.states and current == self.current:
+            return
+        same = steps == self.steps
+        self.steps, self.states, self.current = list(steps), dict(states), current
+        prompts = [self._prompt(i, s) for i, s in enumerate(steps)]
+        if same:
+            for i, p in enumerate(prompts):
+                self.replace_option_prompt_at_index(i, p)
+        else:
+            self.set_options([Option(p, id=s) for p, s in zip(prompts, steps, strict=True)])
+        self.highlighted = steps.index(current) if current in steps else None
+
+    def _prompt(self, i: int, step: str) -> Text:
+        state = self.states.get(step)
+        tick = {True: ("✓", "green"), False: ("✗", "red"), None: ("·", "dim")}[state]
+        cur = step == self.current
+        return Text.assemble(
+            ("▸ " if cur else "  ", "bold"),
+            (tick[0], tick[1]),
+            f" {STEP_TITLES[step]}",
+            style="bold" if cur else "",
+        )
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option.id:
+            self.post_message(self.Jump(event.option.id))
+
+
+def wizard(widget: Widget) -> WizardApp:
+    return widget.app  # type: ignore[return-value]
