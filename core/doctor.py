@@ -50,6 +50,6 @@ def _zfs_rows() -> list[DoctorRow]:
         return [DoctorRow("zfs-kit", "ZFS helper VM", False, True, f"unknown ({err})")]
     ok = bool(getattr(st, "ready", False) or getattr(st, "present", False))
     detail = str(getattr(st, "summary", "") or getattr(st, "message", "") or st)
-    hint = getattr(st, "install", None) or getattr(st, "hint", None)
+    hint = getattr(st, "install_command", None)
     hints = {"debian": str(hint)} if hint else {}
     return [DoctorRow("zfs-kit", "ZFS pools (helper VM)", ok, True, detail, hints)]
