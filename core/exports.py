@@ -50,7 +50,7 @@ def export(profile: Profile, scan: Scan | None, kind: str) -> str:
 @dataclass(frozen=True)
 class Device:
     path: str  # /dev/disk/by-label/nix-store
-    spec: str  # LABEL=nix-store (fstab's first field)
+    spec: str  # LABEL=nix-store (fstab's first field, before escaping)
     how: str  # "filesystem label", for the comment
 
 
@@ -108,11 +108,11 @@ def device_for(profile: Profile, info: PartInfo, unique: set[str]) -> Device:
     part = info.part
     if part.label and part.filesystem in HAS_LABEL:
         return Device(f"/dev/disk/by-label/{udev_escape(part.label)}",
-                      f"LABEL={fstab_escape(part.label)}", "filesystem label")
+                      f"LABEL={part.label}", "filesystem label")
     table = info.disk.table
     if table in (Table.gpt, Table.hybrid) and info.part_name and info.part_name in unique:
         return Device(f"/dev/disk/by-partlabel/{udev_escape(info.part_name)}",
-                      f"PARTLABEL={fstab_escape(info.part_name)}", "GPT partition name")
+                      f"PARTLABEL={info.part_name}", "GPT partition name")
     if info.partuuid:
         u = info.partuuid.lower()
         return Device(f"/dev/disk/by-partuuid/{u}", f"PARTUUID={u}", "GPT partition UUID")
@@ -310,7 +310,8 @@ def fstab(profile: Profile, scan: Scan | None = None) -> str:
                             "(NixOS's stage 1 does this itself)")
         rows.append((fstab_escape(m.spec), fstab_escape(m.point), m.fs_type, ",".join(opts),
                      "0", str(m.passno), m.comment))
-    widths = [max([len(r[i]) for r in rows] + [len(h)]) for i, h in
+    # pad columns for reading, but let a long value (an overlay's options) run over
+    widths = [min(max([len(r[i]) for r in rows] + [len(h)]), 32) for i, h in
               enumerate(("# <file system>", "<mount point>", "<type>", "<options>"))]
     out = [
         f"# /etc/fstab for the images of diskwright profile {profile.name!r}",
@@ -460,6 +461,20 @@ def _repart_one(profile: Profile, scan: Scan | None, info: PartInfo, size: int,
     return "\n".join(head + body) + "\n"
 
 
+def repart_size(profile: Profile, scan: Scan | None, d: int) -> int:
+    """A --size= for disk `d` that holds its definitions as repart lays them out on GPT.
+
+    GPT even for an MBR disk: 1 MiB before the first partition, the backup table at
+    the end, each partition at a MiB boundary (roomier than repart needs, never short).
+    """
+    from core.planner import estimate
+
+    dk = estimate(profile, scan).disks[d]
+    MiB = 1024 * 1024
+    return max(round_up(dk.disk_bytes, MiB),
+               2 * MiB + sum(round_up(p.image, MiB) for p in dk.parts))
+
+
 def repart(profile: Profile, scan: Scan | None = None) -> str:
     """All definitions as one text; `split_repart` (or the separators) give the files back."""
     files = repart_files(profile, scan)
@@ -473,11 +488,9 @@ def repart(profile: Profile, scan: Scan | None = None) -> str:
             out.append(f"# disk {disk.name!r} ({disk.output.path}) is a bare filesystem without a "
                        "partition table: repart only makes partitioned disks, so it has no "
                        "definitions (use the image as it is, or CopyBlocks= it into a partition)")
-    from core.planner import estimate
-
-    for dk in estimate(profile, scan).disks:
-        if profile.disks[dk.index].table != Table.none:
-            out.append(f"# disk {dk.name!r}: --size={round_up(dk.disk_bytes, 4096)} fits it")
+    for d, disk in enumerate(profile.disks):
+        if disk.table != Table.none:
+            out.append(f"# disk {disk.name!r}: --size={repart_size(profile, scan, d)} fits it")
     for name, text in files.items():
         out.append(f"# ---- file: {name} ----")
         out.append(text.rstrip("\n"))
@@ -506,4 +519,4 @@ def write_repart(profile: Profile, scan: Scan | None, folder: Path) -> list[Path
 
 
 __all__ = ["KINDS", "export", "fstab", "guest", "nixos", "parse_fstab", "repart",
-           "repart_files", "split_repart", "write_repart"]
+           "repart_files", "repart_size", "split_repart", "write_repart"]

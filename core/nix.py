@@ -653,18 +653,22 @@ def link_closure_steps(sid: str, scan: Scan, target: Word) -> list[Step]:
     """
     files = closure_files(scan)
     n = len(scan.closure.paths) if scan.closure else 0
-
-    def xargs(*cp: str) -> object:
-        return cmd("xargs", "-r", "-d", "\\n", "-a", files, "cp", *cp, "-t", target, "--")
-
-    link = cmd("xargs", "-r", "-d", "\\n", "-a", files, "cp", "-al", "-t", target, "--",
-               quiet_stderr=True)
+    link = And(
+        (
+            cmd("xargs", "-r", "-d", "\\n", "-a", files, "cp", "-al", "-t", target, "--",
+                quiet_stderr=True),
+            cmd("printf", "%s\\n", f"staged {n} store paths by hard links: no file data copied"),
+        )
+    )
     copy = And(
         (
+            cmd("printf", "%s\\n", "hard links failed (the workspace is on another filesystem, "
+                "or links to files you do not own are not allowed); copying the closure"),
             cmd("find", target, "-mindepth", "1", "-type", "d", "-exec", "chmod", "u+w", "{}",
                 "+"),
             cmd("find", target, "-mindepth", "1", "-delete"),
-            xargs("-a", "--reflink=auto"),  # type: ignore[arg-type]
+            cmd("xargs", "-r", "-d", "\\n", "-a", files, "cp", "-a", "--reflink=auto", "-t",
+                target, "--"),
         )
     )
     return [
@@ -673,6 +677,7 @@ def link_closure_steps(sid: str, scan: Scan, target: Word) -> list[Step]:
             f"Hard-link the {n} closure paths into staging (copy if links cannot work)",
             Or(link, copy),
             max(0.2, n / 500),
+            comment="a failed attempt is cleared before copying: never write through a link",
         )
     ]
 

@@ -361,8 +361,8 @@ def _staging_steps(profile: Profile, scan: Scan | None, ctx: PartCtx) -> list[St
                 for e in info.exclude
                 if PurePosixPath(image_dir or "/") in PurePosixPath(e).parents
             }
-            for x in names:  # folders of the closure's path are made, then filled
-                if x not in deeper and nix.physical(profile, scan, f"{image_dir}/{x}") is None:
+            for x in names:  # folders holding the closure's path are made, then filled
+                if x not in deeper and nix.synthetic_under(scan, f"{image_dir}/{x}"):
                     deeper[x] = ""
             plain = [x for x in names if x not in deeper]
             target = _join(stage, rel)

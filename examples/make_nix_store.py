@@ -143,10 +143,14 @@ def nix_store(root: Path, *args: str, stdin: str | None = None) -> str:
 
 
 def _write_tree(dest: Path, spec: PathSpec, names: dict[str, str]) -> None:
-    """Files of one spec; "@name@" in content becomes the store path of that spec."""
-    dest.mkdir(parents=True)
+    """Files of one spec; "@name@" in content becomes the store path of that spec.
+
+    A spec whose only file is "" is a store path that is a lone file (or symlink).
+    """
+    if list(spec.files) != [""]:
+        dest.mkdir(parents=True)
     for rel, content in sorted(spec.files.items()):
-        p = dest / rel
+        p = dest / rel if rel else dest
         p.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(content, str):
             for ref, path in names.items():
@@ -157,6 +161,7 @@ def _write_tree(dest: Path, spec: PathSpec, names: dict[str, str]) -> None:
             content = content.encode()
         p.write_bytes(content)
         p.chmod(0o555 if rel in spec.executable else 0o444)
+        os.utime(p, (MTIME, MTIME))
 
 
 def _canonicalise(path: Path) -> None:
@@ -203,8 +208,10 @@ def add_paths(root: Path, specs: list[PathSpec], work: Path) -> dict[str, StoreP
     made: dict[str, StorePath] = {}
     for spec in _order(specs):
         src = work / spec.name
-        if src.exists():
+        if src.is_dir() and not src.is_symlink():
             shutil.rmtree(src)
+        elif src.exists() or src.is_symlink():
+            src.unlink()
         if any(r == spec.name for r in spec.refs):
             raise ValueError("--add names a path by its content; a self-reference is impossible")
         _write_tree(src, spec, names)
