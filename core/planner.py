@@ -19,6 +19,7 @@ from core.layout import PartInfo, orphan_files, resolve
 from core.output import output_steps
 from core.plan import And, Arg, Cmd, Or, Plan, Step, Word, cmd, ws
 from core.profile import Compression, Format, Profile, Role, Table
+from core.sample import Sample, sample
 from core.scan import BLOCK_SIZES, Scan, Stats
 from core.units import MiB, format_size, parse_size
 
@@ -39,8 +40,7 @@ def _file_stats(path: Path) -> Stats:
 def needs_staging(info: PartInfo, scan: Scan | None = None) -> bool:
     """Staged when nested mount points, extra files or a Nix closure shape the tree."""
     return bool(
-        info.subtree is not None
-        and (info.exclude or info.files or nix.stages_closure(info, scan))
+        info.subtree is not None and (info.exclude or info.files or nix.stages_closure(info, scan))
     )
 
 
@@ -53,10 +53,14 @@ def contexts(profile: Profile, scan: Scan | None) -> list[PartCtx]:
         stats = Stats()
         src: Arg | None = None
         top: tuple[str, ...] = ()
-        if info.subtree is not None and scan is not None and (
-            root is not None or nix.has_closure(scan)
+        dirents: tuple[int, ...] = ()
+        if (
+            info.subtree is not None
+            and scan is not None
+            and (root is not None or nix.has_closure(scan))
         ):
             stats = scan.subtree(info.subtree, info.exclude)
+            dirents = _dirent_bytes(scan, info.subtree, info.exclude)
             stats.add(nix.registration_stats(profile, scan, info))
             names = scan.top_level(info.subtree)
             excluded_top = {
@@ -65,8 +69,14 @@ def contexts(profile: Profile, scan: Scan | None) -> list[PartCtx]:
             top = tuple(names)
             if needs_staging(info, scan):
                 src = ws(f"{info.key}.stage")
-                top = tuple(sorted(set(names) | excluded_top | _file_tops(info)
-                                   | nix.extra_tops(profile, scan, info)))
+                top = tuple(
+                    sorted(
+                        set(names)
+                        | excluded_top
+                        | _file_tops(info)
+                        | nix.extra_tops(profile, scan, info)
+                    )
+                )
             else:
                 src = nix.physical(profile, scan, info.subtree)
         elif info.subtree is not None and info.files:
@@ -77,8 +87,37 @@ def contexts(profile: Profile, scan: Scan | None) -> list[PartCtx]:
                 stats.add(_file_stats(profile.resolve(fm.source)))
             except OSError:
                 pass  # reported by check_profile
-        out.append(PartCtx(profile, info, stats, src, cpus, top))
+        out.append(
+            PartCtx(profile, info, stats, src, cpus, top, dirents, _sample_for(scan, info))
+        )
     return out
+
+
+def _sample_for(scan: Scan | None, info: PartInfo) -> Sample | None:
+    """Compressibility matters only where something compresses; sampling reads files."""
+    wants = info.part.filesystem.value in ("erofs", "squashfs") or (
+        info.disk.output.compression.value != "none"
+        or info.disk.output.format.value == "qcow2-compressed"
+    )
+    if scan is None or not wants or getattr(scan, "root", None) is None:
+        return None
+    return sample(scan)
+
+
+def _dirent_bytes(scan: Scan, subtree: str, exclude: tuple[str, ...]) -> tuple[int, ...]:
+    """Bytes of directory entries per directory (8-byte header + name, 4-aligned)."""
+    base = subtree.strip("/")
+    prefix = base + "/" if base else ""
+    excl = [e.strip("/") for e in exclude]
+    out = []
+    for key, st in scan.dirs.items():
+        if key != base and not key.startswith(prefix):
+            continue
+        if any(key == e or key.startswith(e + "/") for e in excl):
+            out.append(0)  # an empty mount point
+            continue
+        out.append(st.name_bytes + 10 * len(scan.children.get(key, ())))
+    return tuple(out)
 
 
 def _file_tops(info: PartInfo) -> set[str]:
@@ -96,14 +135,16 @@ def check_profile(profile: Profile, scan: Scan | None) -> list[ProfileError]:
     infos = resolve(profile)
     wants_source = any(i.subtree is not None for i in infos)
     if root is None:
-        if wants_source and not profile.source.closure and any(
-            i.subtree and not i.files for i in infos
+        if (
+            wants_source
+            and not profile.source.closure
+            and any(i.subtree and not i.files for i in infos)
         ):
             errors.append(
                 ProfileError(
                     "source.path",
                     "partitions take files from the source, but no source is set",
-                    'set source.path to a directory, or mark the partitions empty = true',
+                    "set source.path to a directory, or mark the partitions empty = true",
                 )
             )
     elif not root.exists():
@@ -112,8 +153,11 @@ def check_profile(profile: Profile, scan: Scan | None) -> list[ProfileError]:
         )
     elif not root.is_dir():
         errors.append(
-            ProfileError("source.path", f"{root} is a file, not a directory",
-                         "point it at the directory to put in the image")
+            ProfileError(
+                "source.path",
+                f"{root} is a file, not a directory",
+                "point it at the directory to put in the image",
+            )
         )
     elif scan is not None:
         for bad in scan.unreadable[:5]:
@@ -257,7 +301,7 @@ class Estimate:
         return sum(d.disk_bytes for d in self.disks)
 
 
-_PACK_RATIO = {Compression.zstd: 0.5, Compression.xz: 0.42}
+_PACK_RATIO = {"zstd": 0.5, "xz": 0.42}
 
 
 def estimate(profile: Profile, scan: Scan | None, ctxs: list[PartCtx] | None = None) -> Estimate:
@@ -297,8 +341,13 @@ def estimate(profile: Profile, scan: Scan | None, ctxs: list[PartCtx] | None = N
             out = int(data * 0.5) + total // 4096
         else:
             out = data + total // 4096 + 256 * 1024
+        samples = [c.sample for c in mine if c.sample is not None]
+        if fmt == Format.qcow2_compressed and samples:
+            out = int(data * samples[0].ratio("output", "zlib")) + total // 4096
         if disk.output.compression != Compression.none:
-            out = int(min(out, data + MiB) * _PACK_RATIO[disk.output.compression])
+            comp = disk.output.compression.value
+            ratio = samples[0].ratio("output", comp) if samples else _PACK_RATIO[comp]
+            out = int(min(out, data + MiB) * ratio)
         disks.append(
             DiskEstimate(
                 index=d,
@@ -338,8 +387,13 @@ def _staging_steps(profile: Profile, scan: Scan | None, ctx: PartCtx) -> list[St
     sid = info.key
 
     def st(suffix: str, title: str, expr: object, weight: float = 0.05) -> Step:
-        return Step(id=f"{sid}-{suffix}", title=title, phase="prepare", expr=expr,  # type: ignore[arg-type]
-                    weight=weight)
+        return Step(
+            id=f"{sid}-{suffix}",
+            title=title,
+            phase="prepare",
+            expr=expr,  # type: ignore[arg-type]
+            weight=weight,
+        )
 
     steps.append(st("stage-dir", f"Make the staging folder for {info.where}", cmd("mkdir", stage)))
     has_tree = scan is not None and (root is not None or nix.has_closure(scan))
@@ -398,8 +452,12 @@ def _staging_steps(profile: Profile, scan: Scan | None, ctx: PartCtx) -> list[St
                 if exists and child_src is not None:
                     n += 1
                     steps.append(
-                        st(f"attrs{n}", f"Copy the mode of {child_rel}",
-                           cmd("chmod", f"--reference={child_src}", _join(stage, child_rel)), 0.01)
+                        st(
+                            f"attrs{n}",
+                            f"Copy the mode of {child_rel}",
+                            cmd("chmod", f"--reference={child_src}", _join(stage, child_rel)),
+                            0.01,
+                        )
                     )
 
         link_level(sub, "")
@@ -427,8 +485,12 @@ def _staging_steps(profile: Profile, scan: Scan | None, ctx: PartCtx) -> list[St
     src_root = nix.physical(profile, scan, info.subtree or "/") if has_tree else None
     if src_root is not None and scan is not None and scan.has_dir(info.subtree or "/"):
         steps.append(
-            st("stage-root", "Give the staging root the source's mode",
-               cmd("chmod", f"--reference={src_root}", stage), 0.01)
+            st(
+                "stage-root",
+                "Give the staging root the source's mode",
+                cmd("chmod", f"--reference={src_root}", stage),
+                0.01,
+            )
         )
     return steps
 
@@ -459,11 +521,17 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
     if not force:
         for i, out in enumerate(outputs):
             steps.append(
-                Step(id=f"disk{i}-guard", title=f"Refuse to replace an existing {out}",
-                     phase="prepare", expr=_guard(out), weight=0.01)
+                Step(
+                    id=f"disk{i}-guard",
+                    title=f"Refuse to replace an existing {out}",
+                    phase="prepare",
+                    expr=_guard(out),
+                    weight=0.01,
+                )
             )
     reg_guards, reg_finish, reg_outputs = nix.finish_steps(
-        profile, scan, force=force, workspace_parent=workspace_parent)
+        profile, scan, force=force, workspace_parent=workspace_parent
+    )
     steps += reg_guards
     steps += nix.prepare_steps(profile, scan)
     for ctx in ctxs:
@@ -471,8 +539,9 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
             steps += _staging_steps(profile, scan, ctx)
     for ctx in ctxs:
         steps += builder_for(ctx.part.filesystem).steps(ctx)
-    steps += nix.unstage_steps(profile, scan, [c.info.key for c in ctxs
-                                               if needs_staging(c.info, scan)])
+    steps += nix.unstage_steps(
+        profile, scan, [c.info.key for c in ctxs if needs_staging(c.info, scan)]
+    )
     finals: list[Word] = []
     for d, disk in enumerate(profile.disks):
         mine = [c.info for c in ctxs if c.info.disk_index == d]
@@ -485,23 +554,32 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
         steps += builder_for(ctx.part.filesystem).verify(ctx)
     for d, disk in enumerate(profile.disks):
         if disk.table != Table.none:
-            steps.append(check_table_step(profile, d, [c.info for c in ctxs
-                                                       if c.info.disk_index == d]))
+            steps.append(
+                check_table_step(profile, d, [c.info for c in ctxs if c.info.disk_index == d])
+            )
     for d, (final, out) in enumerate(zip(finals, outputs, strict=True)):
         same_dir = str(Path(out).parent) == workspace_parent
         if same_dir:
             expr: object = cmd("mv", "-f", final, out)
         else:
             partial = str(Path(out).parent / f".diskwright-{Path(out).name}.partial")
-            expr = And((cmd("cp", "--sparse=always", final, partial),
-                        cmd("mv", "-f", partial, out)))
+            expr = And(
+                (cmd("cp", "--sparse=always", final, partial), cmd("mv", "-f", partial, out))
+            )
         steps.append(
-            Step(id=f"disk{d}-finish", title=f"Move the finished image to {out}",
-                 phase="finish", expr=expr, weight=0.05, produces=(out,))  # type: ignore[arg-type]
+            Step(
+                id=f"disk{d}-finish",
+                title=f"Move the finished image to {out}",
+                phase="finish",
+                expr=expr,
+                weight=0.05,
+                produces=(out,),
+            )  # type: ignore[arg-type]
         )
     steps += reg_finish
-    tools = sorted({t for c in ctxs for t in builder_for(c.part.filesystem).tools(c)}
-                   | _plan_tools(steps))
+    tools = sorted(
+        {t for c in ctxs for t in builder_for(c.part.filesystem).tools(c)} | _plan_tools(steps)
+    )
     est = estimate(profile, scan, ctxs)
     return Plan(
         steps=steps,
@@ -518,8 +596,7 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
         # images + raw disks + converted outputs all sit in the workspace at once
         space_needed=sum(p.image for d in est.disks for p in d.parts)
         + sum(d.disk_bytes + d.output_bytes for d in est.disks),
-        sources=([str(profile.source_root())] if profile.source_root() else [])
-        + nix.sources(scan),
+        sources=([str(profile.source_root())] if profile.source_root() else []) + nix.sources(scan),
     )
 
 
@@ -543,8 +620,22 @@ def _plan_tools(steps: list[Step]) -> set[str]:
     for s in steps:
         if s.expr is not None:
             walk(s.expr)
-    basic = {"sh", "test", "mv", "cp", "mkdir", "rm", "chmod", "touch", "find", "truncate",
-             "printf", "dd", "stat", "sed"}
+    basic = {
+        "sh",
+        "test",
+        "mv",
+        "cp",
+        "mkdir",
+        "rm",
+        "chmod",
+        "touch",
+        "find",
+        "truncate",
+        "printf",
+        "dd",
+        "stat",
+        "sed",
+    }
     return found - basic
 
 

@@ -9,6 +9,7 @@ from core.errors import ProfileError
 from core.layout import PartInfo
 from core.plan import Arg, Or, Step, Word, cmd, ws
 from core.profile import Partition, Profile
+from core.sample import Sample
 from core.scan import Stats
 from core.units import MiB, parse_size, round_up
 
@@ -31,6 +32,14 @@ class PartCtx:
     src: Arg | None  # directory the tool reads (source subtree or staged copy); None = empty
     cpus: int = 2
     top: tuple[str, ...] = ()  # names at the top of `src`, sorted
+    dirents: tuple[int, ...] = ()  # directory-entry bytes of each directory in it
+    sample: Sample | None = None  # how compressible the source is
+
+    def compress_ratio(self, kind: str, compressor: str) -> float:
+        """Expected compressed/raw size for this content with this compressor."""
+        if self.sample is None:
+            return Sample(()).ratio(kind, compressor)
+        return self.sample.ratio(kind, compressor)
 
     @property
     def part(self) -> Partition:

@@ -13,8 +13,6 @@ from core.tools import erofs_features
 from core.units import MiB, round_up
 
 BLOCK = 4096
-# lz4hc on typical binaries/text keeps about half; used only for the estimate
-RATIO = {"none": 1.0, "lz4": 0.62, "lz4hc": 0.55}
 
 
 class ErofsBuilder:
@@ -65,7 +63,7 @@ class ErofsBuilder:
     def estimate(self, ctx: PartCtx) -> FsSize:
         st = ctx.stats
         opts = ctx.part.erofs
-        ratio = RATIO[opts.compressor]
+        ratio = ctx.compress_ratio("erofs", opts.compressor)
         full_blocks = st.bytes - st.tail_bytes
         if opts.compressor == "none":
             data = st.rounded(BLOCK) if not opts.tail_packing else full_blocks + st.tail_bytes

@@ -1,18 +1,21 @@
 """ext4 via `mkfs.ext4 -d`, shrunk with `resize2fs -M` and grown by the headroom.
 
-"auto" is the real minimum resize2fs finds plus the headroom — not a fudge
-factor — so the same tree always gives the same size, and the estimate below
-models what resize2fs will find.
+"auto" is the minimum plus the headroom — not a fudge factor. mkfs starts at
+the modelled minimum (the blocks the tree fills plus the group metadata
+mke2fs lays out for that size, plus 2%), because resize2fs' own minimum is
+conservative by whole block groups when data needs more groups than inodes
+do; resize2fs -M then shrinks whatever the model overshot.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from core.errors import ProfileError
 from core.fs.base import FsSize, PartCtx, auto_or_fixed, too_small
-from core.plan import And, Arith, Expr, Pipe, Step, Var, cmd
+from core.plan import And, Arith, Expr, Or, Pipe, Step, Var, cmd
 from core.units import MiB, parse_size, round_up
 
 INODE_SIZE = 256
@@ -37,52 +40,88 @@ def default_journal_blocks(blocks: int) -> int:
     return 262144
 
 
-def _sparse_backups(groups: int) -> int:
-    """Groups holding a superblock copy with sparse_super: 0, 1 and powers of 3, 5, 7."""
-    found = {0, 1} if groups > 1 else {0}
-    for base in (3, 5, 7):
-        n = base
-        while n < groups:
-            found.add(n)
-            n *= base
-    return len([g for g in found if g < groups])
-
-
 def journal_blocks_for(ctx: PartCtx) -> int:
+    """The journal mke2fs would pick for the final size, passed explicitly (-J size=)."""
     b = ctx.part.ext4.block_size
     data = ctx.stats.rounded(b) // b
     return max(default_journal_blocks(int(data * 1.1) + 1024), 1024)
 
 
-def min_blocks(ctx: PartCtx) -> tuple[int, int]:
-    """(minimum blocks resize2fs -M arrives at, content blocks) for this tree."""
+def _has_super(group: int) -> bool:
+    """sparse_super: groups 0, 1 and powers of 3, 5 and 7 hold superblock copies."""
+    if group <= 1:
+        return True
+    for base in (3, 5, 7):
+        n = base
+        while n < group:
+            n *= base
+        if n == group:
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """What mke2fs lays out for a given size: enough to count metadata blocks."""
+
+    blocks: int
+    block: int
+    groups: int
+    ipg: int  # inodes per group
+    itb: int  # inode-table blocks per group
+    gdt: int  # descriptor blocks + reserved GDT blocks (in groups with a superblock)
+
+    @classmethod
+    def for_size(cls, blocks: int, block: int, ratio: int) -> Geometry:
+        bpg = 8 * block
+        groups = max(-(-blocks // bpg), 1)
+        per_block = block // INODE_SIZE
+        ipg = round_up(-(-(blocks * block // ratio) // groups), per_block)
+        ipg = min(max(ipg, per_block), bpg)
+        desc = -(-groups // (block // 64))
+        reach = min(0xFFFFFFFF, blocks * 1024)
+        reach_groups = -(-reach // bpg)
+        reserved = min(-(-reach_groups // (block // 64)) - desc, block // 4)
+        return cls(blocks, block, groups, ipg, ipg * INODE_SIZE // block, desc + max(reserved, 0))
+
+    def overhead(self, group: int) -> int:
+        extra = 1 + self.gdt if _has_super(group) else 0
+        return self.itb + 2 + extra
+
+
+def used_blocks(ctx: PartCtx) -> tuple[int, int]:
+    """(blocks mkfs.ext4 -d fills outside group metadata, inodes it uses)."""
     st = ctx.stats
+    b = ctx.part.ext4.block_size
+    data = st.rounded(b) // b
+    dirs = sum(-(-(d + 24) // (b - 12)) for d in ctx.dirents) or st.dirs
+    dirs += sum(1 for d in ctx.dirents if d + 24 > b - 12)  # htree root of big folders
+    links = st.symlink_bytes // 200  # targets over 59 bytes need a block
+    extent = data // (8 * b * 4)  # files crossing many groups need an extent block
+    used = data + dirs + links + extent + journal_blocks_for(ctx) + 4  # + lost+found
+    inodes = st.files + st.dirs + st.symlinks + st.specials + FIRST_INO
+    return used, inodes
+
+
+def tight_blocks(ctx: PartCtx) -> int:
+    """The smallest filesystem that holds the tree, plus 2% for what the model misses."""
     opts = ctx.part.ext4
     b = opts.block_size
     bpg = 8 * b
-    ipg = round_up(max(bpg * b // opts.inode_ratio, 16), b // INODE_SIZE)
-    itb = ipg * INODE_SIZE // b
-    inodes = st.files + st.dirs + st.symlinks + st.specials + FIRST_INO
-    data = st.rounded(b) // b
-    # one block per directory, more for big ones (8-byte header + name, 4-aligned)
-    dir_bytes = st.name_bytes + 12 * (st.entries + st.hardlinks) + 24 * st.dirs
-    dirs = st.dirs + dir_bytes // b
-    # symlinks over 59 bytes need a block; extents beyond 4 per file need a tree block
-    links = st.symlink_bytes // 200
-    extent = data // (bpg * 4)
-    journal = journal_blocks_for(ctx)
-    used = data + dirs + links + extent + journal + 1  # +1: lost+found
-    groups = max(-(-inodes // ipg), 1)
-    desc_per_block = b // 64
-    while True:
-        gdt = -(-groups // desc_per_block)
-        overhead = groups * (itb + 2) + _sparse_backups(groups) * (1 + gdt + 64)
-        if groups * bpg >= used + overhead:
+    used, inodes = used_blocks(ctx)
+    blocks = max(used + used // 10, inodes * opts.inode_ratio // b, 2048)
+    need = blocks
+    for _ in range(6):  # the metadata depends on the size: settle it
+        geo = Geometry.for_size(blocks, b, opts.inode_ratio)
+        groups = max(-(-inodes // geo.ipg), 1)
+        while groups * bpg - sum(geo.overhead(g) for g in range(groups)) < used:
+            groups += 1
+        need = used + sum(geo.overhead(g) for g in range(groups)) + 50
+        need = max(need, inodes * opts.inode_ratio // b)
+        if abs(need - blocks) < 16:
             break
-        groups += 1
-    total = used + overhead
-    margin = min(total // 500, -(-data // (b // 12 - 1)))
-    return total + margin + 64, data + dirs + links
+        blocks = need
+    return round_up(need + need // 50 + 256, 256)
 
 
 class Ext4Builder:
@@ -97,8 +136,9 @@ class Ext4Builder:
 
     def estimate(self, ctx: PartCtx) -> FsSize:
         b = ctx.part.ext4.block_size
-        blocks, content = min_blocks(ctx)
-        return auto_or_fixed(ctx, blocks * b, content * b)
+        used, _ = used_blocks(ctx)
+        content = (used - journal_blocks_for(ctx)) * b
+        return auto_or_fixed(ctx, tight_blocks(ctx) * b, content)
 
     def _normalize_steps(self, ctx: PartCtx, env: dict[str, str]) -> list[Step]:
         """Pin every timestamp (and, where needed, owner) with debugfs.
@@ -160,7 +200,6 @@ class Ext4Builder:
         part, opts, info = ctx.part, ctx.part.ext4, ctx.info
         b = opts.block_size
         size = self.estimate(ctx)
-        initial = size.image if size.fixed else round_up(int(size.minimum * 1.25) + 16 * MiB, MiB)
         argv: list[object] = ["mkfs.ext4", "-F", "-b", str(b), "-i", str(opts.inode_ratio)]
         argv += ["-I", str(INODE_SIZE), "-m", f"{opts.reserved_percent:g}"]
         if not size.fixed:
@@ -171,18 +210,36 @@ class Ext4Builder:
         argv += ["-U", info.fs_uuid, "-E", f"hash_seed={info.fs_uuid},root_owner=0:0"]
         if ctx.src is not None:
             argv += ["-d", ctx.src]
-        argv += [ctx.image, f"{initial // 1024}k"]
+        argv.append(ctx.image)
         env = {"E2FSPROGS_FAKE_TIME": str(ctx.epoch)}
         if os.geteuid() != 0:
             argv.insert(0, "fakeroot")
+        title = f"Make the ext4 filesystem for {info.where}" + (
+            f" from {info.subtree}" if info.subtree else " (empty)"
+        )
+        if size.fixed:
+            mkfs: Expr = cmd(*argv, f"{size.image // 1024}k", env=env)  # type: ignore[arg-type]
+            comment = ""
+        else:
+            tight = size.minimum
+            loose = round_up(tight + tight // 2 + 16 * MiB, MiB)
+            mkfs = Or(
+                cmd(*argv, f"{tight // 1024}k", env=env),  # type: ignore[arg-type]
+                And((cmd("rm", "-f", ctx.image),
+                     cmd(*argv, f"{loose // 1024}k", env=env))),  # type: ignore[arg-type]
+            )
+            comment = (
+                f"sized to the modelled minimum ({tight // MiB} MiB); if the tree does not fit, "
+                f"again at {loose // MiB} MiB — resize2fs -M then finds the real minimum"
+            )
         steps = [
             ctx.step(
                 "mkfs",
-                f"Make the ext4 filesystem for {info.where}"
-                + (f" from {info.subtree}" if info.subtree else " (empty)"),
-                expr=cmd(*argv, env=env),  # type: ignore[arg-type]
+                title,
+                expr=mkfs,
                 weight=max(ctx.stats.bytes / MiB / 40, 1),
                 produces=(f"{info.key}.img",),
+                comment=comment,
             )
         ]
         if ctx.src is not None:

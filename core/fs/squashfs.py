@@ -8,8 +8,6 @@ from core.plan import Step, cmd
 from core.tools import squashfs_compressors
 from core.units import MiB, parse_size, round_up
 
-RATIO = {"gzip": 0.45, "xz": 0.38, "zstd": 0.42, "lz4": 0.55, "lzo": 0.5}
-
 
 class SquashfsBuilder:
     def tools(self, ctx: PartCtx) -> list[str]:
@@ -42,9 +40,9 @@ class SquashfsBuilder:
         st = ctx.stats
         opts = ctx.part.squashfs
         bs = parse_size(opts.block_size)
-        full = st.bytes - st.tail_bytes
-        # full blocks compress; tails are packed together into fragment blocks
-        data = int(full * RATIO[opts.compressor]) + int(st.tail_bytes * RATIO[opts.compressor])
+        ratio = ctx.compress_ratio("squashfs", opts.compressor)
+        # full blocks and the tails packed into fragment blocks both compress
+        data = int(st.bytes * ratio) + (st.files // 32) * 16
         meta = (st.entries * 40 + st.name_bytes + st.symlink_bytes) // 2
         meta += (st.bytes // bs) * 4 + st.files * 8
         content = data + meta
