@@ -61,6 +61,7 @@ def test_vm_disk(built: Path, example_root: Path, tmp_path: Path) -> None:
     assert (b["TYPE"], b["LABEL"], b["UUID"]) == ("ext4", "nixos", infos[1].fs_uuid)
     run("fsck.vfat", "-n", esp)
     run("e2fsck", "-n", "-f", root)
+    assert "has_journal" in run("dumpe2fs", "-h", root), "a tiny root lost its journal"
     src = manifest(example_root)
     # the ESP holds /boot's files (FAT has no modes or links)
     got = manifest(extract("vfat", esp, tmp_path / "esp"), modes=False)
@@ -87,6 +88,7 @@ def test_sd_card(built: Path, example_root: Path, tmp_path: Path) -> None:
     root = cut(raw, root_p["start"], root_p["size"], tmp_path / "root.img")
     assert blkid(fw)["LABEL"] == "FIRMWARE"
     assert blkid(root)["LABEL"] == "NIXOS_SD"
+    assert "has_journal" in run("dumpe2fs", "-h", root)
     got = manifest(extract("ext4", root, tmp_path / "root"))
     assert got == {k: v for k, v in manifest(example_root).items() if not k.startswith("boot/")}
     got = manifest(extract("vfat", fw, tmp_path / "fw"), modes=False)

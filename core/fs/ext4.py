@@ -121,6 +121,8 @@ def tight_blocks(ctx: PartCtx) -> int:
         if abs(need - blocks) < 16:
             break
         blocks = need
+    # mke2fs makes no journal under 2048 blocks and wants it under half the free space
+    need = max(need, 2048 + 64, used + journal_blocks_for(ctx) + 64)
     return round_up(need + need // 50 + 256, 256)
 
 
