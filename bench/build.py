@@ -65,7 +65,10 @@ def build_timed(prof: Path) -> tuple[float, float]:
     t0 = time.monotonic()
     out = subprocess.run(
         [sys.executable, "-m", "tui.cli", "build", str(prof), "--force", "--json"],
-        cwd=REPO, check=True, capture_output=True, text=True,
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     total = time.monotonic() - t0
     import json
@@ -76,8 +79,9 @@ def build_timed(prof: Path) -> tuple[float, float]:
         ev = json.loads(line)
         if ev["event"] == "step":
             phases[ev["id"]] = ev["title"]
-        if ev["event"] == "done" and ("fsck" in ev["id"] or "compare" in ev["id"]
-                                      or "check" in ev["id"]):
+        if ev["event"] == "done" and (
+            "fsck" in ev["id"] or "compare" in ev["id"] or "check" in ev["id"]
+        ):
             verify += ev["seconds"]
     return total, verify
 
@@ -172,7 +176,7 @@ def main() -> None:
             prof = profile(tmp, name, part)
             est = estimate(load_profile(prof), scan).disks[0].parts[0].image
             subprocess.run(["sync"], check=True)
-            t_dw = timed([sys.executable, "-m", "tui.cli", "build", str(prof), "--force"], cwd=REPO)
+            t_dw, t_verify = build_timed(prof)
             actual = (tmp / f"{name}.img").stat().st_size
             bare_img = str(tmp / f"{name}.bare")
             subprocess.run(["sync"], check=True)
