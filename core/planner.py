@@ -331,7 +331,8 @@ def estimate(profile: Profile, scan: Scan | None, ctxs: list[PartCtx] | None = N
             )
             for c, s, p in zip(mine, sizes, places, strict=True)
         ]
-        data = sum(min(s.minimum, s.image) for s in sizes)
+        # qcow2 and compressors store data only: journals and inode tables are zeros
+        data = sum(min(s.content, s.image) for s in sizes)
         fmt = disk.output.format
         if fmt == Format.raw:
             out = total
@@ -340,7 +341,7 @@ def estimate(profile: Profile, scan: Scan | None, ctxs: list[PartCtx] | None = N
         elif fmt == Format.qcow2_compressed:
             out = int(data * 0.5) + total // 4096
         else:
-            out = data + total // 4096 + 256 * 1024
+            out = data + total // 4096 + 256 * 1024 + len(sizes) * 512 * 1024  # metadata clusters
         samples = [c.sample for c in mine if c.sample is not None]
         if fmt == Format.qcow2_compressed and samples:
             out = int(data * samples[0].ratio("output", "zlib")) + total // 4096
