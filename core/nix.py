@@ -278,10 +278,10 @@ def scan_closure(
         ps = scan_store_path(closure.physical(path), path, closure.nar_hash[path],
                              cancel=cancel)  # type: ignore[arg-type]
         parts.append(ps)
-        st = ps.total()
-        entries += st.entries
-        total += st.bytes
         if progress is not None:
+            st = ps.total()
+            entries += st.entries
+            total += st.bytes
             progress(entries, total)
     scan = _merge(base, closure, parts)
     scan.seconds = time.monotonic() - t0 + (base.seconds if base else 0.0)

@@ -12,7 +12,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -280,7 +280,12 @@ class PathScan:
     cached: bool = False
 
     def total(self) -> Stats:
-        return self.scan.total() if self.scan is not None else self.entry
+        if self.scan is None:
+            return self.entry
+        out = Stats()  # the whole tree: no subtree filtering needed
+        for st in self.scan.dirs.values():
+            out.add(st)
+        return out
 
 
 def _stats_out(st: Stats) -> list[int]:
@@ -289,9 +294,10 @@ def _stats_out(st: Stats) -> list[int]:
 
 def _stats_in(v: list[int]) -> Stats:
     n = len(_STATS_FIELDS)
-    st = Stats(**dict(zip(_STATS_FIELDS, v[:n], strict=True)))
-    st.blocks = list(v[n:])
-    return st
+    return Stats(*v[:n], v[n:])  # type: ignore[arg-type]  # field order checked below
+
+
+assert tuple(f.name for f in fields(Stats)) == (*_STATS_FIELDS, "blocks")
 
 
 def _lone_entry(path: Path, st: os.stat_result) -> Stats:
@@ -313,19 +319,20 @@ def _lone_entry(path: Path, st: os.stat_result) -> Stats:
 
 
 def _cache_file(logical: str) -> Path:
-    return scan_cache_dir() / f"v{STORE_CACHE_VERSION}" / f"{PurePosixPath(logical).name}.json"
+    return scan_cache_dir() / f"v{STORE_CACHE_VERSION}" / f"{logical.rsplit('/', 1)[-1]}.json"
 
 
 def _read_cached(logical: str, nar_hash: str, owner: tuple[int, int]) -> PathScan | None:
     try:
-        data: dict[str, Any] = json.loads(_cache_file(logical).read_text(encoding="utf-8"))
+        with open(_cache_file(logical), encoding="utf-8") as f:
+            data: dict[str, Any] = json.load(f)
     except (OSError, ValueError):
         return None
     if data.get("path") != logical or data.get("nar") != nar_hash:
         return None
     if tuple(data.get("owner", ())) != owner:
         return None
-    name = PurePosixPath(logical).name
+    name = logical.rsplit("/", 1)[-1]
     if data["kind"] != "dir":
         return PathScan(name, _stats_in(data["entry"]), None, owner, cached=True)
     dirs = {k: _stats_in(v) for k, v in data["dirs"].items()}

@@ -613,3 +613,59 @@ def test_examples_build_from_the_demo_store(tmp_path: Path, example_root: Path) 
     run("fsck.erofs", f"--extract={x}", tmp_path / "microvm-nix-store.erofs")
     fresh_store_verify(tmp_path, x, reg.read_text())
     assert leftovers(tmp_path) == []
+
+
+NOBODY = 65534
+SQUASH_ROOT = """
+[[disks]]
+name = "root"
+table = "none"
+[disks.output]
+path = "root.img"
+[[disks.partitions]]
+role = "root"
+filesystem = "squashfs"
+mount_point = "/"
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
+                    reason="needs root to run the printed plan as an ordinary user")
+@pytest.mark.parametrize("owner", ["user", "root"])
+def test_printed_plan_runs_as_an_ordinary_user(owner: str, tmp_path: Path) -> None:
+    """`diskwright plan | sh` as nobody: store folders are read-only, yet nothing is left.
+
+    With the store the user's own, staging hard-links; with root-owned store files
+    (fs.protected_hardlinks) the links are refused and the copy fallback runs.
+    """
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix=f"dw-{owner}-", dir="/tmp"))
+    try:
+        base.chmod(0o755)
+        make_demo(base / "nix-demo")
+        path = base / "p.toml"
+        path.write_text('version = 1\n[source]\nstore = "nix-demo"\nclosure = ["nix-demo/result"]\n'
+                        'registration = "both"\n' + SQUASH_ROOT)
+        profile, scan = load(path)
+        (base / "plan.sh").write_text(render_script(make_plan(profile, scan)))
+        run("chown", "-R", f"{NOBODY}:{NOBODY}", base)
+        if owner == "root":  # the store's files stay root's; nobody may use the database
+            run("chown", "-R", "0:0", base / "nix-demo/nix/store")
+            run("chmod", "755", base / "nix-demo/nix/store")
+        r = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                            "env", f"HOME={base}", "sh", "plan.sh"], cwd=base,
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout + r.stderr
+        said = "by hard links" if owner == "user" else "copying the closure"
+        assert said in r.stdout
+        assert leftovers(base) == []
+        out = base / "x"
+        run("unsquashfs", "-q", "-n", "-d", out, base / "root.img")
+        reg = (out / "nix-path-registration").read_text()
+        assert reg == (base / "root.img.nix-path-registration").read_text()
+        fresh_store_verify(base, out / "nix/store", reg)
+    finally:
+        subprocess.run(["chmod", "-R", "u+w", str(base)], check=False)
+        shutil.rmtree(base, ignore_errors=True)
