@@ -8,6 +8,7 @@ made absolute, so the profile works from whatever folder the user is in.
 from __future__ import annotations
 
 import copy
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,14 +22,31 @@ WHO_FOR: dict[str, str] = {
     "sd-card": "Raspberry Pi style boards: MBR, FAT firmware + ext4 root, zstd-compressed",
     "microvm-store": "microVMs: read-only erofs /nix/store disk + an empty ext4 volume",
     "squashfs-store": "live media and read-only stores: a Nix store as zstd squashfs",
+    "nix-microvm": "microvm.nix users: erofs store disk from a closure + overlay and /var",
+    "nix-sd-ext4": "NixOS SD/ext4 images: a closure's ext4 root with registration, zstd",
+    "nix-store-erofs": "qemu-vm style guests: a closure's store as erofs labelled nix-store",
+    "nix-store-squashfs": "installers and live media: a closure's store as zstd squashfs",
 }
 TITLES: dict[str, str] = {
     "vm-disk": "VM disk",
     "sd-card": "SD card",
     "microvm-store": "microVM store",
     "squashfs-store": "squashfs store",
+    "nix-microvm": "Nix microVM",
+    "nix-sd-ext4": "Nix ext4 root",
+    "nix-store-erofs": "Nix store (erofs)",
+    "nix-store-squashfs": "Nix store (squashfs)",
 }
-ORDER = ("vm-disk", "sd-card", "microvm-store", "squashfs-store")
+ORDER = (
+    "vm-disk",
+    "sd-card",
+    "microvm-store",
+    "squashfs-store",
+    "nix-store-erofs",
+    "nix-store-squashfs",
+    "nix-microvm",
+    "nix-sd-ext4",
+)
 
 
 @dataclass(frozen=True)
@@ -42,15 +60,41 @@ class Preset:
     data: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     def profile_data(self) -> dict[str, Any]:
-        """A fresh copy of the profile dict with its source folder made absolute.
+        """A fresh copy of the profile dict with its source paths made absolute.
 
-        Outputs stay relative, so they land in the folder the wizard runs in.
+        Outputs stay relative, so they land in the folder the wizard runs in,
+        while the example tree (or Nix store) is found wherever that is.
         """
         data = copy.deepcopy(self.data)
-        src = data.get("source", {}).get("path")
-        if isinstance(src, str) and not Path(src).expanduser().is_absolute():
-            data["source"]["path"] = str((self.path.parent / src).resolve())
+        src = data.get("source")
+        if isinstance(src, dict):
+            absolutize_source(src, self.path.parent)
         return data
+
+
+def _absolute(value: Any, base: Path, *, must_exist: bool = False) -> Any:
+    if not isinstance(value, str) or not value.strip():
+        return value
+    p = Path(value).expanduser()
+    if p.is_absolute() or (must_exist and not os.path.lexists(base / p)):
+        return value
+    return os.path.abspath(base / p)
+
+
+def absolutize_source(src: dict[str, Any], base: Path) -> None:
+    """Make a source section's relative paths absolute against `base` (in place).
+
+    Closure entries may be installables (nixpkgs#hello); only those naming an
+    existing file relative to `base` are treated as paths.
+    """
+    for key in ("path", "store", "registration_file"):
+        if key in src:
+            src[key] = _absolute(src[key], base)
+    if isinstance(src.get("closure"), list):
+        src["closure"] = [_absolute(c, base, must_exist=True) for c in src["closure"]]
+    for fm in src.get("files") or []:
+        if isinstance(fm, dict):
+            fm["source"] = _absolute(fm.get("source"), base)
 
 
 def _who_for(name: str, data: dict[str, Any]) -> str:
@@ -106,4 +150,12 @@ def blank_profile_data() -> dict[str, Any]:
     }
 
 
-__all__ = ["BLANK_WHO_FOR", "EXAMPLES", "Preset", "blank_profile_data", "preset", "presets"]
+__all__ = [
+    "BLANK_WHO_FOR",
+    "EXAMPLES",
+    "Preset",
+    "absolutize_source",
+    "blank_profile_data",
+    "preset",
+    "presets",
+]

@@ -83,7 +83,7 @@ class WizardApp(App[int]):
         Binding("f1", "help", "Help"),
         Binding("ctrl+s", "save", "Save", priority=True),
         Binding("ctrl+o", "open", "Open"),
-        Binding("ctrl+e", "export", "Export plan"),
+        Binding("ctrl+e", "export", "Export plan", priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -116,7 +116,8 @@ class WizardApp(App[int]):
         self._timer: Timer | None = None
         self._scan_timer: Timer | None = None
         self._analysing = 0
-        self._scan_key: Path | None = None
+        self._scan_key: Any = None
+        self.scan_error: ProfileError | None = None  # e.g. a closure Nix cannot resolve
         self._scan_cancel: threading.Event | None = None
         self.first_paint: float | None = None
         self._opening = False
@@ -175,6 +176,7 @@ class WizardApp(App[int]):
         self.scan = None
         self.scan_status = ScanStatus(show_time=not self.frozen)
         self._scan_key = None
+        self.scan_error = None
         self.selected = (0, 0)
         self.current_step = step
         screen = WizardScreen()
@@ -242,7 +244,7 @@ class WizardApp(App[int]):
         changed = self.draft.set(path, value)
         if changed:
             self.update_title()
-            if path == ("source", "path"):
+            if path[0] == "source" and path[1:2] in (("path",), ("closure",), ("store",)):
                 self._schedule_scan()
             self.schedule_analysis()
         if structural:
@@ -309,11 +311,13 @@ class WizardApp(App[int]):
         gen = self._gen
         data = copy.deepcopy(self.draft.data)
         base, scan, force, path = self.draft.base_dir, self.scan, self.draft.force, self.draft.path
+        extra = [self.scan_error] if self.scan_error is not None else []
         self._analysing += 1
 
         def work() -> None:
             try:
-                result = analyse(data, base, scan, force=force, revision=gen, path=path)
+                result = analyse(data, base, scan, force=force, revision=gen, path=path,
+                                 extra_errors=extra)
             except Exception as err:  # never let a core bug take the UI down
                 result = Analysis(revision=gen, crash=f"{type(err).__name__}: {err}")
             self._post(self._analysis_ready, result)
@@ -351,13 +355,16 @@ class WizardApp(App[int]):
         self.start_scan()
 
     def start_scan(self, *, force: bool = False) -> None:
-        """Scan the source folder in a thread, unless that folder's scan is current."""
-        from core.scan import cached_scan, forget_cache
+        """Scan the source (folder and/or Nix closure) in a thread, unless its scan is current."""
+        from core.scan import forget_cache
 
-        root = self.draft.source_root()
-        if root is None or not root.is_dir():
+        key = self.draft.source_key()
+        root, closure, _store = key
+        if not self.draft.has_source() or (
+                root is not None and not root.is_dir() and not closure):
             self._cancel_scan()
             self.scan = None
+            self.scan_error = None
             self._scan_key = None
             if root is None:
                 self.scan_status = ScanStatus(show_time=not self.frozen)
@@ -367,9 +374,8 @@ class WizardApp(App[int]):
                                               show_time=not self.frozen)
             self._scan_changed()
             return
-        key = root.resolve()
         if not force and key == self._scan_key and (
-                self.scan is not None or self.scan_status.state == "scanning"):
+                self.scan is not None or self.scan_status.state in ("scanning", "error")):
             return
         self._cancel_scan()
         if force:
@@ -377,8 +383,11 @@ class WizardApp(App[int]):
         self._scan_key = key
         cancel = threading.Event()
         self._scan_cancel = cancel
-        self.scan_status = ScanStatus("scanning", key, show_time=not self.frozen)
+        shown = root or Path("/nix/store")
+        self.scan_status = ScanStatus("scanning", shown, show_time=not self.frozen)
         self._scan_changed()
+        source = copy.deepcopy(self.draft.data.get("source") or {})
+        base = self.draft.base_dir
 
         def work() -> None:
             from core.scan import ScanCancelled
@@ -393,11 +402,14 @@ class WizardApp(App[int]):
                     self._post(self._scan_progress, key, entries, nbytes)
 
             try:
-                scan = cached_scan(key, progress=progress, cancel=cancel)
+                scan = scan_for(source, base, root, closure, progress, cancel)
             except ScanCancelled:
                 return
+            except ProfileError as err:
+                self._post(self._scan_failed, key, str(err), err)
+                return
             except OSError as err:
-                self._post(self._scan_failed, key, err.strerror or str(err))
+                self._post(self._scan_failed, key, err.strerror or str(err), None)
                 return
             self._post(self._scan_done, key, scan)
 
@@ -408,26 +420,30 @@ class WizardApp(App[int]):
             self._scan_cancel.set()
             self._scan_cancel = None
 
-    def _scan_progress(self, key: Path, entries: int, nbytes: int) -> None:
+    def _scan_progress(self, key: Any, entries: int, nbytes: int) -> None:
         if key == self._scan_key and self.scan_status.state == "scanning":
             self.scan_status.entries = entries
             self.scan_status.nbytes = nbytes
             self._scan_changed()
 
-    def _scan_failed(self, key: Path, message: str) -> None:
+    def _scan_failed(self, key: Any, message: str, error: ProfileError | None) -> None:
         if key == self._scan_key:
-            self.scan_status = ScanStatus("error", key, message=message,
+            self.scan_status = ScanStatus("error", key[0] or Path("/nix/store"), message=message,
                                           show_time=not self.frozen)
             self.scan = None
+            self.scan_error = error
             self._scan_changed()
+            self.schedule_analysis(0)
 
-    def _scan_done(self, key: Path, scan: Scan) -> None:
+    def _scan_done(self, key: Any, scan: Scan) -> None:
         if key != self._scan_key:
             return
         total = scan.total()
         self.scan = scan
+        self.scan_error = None
         self.scan_status = ScanStatus(
-            "done", key, entries=total.entries, nbytes=total.bytes, files=total.files,
+            "done", key[0] or scan.root, entries=total.entries, nbytes=total.bytes,
+            files=total.files,
             dirs=total.dirs, symlinks=total.symlinks, hardlinks=total.hardlinks,
             seconds=scan.seconds, show_time=not self.frozen)
         self._scan_changed()
@@ -439,6 +455,12 @@ class WizardApp(App[int]):
             screen.show_scan()
 
     # ------------------------------------------------------------ anywhere: save, open, export
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Save and export need a profile: hidden on the start screen."""
+        if action in ("save", "export") and self.wizard_screen is None:
+            return False
+        return True
 
     def action_help(self) -> None:
         from tui.dialogs import HelpModal
@@ -604,6 +626,34 @@ class WizardApp(App[int]):
             self.set_timer(0.2, self._quit_after_build)
         else:
             self.exit(0)
+
+
+def scan_for(
+    source: dict[str, Any],
+    base: Path,
+    root: Path | None,
+    closure: tuple[str, ...],
+    progress: Callable[[int, int], None],
+    cancel: threading.Event,
+) -> Scan | None:
+    """The scan core would make for this source; a plain folder uses the per-process cache."""
+    from core.profile import parse_profile
+    from core.scan import cached_scan, scan_source
+
+    if not closure:
+        return cached_scan(root, progress=progress, cancel=cancel) if root else None
+    # scan_source reads only the source section; the disk is a placeholder to satisfy the model
+    stub = {"source": source, "disks": [{"name": "scan", "table": "none",
+                                         "output": {"path": "scan.img"},
+                                         "partitions": [{"role": "data", "filesystem": "ext4",
+                                                         "empty": True}]}]}
+    try:
+        profile = parse_profile(stub, base)
+    except ProfileError:
+        raise
+    except Exception as err:  # ProfileErrors: the source section itself is wrong
+        raise ProfileError("source", str(err), "fix the fields marked on this step") from None
+    return scan_source(profile, progress=progress, cancel=cancel)
 
 
 def run_app(profile_path: str | None) -> int:

@@ -138,6 +138,13 @@ COMPRESSION_HELP: dict[str, str] = {
     "zstd": "fast to compress and decompress; the usual choice for SD-card images",
     "xz": "smaller than zstd, much slower",
 }
+REGISTRATION_HELP: dict[str, str] = {
+    "auto": "in the image when a partition holds /, else in a file beside the output",
+    "image": "/nix-path-registration in the root filesystem (like make-ext4-fs)",
+    "beside": "a file next to the output (like microvm.nix's regInfo)",
+    "both": "in the image and beside the output",
+    "none": "no registration: the guest's Nix will not know the store paths",
+}
 EROFS_COMPRESSORS = ("lz4hc", "lz4", "none")
 SQUASHFS_COMPRESSORS = ("zstd", "xz", "gzip", "lz4", "lzo")
 
@@ -364,26 +371,41 @@ class Draft:
         src = self.get(("source", "path"))
         return self.resolve(src) if isinstance(src, str) and src.strip() else None
 
+    def source_key(self) -> tuple[Any, ...]:
+        """What a scan depends on: the folder and the Nix closure with its store."""
+        src = self.data.get("source") or {}
+        closure = src.get("closure") or []
+        return (self.source_root(), tuple(closure) if isinstance(closure, list) else closure,
+                src.get("store"))
+
+    def has_source(self) -> bool:
+        src = self.data.get("source") or {}
+        return self.source_root() is not None or bool(src.get("closure"))
+
     def rebase(self, new_dir: Path) -> None:
         """Keep every relative path pointing at the same file when the profile moves."""
         new_dir = new_dir.resolve()
         if new_dir == self.base_dir:
             return
 
-        def moved(value: Any) -> Any:
+        def moved(value: Any, *, must_exist: bool = False) -> Any:
             if not isinstance(value, str) or not value.strip():
                 return value
             p = Path(value).expanduser()
-            if p.is_absolute():
+            if p.is_absolute() or (must_exist and not os.path.lexists(self.base_dir / p)):
                 return value
-            target = (self.base_dir / p).resolve()
+            target = Path(os.path.abspath(self.base_dir / p))
             if target == new_dir or new_dir in target.parents:
                 return os.path.relpath(target, new_dir)
             return str(target)
 
         src = self.data.get("source", {})
         if isinstance(src, dict):
-            src["path"] = moved(src.get("path"))
+            for key in ("path", "store", "registration_file"):
+                if key in src:
+                    src[key] = moved(src.get(key))
+            if isinstance(src.get("closure"), list):
+                src["closure"] = [moved(c, must_exist=True) for c in src["closure"]]
             for fm in src.get("files") or []:
                 if isinstance(fm, dict):
                     fm["source"] = moved(fm.get("source"))
@@ -508,6 +530,7 @@ def analyse(
     force: bool = False,
     revision: int = 0,
     path: Path | None = None,
+    extra_errors: list[ProfileError] | None = None,
 ) -> Analysis:
     """Validate the draft and, if the model accepts it, ask core for checks, estimate and plan.
 
@@ -528,7 +551,7 @@ def analyse(
         return out
     out.profile = profile
     try:
-        out.check_errors = list(check_profile(profile, scan))
+        out.check_errors = list(extra_errors or []) + list(check_profile(profile, scan))
         out.estimate = estimate(profile, scan)
         plan = make_plan(profile, scan, force=force)
         out.plan = plan

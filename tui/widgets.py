@@ -35,6 +35,16 @@ PALETTE = ("#2f6fb5", "#3f9142", "#b5652f", "#8a4fb5", "#b5a12f", "#2fa3b5", "#b
 GAP_STYLE = Style(color="#5a5f66", bgcolor="#24272b")
 
 
+def update_if_changed(widget: Static, content: Any, key: Any = None, *,
+                      layout: bool = True) -> None:
+    """Skip identical updates: every Static.update re-lays the screen out."""
+    key = content if key is None else key
+    if getattr(widget, "_dw_key", object()) == key:
+        return
+    widget._dw_key = key  # type: ignore[attr-defined]
+    widget.update(content, layout=layout)
+
+
 def mark(ok: bool | None) -> str:
     """A text tick, never colour alone."""
     return "✓" if ok else ("·" if ok is None else "✗")
@@ -81,10 +91,20 @@ class Field(Vertical):
 
     def load(self, value: Any) -> None:
         """Show `value` without echoing an edit back."""
+        self.value = value
+        if self.ready:
+            self.show_value(value)
+
+    @property
+    def ready(self) -> bool:
+        """Children exist (a field mounted in this very refresh has none yet)."""
+        return bool(self.query(".note"))
+
+    def show_value(self, value: Any) -> None:
         raise NotImplementedError
 
     def set_errors(self, errors: list[ProfileError]) -> None:
-        if errors == self.errors:
+        if errors == self.errors or not self.ready:
             return
         self.errors = errors
         self.set_class(bool(errors), "-invalid")
@@ -99,6 +119,11 @@ class Field(Vertical):
             note.display = bool(self.help)
 
     def edited(self, value: Any) -> None:
+        """Report a change; a widget echoing the value it was given is not one."""
+        self.value = value
+        draft = getattr(self.app, "draft", None)
+        if draft is not None and draft.get(self.path, object()) == value:
+            return
         self.post_message(self.Edited(self, self.path, value))
 
 
@@ -126,7 +151,7 @@ class TextField(Field):
     def _text(self, value: Any) -> str:
         return "" if value is None else str(value)
 
-    def load(self, value: Any) -> None:
+    def show_value(self, value: Any) -> None:
         inp = self.query_one(Input)
         text = self._text(value)
         if inp.value != text:
@@ -149,6 +174,18 @@ class TextField(Field):
         self.edited(self.convert(event.value))
 
 
+class ListField(TextField):
+    """A list of words typed on one line, separated by spaces."""
+
+    def _text(self, value: Any) -> str:
+        if isinstance(value, list):
+            return " ".join(str(v) for v in value)
+        return "" if value is None else str(value)
+
+    def convert(self, text: str) -> Any:
+        return text.split()
+
+
 class ChoiceField(Field):
     """One of a fixed set; each option can carry a plain-words explanation."""
 
@@ -167,7 +204,7 @@ class ChoiceField(Field):
         return Select(self.options, value=value, allow_blank=value is Select.NULL,
                       compact=True, classes="control")
 
-    def load(self, value: Any) -> None:
+    def show_value(self, value: Any) -> None:
         sel = self.query_one(Select)
         if sel.value != value and value in [v for _, v in self.options]:
             with sel.prevent(Select.Changed):
@@ -175,7 +212,7 @@ class ChoiceField(Field):
         self._explain(value)
 
     def _explain(self, value: Any) -> None:
-        if self.explain and not self.errors:
+        if self.explain and not self.errors and self.ready:
             self.help = self.explain.get(value, "")
             note = self.query_one(".note", Static)
             note.update(self.help)
@@ -201,7 +238,7 @@ class BoolField(Field):
     def make_control(self) -> Widget:
         return Checkbox(self.text, self.value, compact=True, classes="control")
 
-    def load(self, value: Any) -> None:
+    def show_value(self, value: Any) -> None:
         box = self.query_one(Checkbox)
         if box.value != bool(value):
             with box.prevent(Checkbox.Changed):
@@ -217,10 +254,11 @@ class Problems(Static):
     """The step's problems that no single field on screen owns (e.g. a whole partition)."""
 
     def show(self, errors: list[ProfileError], describe: Any) -> None:
-        self.display = bool(errors)
+        if self.display != bool(errors):
+            self.display = bool(errors)
         if errors:
             lines = [f"✗ {describe(e.field)}: {error_text(e)}" for e in errors]
-            self.update(Text("\n".join(lines)))
+            update_if_changed(self, Text("\n".join(lines)), tuple(lines))
 
 
 # ------------------------------------------------------------------ disk bar
@@ -307,8 +345,13 @@ class EstimatePanel(VerticalScroll):
         self.border_title = "Estimate"
 
     def show(self, analysis: Analysis, last_good: Analysis | None, scan_line: str) -> None:
-        body: list[RenderableType] = []
         shown = analysis if analysis.estimate is not None else last_good
+        key = (scan_line, analysis.profile is None, len(analysis.model_errors), analysis.crash,
+               shown is analysis, repr(shown.estimate) if shown is not None else None)
+        if key == getattr(self, "_key", None):
+            return
+        self._key = key
+        body: list[RenderableType] = []
         if analysis.profile is None and analysis.model_errors:
             n = len(analysis.model_errors)
             body.append(Text(f"⚠ out of date: {n} problem{'s' * (n != 1)} to fix first",

@@ -97,6 +97,8 @@ class StepForm(VerticalScroll):
         self.show_analysis(self.wiz.analysis)
 
     def show_analysis(self, analysis: Analysis) -> None:
+        if not self.query(Problems):
+            return  # not composed yet; sync() shows it once it is
         owned: set[str] = set()
         for f in self.query(Field):
             errs = analysis.for_field(f.name_)

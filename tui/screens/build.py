@@ -45,6 +45,24 @@ PHASE_STEP = {"prepare": "source", "filesystem": "filesystem", "disk": "layout",
               "output": "output", "verify": "filesystem", "finish": "output"}
 
 
+class StepsTable(DataTable[Any]):
+    """The plan's steps; the title column takes whatever width the others leave."""
+
+    def on_resize(self) -> None:
+        self.fit_titles()
+
+    def fit_titles(self) -> None:
+        # the same width whether or not the scrollbar shows yet, so snapshots are stable
+        bar = self.styles.scrollbar_size_vertical
+        width = self.content_region.width - bar - 1 - 3 - 6 - 2 * 4 - 1
+        col = self.columns.get(ColumnKey("title"))
+        if col is not None and width > 8 and (col.width != width or col.auto_width):
+            col.auto_width = False
+            col.width = width
+            self._require_update_dimensions = True
+            self.refresh()
+
+
 class BuildForm(Vertical):
     """Not a scrolling form: the log and the step table share the height."""
 
@@ -87,8 +105,7 @@ class BuildForm(Vertical):
             yield Static("", id="build-current")
         yield Static("", id="build-result")
         with Horizontal(id="build-panes"):
-            steps: DataTable[Any] = DataTable(id="build-steps", cursor_type="row",
-                                              zebra_stripes=True)
+            steps = StepsTable(id="build-steps", cursor_type="row", zebra_stripes=True)
             steps.add_column("", key="state", width=1)
             steps.add_column("#", key="n", width=3)
             steps.add_column("step", key="title")
@@ -96,18 +113,8 @@ class BuildForm(Vertical):
             yield steps
             yield RichLog(id="build-log", max_lines=20000, wrap=True, markup=False)
 
-    def on_resize(self) -> None:
-        self.call_after_refresh(self._fit_titles)
-
     def _fit_titles(self) -> None:
-        """DataTable has no flexible columns: give the title what the others leave."""
-        table = self.query_one("#build-steps", DataTable)
-        width = table.scrollable_content_region.width - 1 - 3 - 6 - 2 * 4 - 3
-        col = table.columns.get(ColumnKey("title"))
-        if col is not None and width > 8 and col.width != width:
-            col.auto_width = False
-            col.width = width
-            table.refresh()
+        self.query_one(StepsTable).fit_titles()
 
     def on_mount(self) -> None:
         self.query_one("#build-steps").border_title = "Steps"
@@ -122,6 +129,7 @@ class BuildForm(Vertical):
         self.show_analysis(self.wiz.analysis)
 
     def show_analysis(self, analysis: Analysis) -> None:
+        self._fit_titles()
         if self.state in ("preparing", "running"):
             return
         ok = analysis.step_ok("build", self.wiz.draft.force)
@@ -161,6 +169,7 @@ class BuildForm(Vertical):
         self.seconds = [None] * len(plan.steps)
         for i, s in enumerate(plan.steps):
             table.add_row(self._mark(i), str(i + 1), s.title, "", key=str(i))
+        self._fit_titles()
 
     def _mark(self, i: int) -> Text:
         sym, style = STATE_MARKS[self.states[i]]

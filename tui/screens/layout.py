@@ -37,7 +37,7 @@ class DiskSection(Section):
                              classes="control")
             else:
                 yield Static(str(self.draft.disks[0].get("name")),
-                             classes="control")
+                             classes="control picker-value")
             yield Button("+ Disk", id="disk-add", compact=True)
             yield Button("− Disk", id="disk-remove", compact=True, disabled=n < 2)
         base = ("disks", d)
@@ -112,14 +112,15 @@ class PartsSection(Section):
     def load_values(self) -> None:
         rows = self.rows()
         table = self.query_one("#parts-table", DataTable)
-        if rows != self._rows:
-            self._rows = rows
-            table.clear()
-            for r in rows:
-                table.add_row(*r)
         p = self.wiz.selected[1]
-        if rows and table.cursor_row != p:
-            table.move_cursor(row=min(p, len(rows) - 1))
+        with table.prevent(DataTable.RowHighlighted):  # our own moves are not selections
+            if rows != self._rows:
+                self._rows = rows
+                table.clear()
+                for r in rows:
+                    table.add_row(*r)
+            if rows and table.cursor_row != p:
+                table.move_cursor(row=min(p, len(rows) - 1))
         d = self.wiz.selected[0]
         table_kind = self.draft.get(("disks", d, "table"))
         n = len(rows)

@@ -32,7 +32,7 @@ class OutputSection(Section):
                             placeholder="image.img")
             with Horizontal(classes="field-buttons"):
                 yield Button("Browse…", id=f"out-browse-{d}", classes="out-browse", compact=True)
-                yield Static("", id=f"out-abs-{d}", classes="dim")
+                yield Static("", id=f"out-abs-{d}", classes="dim inline-note")
             yield ChoiceField((*b, "format"), "Format", [(f, f) for f in FORMAT_HELP],
                               out.get("format", "raw"), explain=FORMAT_HELP)
             yield ChoiceField((*b, "compression"), "Compression",

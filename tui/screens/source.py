@@ -12,9 +12,9 @@ from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Label, Static
 
 from tui.dialogs import MappingModal, PathModal
-from tui.model import Analysis
+from tui.model import REGISTRATION_HELP, Analysis
 from tui.screens.base import Section, StepForm
-from tui.widgets import TextField
+from tui.widgets import ChoiceField, ListField, TextField, update_if_changed
 
 
 class SourceSection(Section):
@@ -27,6 +27,18 @@ class SourceSection(Section):
             yield Button("Rescan (F5)", id="source-rescan", compact=True)
         yield Static("", id="scan-status")
         yield Static("", id="scan-top", classes="dim")
+        yield Label("Nix closure (optional)", classes="section-title")
+        yield ListField(("source", "closure"), "Closure", self.draft.get(("source", "closure")),
+                        placeholder="store paths, ./result links or installables",
+                        help="their whole closure is placed under /nix/store; separate "
+                        "entries with spaces")
+        yield TextField(("source", "store"), "Nix store", self.draft.get(("source", "store")),
+                        optional=True, placeholder="the system's /nix",
+                        help="a store kept in another folder (nix-store --store DIR)")
+        yield ChoiceField(("source", "registration"), "Registration",
+                          [(k, k) for k in REGISTRATION_HELP],
+                          self.draft.get(("source", "registration"), "auto"),
+                          explain=REGISTRATION_HELP)
 
     def on_mount(self) -> None:
         self.show_scan()
@@ -34,7 +46,7 @@ class SourceSection(Section):
     def show_scan(self) -> None:
         st = self.wiz.scan_status
         status = self.query_one("#scan-status", Static)
-        status.update(Text(st.line(), style=st.style()))
+        update_if_changed(status, Text(st.line(), style=st.style()), (st.line(), st.style()))
         top = self.query_one("#scan-top", Static)
         scan = self.wiz.scan
         if scan is not None and st.state == "done":
@@ -90,15 +102,17 @@ class FilesSection(Section):
     def load_values(self) -> None:
         table = self.query_one("#files-table", DataTable)
         row = table.cursor_row
-        table.clear()
-        for fm in self.mappings():
-            table.add_row(str(fm.get("source", "")), str(fm.get("target", "")),
-                          str(fm.get("mode", "0644")), f"{fm.get('user', 0)}:{fm.get('group', 0)}")
         has = bool(self.mappings())
+        with table.prevent(DataTable.RowHighlighted):
+            table.clear()
+            for fm in self.mappings():
+                table.add_row(str(fm.get("source", "")), str(fm.get("target", "")),
+                              str(fm.get("mode", "0644")),
+                              f"{fm.get('user', 0)}:{fm.get('group', 0)}")
+            if has:
+                table.move_cursor(row=min(row, table.row_count - 1))
         table.display = has
         self.query_one("#files-none").display = not has
-        if has:
-            table.move_cursor(row=min(row, table.row_count - 1))
         self.query_one("#file-edit", Button).disabled = not has
         self.query_one("#file-remove", Button).disabled = not has
 
@@ -140,7 +154,7 @@ class FilesSection(Section):
 
 class SourceForm(StepForm):
     step = "source"
-    heading = "Source — the folder of files that becomes the image"
+    heading = "Source — the files that go into the image"
 
     def sections(self) -> ComposeResult:
         yield SourceSection(id="source-section")

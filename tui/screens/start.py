@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -31,27 +31,22 @@ class StartScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header(icon="◆")
         with Vertical(id="start"):
-            yield Static(Text.assemble(
-                ("diskwright", "bold"),
-                " builds filesystem and disk images from a folder of files —\n"
-                "ext4, erofs, squashfs, vfat; GPT or MBR; raw, qcow2 or compressed —\n"
-                "without root, loop devices or mounts.",
-            ), id="start-intro")
+            yield Static(
+                "[b]diskwright[/b] builds filesystem and disk images from a folder of files "
+                "or a Nix closure — ext4, erofs, squashfs, vfat; GPT or MBR; raw, qcow2 or "
+                "compressed — without root, loop devices or mounts.", id="start-intro")
             if self.note:
                 yield Static(self.note, id="start-note", markup=False)
             yield Static("Start from a preset (every choice can be changed later):",
                          classes="section-title")
-            width = max((len(p.title) for p in presets()), default=12) + 2
+            width = max((len(p.title) for p in presets()), default=12) + 1
             options: list[Any] = []
             for p in presets():
-                options.append(Option(Text.assemble((p.title.ljust(width), "bold"),
-                                                    ("for ", "dim"), p.who_for),
-                                      id=f"preset:{p.name}"))
+                options.append(Option(_row(p.title, p.who_for, width), id=f"preset:{p.name}"))
             options.append(None)
-            options.append(Option(Text.assemble(("Open a saved profile…".ljust(width + 8),
-                                                 "bold"), ("Ctrl+O", "dim")), id="open"))
-            options.append(Option(Text.assemble(("Start blank".ljust(width), "bold"),
-                                                ("for ", "dim"), BLANK_WHO_FOR), id="blank"))
+            options.append(Option(_row("Open…", "a profile you saved before (Ctrl+O)", width),
+                                  id="open"))
+            options.append(Option(_row("Start blank", BLANK_WHO_FOR, width), id="blank"))
             yield OptionList(*options, id="start-list")
             yield Static("↑/↓ choose · Enter start · F1 help · Ctrl+Q quit", classes="dim",
                          id="start-keys")
@@ -73,5 +68,10 @@ class StartScreen(Screen[None]):
             app.start_preset(choice.removeprefix("preset:"))
 
 
-def default_profile_name(base: Path, name: str) -> Path:
-    return base / f"{name}.toml"
+def _row(title: str, who_for: str, width: int) -> Table:
+    """Title in one column, who it is for in the other, so wrapped lines stay aligned."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=width, no_wrap=True)
+    grid.add_column(ratio=1)
+    grid.add_row(Text(title, style="bold"), Text.assemble(("for ", "dim"), who_for))
+    return grid

@@ -27,7 +27,7 @@ from tui.screens.review import ReviewForm
 from tui.screens.sizes import SizesForm
 from tui.screens.source import SourceForm
 from tui.screens.zfs import ZfsForm
-from tui.widgets import EstimatePanel, PlanPanel, StepList
+from tui.widgets import EstimatePanel, PlanPanel, StepList, update_if_changed
 
 if TYPE_CHECKING:
     from tui.app import WizardApp
@@ -135,6 +135,8 @@ class WizardScreen(Screen[None]):
         self.refresh_steps()
 
     def refresh_steps(self) -> None:
+        if not self.is_attached or not self.query(StepList):
+            return
         a = self.wiz.analysis
         states: dict[str, bool | None] = {}
         fresh = a.revision == self.wiz.latest_generation and not self.wiz.analysis_pending
@@ -163,7 +165,7 @@ class WizardScreen(Screen[None]):
         nxt.label = "Build ▶" if i + 1 < len(steps) and steps[i + 1] == "build" else "Next ▶"
         status = self.query_one("#nav-status", Static)
         if step == "build":
-            status.update("")
+            update_if_changed(status, "", layout=False)
             return
         n = len(a.for_step(step))
         if step == "output" and a.existing and not self.wiz.draft.force:
@@ -181,7 +183,7 @@ class WizardScreen(Screen[None]):
         if est is not None:
             text.append(f" · disk {format_size(est.total_disk)} → file ≈ "
                         f"{format_size(est.total_output)}", style="dim")
-        status.update(text)
+        update_if_changed(status, text, text.markup, layout=False)
 
     # ------------------------------------------------------------ analysis
 

@@ -87,9 +87,10 @@ class ZfsSection(Section):
         if not found:
             return
         table = found.first(DataTable)
-        table.clear()
-        for k, v in self.pool().items():
-            table.add_row(str(k), toml_literal(v), key=str(k))
+        with table.prevent(DataTable.RowHighlighted):
+            table.clear()
+            for k, v in self.pool().items():
+                table.add_row(str(k), toml_literal(v), key=str(k))
         self.query_one("#zfs-note", Static).display = False
 
     @on(DataTable.RowHighlighted, "#zfs-table")

@@ -1,0 +1,168 @@
+"""The wizard's headless parts: presets, the draft, step mapping and analysis."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from wizard_helpers import REPO, preset_draft
+
+from core.presets import blank_profile_data, preset, presets
+from core.profile import load_profile
+from tui.model import (
+    Draft,
+    analyse,
+    coupled_filesystem,
+    field_name,
+    load_draft,
+    parse_field,
+    step_of,
+)
+
+pytestmark = pytest.mark.tui
+
+
+def test_presets_cover_every_example_with_who_it_is_for() -> None:
+    found = presets()
+    names = [p.name for p in found]
+    examples = sorted(p.stem for p in (REPO / "examples").glob("*.toml"))
+    assert sorted(names) == examples
+    assert names[:4] == ["vm-disk", "sd-card", "microvm-store", "squashfs-store"]
+    for p in found:
+        assert p.who_for and "\n" not in p.who_for
+        assert p.title
+
+
+def test_preset_data_has_absolute_source_and_relative_outputs() -> None:
+    data = preset("vm-disk").profile_data()
+    assert Path(data["source"]["path"]).is_absolute()
+    assert data["source"]["path"].endswith("examples/root")
+    assert data["disks"][0]["output"]["path"] == "vm-disk.qcow2"
+    # a fresh copy each time: editing one never changes the preset
+    data["name"] = "changed"
+    assert preset("vm-disk").profile_data()["name"] == "vm-disk"
+
+
+def test_presets_module_is_headless() -> None:
+    code = ("import sys, core.presets; core.presets.presets(); "
+            "bad = [m for m in sys.modules if m.split('.')[0] in "
+            "('textual', 'questionary', 'tui', 'prompt_toolkit')]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_blank_profile_is_valid_apart_from_its_source(tmp_path: Path) -> None:
+    d = Draft(blank_profile_data(), tmp_path)
+    a = analyse(d.data, d.base_dir, None)
+    assert a.profile is not None
+    assert [e.field for e in a.errors] == ["source.path"]
+    assert step_of(a.errors[0].field) == "source"
+
+
+@pytest.mark.parametrize(("name", "step"), [
+    ("source.path", "source"),
+    ("source.files[0].target", "source"),
+    ("disks[0].partitions[1].label", "filesystem"),
+    ("disks[0].partitions[1].ext4.inode_ratio", "filesystem"),
+    ("disks[0].partitions[1].filesystem", "filesystem"),
+    ("disks[0].partitions[1].mount_point", "layout"),
+    ("disks[0].partitions[1].role/filesystem", "layout"),
+    ("disks[0].partitions", "layout"),
+    ("disks[0].table", "layout"),
+    ("disks[0].partitions[0].size", "sizes"),
+    ("disks[0].alignment", "sizes"),
+    ("disks[1].output.path", "output"),
+    ("reproducible.seed", "output"),
+    ("disks[0].partitions[0].zfs", "zfs"),
+    ("name", "review"),
+])
+def test_every_error_field_belongs_to_a_step(name: str, step: str) -> None:
+    assert step_of(name) == step
+
+
+def test_field_names_round_trip() -> None:
+    path = ("disks", 0, "partitions", 1, "ext4", "block_size")
+    assert field_name(path) == "disks[0].partitions[1].ext4.block_size"
+    assert parse_field(field_name(path)) == path
+
+
+def test_model_errors_come_in_the_models_words(tui_work: Path) -> None:
+    d = preset_draft("vm-disk", tui_work)
+    d.set(("disks", 0, "partitions", 0, "label"), "esp lower")
+    a = analyse(d.data, d.base_dir, None)
+    errs = a.for_field("disks[0].partitions[0].label")
+    assert errs and "upper-case" in errs[0].problem
+    assert not a.step_ok("filesystem")
+    assert a.step_ok("source")
+
+
+def test_roles_imply_filesystems() -> None:
+    assert coupled_filesystem("esp", "ext4") == "vfat"
+    assert coupled_filesystem("swap", "ext4") == "swap"
+    assert coupled_filesystem("root", "swap") == "ext4"
+    assert coupled_filesystem("data", "erofs") == "erofs"
+
+
+def test_set_role_zfs_adds_a_pool_and_drops_the_label(tui_work: Path) -> None:
+    d = preset_draft("vm-disk", tui_work)
+    d.set_role(0, 1, "zfs")
+    part = d.data["disks"][0]["partitions"][1]
+    assert part["filesystem"] == "zfs" and isinstance(part["zfs"], dict)
+    assert part["label"] is None
+    assert d.has_zfs()
+
+
+def test_structure_edits(tui_work: Path) -> None:
+    d = preset_draft("vm-disk", tui_work)
+    p = d.add_partition(0)
+    assert p == 2 and d.parts(0)[2]["empty"] is True
+    assert d.move_partition(0, 2, -1) == 1
+    assert d.parts(0)[1]["empty"] is True
+    d.remove_partition(0, 1)
+    assert len(d.parts(0)) == 2
+    n = d.add_disk()
+    assert d.disks[n]["name"] == "disk1" and d.disks[n]["table"] == "none"
+    assert d.dirty
+
+
+def test_save_rebases_relative_paths(tui_work: Path, tmp_path: Path) -> None:
+    d = preset_draft("vm-disk", tui_work)
+    d.data["source"]["path"] = "root"
+    elsewhere = tmp_path / "profiles"
+    elsewhere.mkdir()
+    d.save(elsewhere / "vm.toml")
+    saved = tomllib.loads((elsewhere / "vm.toml").read_text())
+    assert saved["source"]["path"] == str(tui_work / "root")
+    assert saved["disks"][0]["output"]["path"] == str(tui_work / "vm-disk.qcow2")
+    profile = load_profile(elsewhere / "vm.toml")
+    assert profile.source_root() == tui_work / "root"
+    assert not d.dirty and d.path == (elsewhere / "vm.toml").resolve()
+
+
+def test_invalid_drafts_save_and_load_with_their_errors(tui_work: Path) -> None:
+    d = preset_draft("vm-disk", tui_work)
+    d.set(("disks", 0, "partitions", 0, "label"), "esp lower")
+    d.save(tui_work / "broken.toml")
+    again = load_draft(tui_work / "broken.toml")
+    assert again.get(("disks", 0, "partitions", 0, "label")) == "esp lower"
+    a = analyse(again.data, again.base_dir, None)
+    assert a.profile is None and a.for_field("disks[0].partitions[0].label")
+
+
+def test_existing_outputs_block_until_replace_is_chosen(tui_work: Path) -> None:
+    from core.scan import scan_tree
+
+    d = preset_draft("vm-disk", tui_work)
+    (tui_work / "vm-disk.qcow2").write_bytes(b"old")
+    scan = scan_tree(tui_work / "root")
+    a = analyse(d.data, d.base_dir, scan)
+    assert a.existing == [str(tui_work / "vm-disk.qcow2")]
+    assert not a.step_ok("output") and not a.step_ok("build")
+    assert a.step_ok("output", force=True)
+    forced = analyse(d.data, d.base_dir, scan, force=True)
+    assert "Refuse to replace" not in forced.script
+    assert "Refuse to replace" in a.script

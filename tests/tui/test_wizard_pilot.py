@@ -1,0 +1,449 @@
+"""The wizard driven like a person would: keys and clicks, real tools for the builds."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import Button, Input
+from wizard_helpers import (
+    REPO,
+    field,
+    make_root,
+    plain,
+    preset_draft,
+    settle,
+    sha256,
+    type_into,
+    wait_for,
+)
+
+from tui.app import WizardApp
+from tui.dialogs import ConfirmModal, HelpModal, PathModal
+
+pytestmark = pytest.mark.tui
+
+
+def build_form(app: WizardApp) -> Any:
+    return app.wizard_screen.form("build")
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".diskwright"))
+
+
+async def run_build(pilot: Any, timeout: float = 300) -> Any:
+    app = pilot.app
+    await app.goto("build")
+    await settle(pilot)
+    form = build_form(app)
+    assert not app.screen.query_one("#build-start", Button).disabled
+    await pilot.click("#build-start")
+    await wait_for(pilot, lambda: form.state in ("done", "failed", "cancelled"), timeout,
+                   "the build to end")
+    return form
+
+
+# ------------------------------------------------------------------ full runs
+
+
+async def test_full_build_from_a_preset(tui_work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start screen → VM disk preset → every step with Ctrl+N → Build → a verified image."""
+    monkeypatch.chdir(tui_work)
+    app = WizardApp(None, frozen=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert app.screen.id == "start-screen"
+        await pilot.press("enter")  # the first preset: VM disk
+        await settle(pilot)
+        assert app.current_step == "source" and app.draft.get(("name",)) == "vm-disk"
+        await type_into(pilot, "source", ("source", "path"), str(tui_work / "root"), paste=True)
+        assert app.scan_status.state == "done" and app.scan is not None
+        visited = []
+        for _ in range(6):
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+            visited.append(app.current_step)
+        assert visited == ["filesystem", "layout", "sizes", "output", "review", "build"]
+        form = build_form(app)
+        await pilot.click("#build-start")
+        await wait_for(pilot, lambda: form.state in ("done", "failed", "cancelled"), 300)
+        assert form.state == "done", app.screen.query_one("#build-result").render()
+        image = tui_work / "vm-disk.qcow2"
+        assert image.is_file()
+        [out] = form.result.outputs
+        assert out.path == str(image) and out.sha256 == sha256(image)
+        assert len(form.result.checks) >= 3
+        assert all(s == "done" for s in form.states)
+        assert leftovers(tui_work) == []
+    info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", str(image)],
+                                     capture_output=True, text=True, check=True).stdout)
+    assert info["format"] == "qcow2"
+    subprocess.run(["qemu-img", "check", str(image)], check=True, capture_output=True)
+    raw = tui_work / "check.raw"
+    subprocess.run(["qemu-img", "convert", "-O", "raw", str(image), str(raw)], check=True)
+    table = json.loads(subprocess.run(["sfdisk", "-J", str(raw)], capture_output=True,
+                                      text=True, check=True).stdout)
+    assert len(table["partitiontable"]["partitions"]) == 2
+
+
+async def test_saved_profile_builds_the_same_image_headless(tui_work: Path) -> None:
+    """Ctrl+S in the wizard, build there, then `diskwright build` the saved file: same bytes."""
+    draft = preset_draft("vm-disk", tui_work, tui_work / "root")
+    app = WizardApp(draft=draft, step="review", frozen=True)
+    saved = tui_work / "profiles" / "my-vm.toml"
+    saved.parent.mkdir()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, PathModal)
+        inp = app.screen.query_one("#path-input", Input)
+        inp.value = str(saved)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert saved.is_file() and not app.draft.dirty
+        assert str(saved) in app.sub_title
+        form = await run_build(pilot)
+        assert form.state == "done"
+        wizard_sha = form.result.outputs[0].sha256
+    cli_out = tui_work / "cli"
+    cli_out.mkdir()
+    res = subprocess.run([sys.executable, "-m", "tui.cli", "build", str(saved), "--output-dir",
+                          str(cli_out)], cwd=REPO, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert res.returncode == 0, res.stderr
+    assert sha256(cli_out / "vm-disk.qcow2") == wizard_sha
+
+
+async def test_cancel_mid_build_leaves_no_output(tui_work: Path) -> None:
+    """A slow xz step is running when Cancel is confirmed: nothing is written, nothing left."""
+    root = make_root(tui_work / "bigroot")
+    (root / "usr" / "big.bin").write_bytes(os.urandom(48 * 1024 * 1024))
+    draft = preset_draft("sd-card", tui_work, root)
+    draft.set(("disks", 0, "output", "compression"), "xz")
+    draft.set(("disks", 0, "output", "compression_level"), 9)
+    draft.set(("disks", 0, "output", "path"), "sd.img.xz")
+    app = WizardApp(draft=draft, step="build", frozen=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        form = build_form(app)
+        await pilot.click("#build-start")
+
+        def compressing() -> bool:
+            return (form.state == "running" and form.plan is not None and form.current >= 0
+                    and " xz " in f" {form.plan.steps[form.current].render()} ")
+
+        await wait_for(pilot, compressing, 300, "the xz step to start")
+        await pilot.click("#build-cancel")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.click("#answer-stop")
+        await wait_for(pilot, lambda: form.state != "running", 60, "the build to stop")
+        assert form.state == "cancelled"
+        assert "stopped" in form.states
+        status = plain(app.screen.query_one("#build-status"))
+        assert "nothing was written" in status
+        assert not app.building
+    assert not (tui_work / "sd.img.xz").exists()
+    assert leftovers(tui_work) == []
+    log = (tui_work / "sd.img.xz.log").read_text()
+    assert "cancelled" in log
+    # the tool's process group is gone: no process still works inside our folder
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            assert str(tui_work).encode() not in cmd
+
+
+# ------------------------------------------------------------------ validation per step
+
+
+INVALID = [
+    pytest.param("source", ("source", "path"), "/no/such/folder", "does not exist",
+                 id="source"),
+    pytest.param("filesystem", ("disks", 0, "partitions", 0, "label"), "esp part",
+                 "upper-case", id="filesystem"),
+    pytest.param("layout", ("disks", 0, "partitions", 0, "mount_point"), "boot",
+                 "absolute path", id="layout"),
+    pytest.param("sizes", ("disks", 0, "partitions", 1, "size"), "1000",
+                 "512-byte sector", id="sizes"),
+    pytest.param("output", ("disks", 0, "output", "path"), "/dev/vm.qcow2",
+                 "refusing to write under /dev", id="output"),
+    pytest.param("output", ("reproducible", "source_date_epoch"), "-5",
+                 "greater than or equal", id="output-epoch"),
+]
+
+
+@pytest.mark.parametrize(("step", "path", "bad", "words"), INVALID)
+async def test_invalid_input_is_explained_and_blocks_next(
+        tui_work: Path, step: str, path: tuple[Any, ...], bad: str, words: str) -> None:
+    draft = preset_draft("vm-disk", tui_work, tui_work / "root")
+    good = draft.get(path)
+    app = WizardApp(draft=draft, step=step, frozen=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        nxt = app.screen.query_one("#nav-next", Button)
+        assert not nxt.disabled
+        await type_into(pilot, step, path, bad)
+        f = field(app, step, path)
+        assert f.has_class("-invalid")
+        note = plain(f.query_one(".note"))
+        assert words in note, note
+        assert "✗" in note  # never colour alone
+        assert nxt.disabled
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert app.current_step == step
+        # the review lists it too, and Build refuses
+        assert not app.analysis.step_ok("review")
+        await type_into(pilot, step, path, str(good), paste=True)
+        assert not f.has_class("-invalid")
+        assert not nxt.disabled
+
+
+async def test_review_lists_problems_and_disables_build(tui_work: Path) -> None:
+    draft = preset_draft("vm-disk", tui_work, tui_work / "root")
+    draft.set(("disks", 0, "partitions", 1, "label"), "x" * 20)
+    app = WizardApp(draft=draft, step="review", frozen=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        text = plain(app.screen.query_one("#review-problems"))
+        assert "Filesystem" in text and "16 bytes" in text
+        assert app.screen.query_one("#review-build", Button).disabled
+        assert app.screen.query_one("#nav-next", Button).disabled
+        steps = app.screen.query_one("#steps")
+        assert "✗" in str(steps.get_option("filesystem").prompt)
+        assert "✓" in str(steps.get_option("source").prompt)
+
+
+async def test_existing_output_warns_and_replace_is_explicit(tui_work: Path) -> None:
+    (tui_work / "vm-disk.qcow2").write_bytes(b"an older image")
+    draft = preset_draft("vm-disk", tui_work, tui_work / "root")
+    app = WizardApp(draft=draft, step="output", frozen=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        warning = plain(app.screen.query_one("#existing-warning"))
+        assert "exist" in warning and str(tui_work / "vm-disk.qcow2") in warning
+        assert app.screen.query_one("#nav-next", Button).disabled
+        await pilot.click("#force")
+        await settle(pilot)
+        assert app.draft.force
+        assert "will be replaced" in plain(app.screen.query_one("#existing-warning"))
+        assert not app.screen.query_one("#nav-next", Button).disabled
+        assert "Refuse to replace" not in app.analysis.script
+
+
+# ------------------------------------------------------------------ editing
+
+
+async def test_layout_add_move_remove_partitions(tui_work: Path) -> None:
+    draft = preset_draft("vm-disk", tui_work, tui_work / "root")
+    app = WizardApp(draft=draft, step="layout", frozen=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.click("#part-add")
+        await settle(pilot)
+        assert len(app.draft.parts(0)) == 3 and app.selected == (0, 2)
+        assert app.analysis.estimate is not None
+        assert len(app.analysis.estimate.disks[0].parts) == 3
+        assert "d0p3" in app.analysis.script
+        await pilot.click("#part-up")
+        await settle(pilot)
+        assert app.selected == (0, 1) and app.draft.parts(0)[1]["empty"] is True
+        table = app.screen.query_one("#parts-table")
+        assert table.row_count == 3 and table.cursor_row == 1
+        # role → filesystem coupling
+        app.screen.query_one("#form-layout #f-disks-0-partitions-1-role").query_one(
+            "Select").value = "swap"
+        await settle(pilot)
+        assert app.draft.parts(0)[1]["filesystem"] == "swap"
+        await pilot.click("#part-remove")
+        await settle(pilot)
+        assert [p["role"] for p in app.draft.parts(0)] == ["esp", "root"]
+        assert app.draft.dirty
+
+
+async def test_zfs_step_appears_only_with_a_pool(tui_work: Path) -> None:
+    draft = preset_draft("vm-disk", tui_work, tui_work / "root")
+    app = WizardApp(draft=draft, step="layout", frozen=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert "zfs" not in app.wizard_screen.visible_steps()
+        await app.select(0, 1)
+        app.screen.query_one("#form-layout #f-disks-0-partitions-1-role").query_one(
+            "Select").value = "zfs"
+        await settle(pilot)
+        assert "zfs" in app.wizard_screen.visible_steps()
+        await app.goto("zfs")
+        await settle(pilot)
+        app.screen.query_one("#zfs-key", Input).value = "ashift"
+        app.screen.query_one("#zfs-value", Input).value = "12"
+        await pilot.click("#zfs-set")
+        await settle(pilot)
+        assert app.draft.get(("disks", 0, "partitions", 1, "zfs")) == {"pool": "rpool",
+                                                                        "ashift": 12}
+
+
+async def test_preview_is_cores_script_and_follows_edits(tui_work: Path) -> None:
+    from core.plan import render_script
+    from core.planner import make_plan
+    from core.profile import parse_profile
+    from core.scan import scan_tree
+
+    draft = preset_draft("vm-disk", tui_work, tui_work / "root")
+    app = WizardApp(draft=draft, step="filesystem", frozen=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await type_into(pilot, "filesystem", ("disks", 0, "partitions", 0, "label"), "BOOT")
+        profile = parse_profile(app.draft.data, app.draft.base_dir)
+        plan = make_plan(profile, scan_tree(tui_work / "root"))
+        body = app.analysis.script.split("set -eu", 1)[1]
+        assert body == render_script(plan).split("set -eu", 1)[1]
+        assert "-n BOOT" in body
+        panel = app.screen.query_one("#plan")
+        assert panel._script == app.analysis.script
+
+
+async def test_export_writes_the_plan(tui_work: Path) -> None:
+    draft = preset_draft("vm-disk", tui_work, tui_work / "root")
+    app = WizardApp(draft=draft, step="review", frozen=True)
+    target = tui_work / "plan.sh"
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+e")
+        await pilot.pause()
+        app.screen.query_one("#path-input", Input).value = str(target)
+        await pilot.press("enter")
+        await settle(pilot)
+    assert target.read_text() == app.analysis.script
+    assert os.access(target, os.X_OK)
+
+
+async def test_save_asks_before_replacing(tui_work: Path) -> None:
+    target = tui_work / "vm-disk.toml"
+    before = target.read_text()
+    draft = preset_draft("vm-disk", tui_work, tui_work / "root")
+    app = WizardApp(draft=draft, step="review", frozen=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        app.screen.query_one("#path-input", Input).value = str(target)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.click("#answer-no")
+        await pilot.pause()
+        assert target.read_text() == before
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        app.screen.query_one("#path-input", Input).value = str(target)
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.click("#answer-yes")
+        await settle(pilot)
+    assert target.read_text() != before
+    assert "/root" in target.read_text()
+
+
+async def test_quit_asks_when_there_are_unsaved_changes(tui_work: Path) -> None:
+    draft = preset_draft("vm-disk", tui_work, tui_work / "root")
+    app = WizardApp(draft=draft, step="review", frozen=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+q")  # nothing changed yet: would quit, so change first
+        await pilot.pause()
+    assert app.return_value == 0
+    app = WizardApp(draft=preset_draft("vm-disk", tui_work, tui_work / "root"), step="review",
+                    frozen=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await type_into(pilot, "review", ("name",), "changed")
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.click("#answer-stay")
+        await pilot.pause()
+        assert app.is_running
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        await pilot.click("#answer-quit")
+        await pilot.pause()
+    assert app.return_value == 0
+
+
+async def test_small_terminal_panels_are_tabs(tui_work: Path) -> None:
+    draft = preset_draft("vm-disk", tui_work, tui_work / "root")
+    app = WizardApp(draft=draft, step="sizes", frozen=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert screen.has_class("-narrow")
+        assert screen.query_one("#form-area").display and not screen.query_one("#side").display
+        await pilot.press("f2")
+        assert screen.query_one("#estimate").display and not screen.query_one("#form-area").display
+        await pilot.press("f2")
+        assert screen.query_one("#plan").display and not screen.query_one("#estimate").display
+        await pilot.press("f2")
+        assert screen.query_one("#form-area").display
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert not screen.has_class("-narrow")
+        assert screen.query_one("#form-area").display and screen.query_one("#side").display
+
+
+async def test_help_and_keyboard_only_navigation(tui_work: Path) -> None:
+    draft = preset_draft("vm-disk", tui_work, tui_work / "root")
+    app = WizardApp(draft=draft, step="source", frozen=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpModal)
+        assert "Source" in app.screen.text
+        await pilot.press("escape")
+        await pilot.pause()
+        # jump with the step list: focus it, go down to Output, Enter
+        app.screen.query_one("#steps").focus()
+        await pilot.press("down", "down", "down", "down", "enter")
+        await settle(pilot)
+        assert app.current_step == "output"
+        await pilot.press("ctrl+b")
+        await settle(pilot)
+        assert app.current_step == "sizes"
+
+
+async def test_opening_an_invalid_profile_shows_what_to_fix(tui_work: Path) -> None:
+    bad = tui_work / "bad.toml"
+    bad.write_text((tui_work / "vm-disk.toml").read_text().replace('label = "ESP"',
+                                                                   'label = "esp"'))
+    app = WizardApp(str(bad), frozen=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert app.draft.path == bad.resolve()
+        await app.goto("filesystem")
+        await settle(pilot)
+        f = field(app, "filesystem", ("disks", 0, "partitions", 0, "label"))
+        assert f.has_class("-invalid")
+        assert "upper-case" in plain(f.query_one(".note"))
+
+
+async def test_a_profile_path_that_does_not_exist_yet(tmp_path: Path) -> None:
+    new = tmp_path / "new.toml"
+    app = WizardApp(str(new), frozen=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert app.screen.id == "start-screen"
+        assert "does not exist yet" in plain(app.screen.query_one("#start-note"))
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.draft.path == new.resolve() and app.draft.dirty

@@ -1,0 +1,83 @@
+"""Every wizard screen at 80×24 and 120×40, frozen (no cursor blink, no timings, workers done).
+
+Update after a deliberate change with `pytest tests/tui --snapshot-update` and
+look at the report before committing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from wizard_helpers import preset_draft, settle
+
+from tui.app import WizardApp
+from tui.model import Draft
+
+pytestmark = pytest.mark.tui
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+STEPS = ["source", "filesystem", "layout", "sizes", "output", "review", "build"]
+
+
+def wizard(snap_dir: Path, step: str, preset: str = "vm-disk",
+           change: Callable[[Draft], None] | None = None) -> WizardApp:
+    draft = preset_draft(preset, snap_dir)
+    if change is not None:
+        change(draft)
+    return WizardApp(draft=draft, step=step, frozen=True)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("step", STEPS)
+def test_step(snap_compare: Any, snap_dir: Path, step: str, size: tuple[int, int]) -> None:
+    assert snap_compare(wizard(snap_dir, step), terminal_size=size, run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_start_screen(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(WizardApp(None, frozen=True), terminal_size=size, run_before=settle)
+
+
+def _zfs(draft: Draft) -> None:
+    draft.set_role(0, 1, "zfs")
+    draft.set(("disks", 0, "partitions", 1, "zfs"),
+              {"pool": "rpool", "ashift": 12, "datasets": {"root": {"mountpoint": "/"}}})
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_zfs_step(snap_compare: Any, snap_dir: Path, size: tuple[int, int]) -> None:
+    assert snap_compare(wizard(snap_dir, "zfs", change=_zfs), terminal_size=size,
+                        run_before=settle)
+
+
+def _bad_label(draft: Draft) -> None:
+    draft.set(("disks", 0, "partitions", 0, "label"), "boot part")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_invalid_field_is_marked(snap_compare: Any, snap_dir: Path,
+                                 size: tuple[int, int]) -> None:
+    assert snap_compare(wizard(snap_dir, "filesystem", change=_bad_label), terminal_size=size,
+                        run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_two_disks_layout(snap_compare: Any, snap_dir: Path, size: tuple[int, int]) -> None:
+    assert snap_compare(wizard(snap_dir, "layout", preset="microvm-store"), terminal_size=size,
+                        run_before=settle)
+
+
+@pytest.mark.parametrize("panel", [pytest.param(["f2"], id="estimate"),
+                                   pytest.param(["f2", "f2"], id="plan")])
+def test_narrow_panels_become_tabs(snap_compare: Any, snap_dir: Path, panel: list[str]) -> None:
+    assert snap_compare(wizard(snap_dir, "layout"), terminal_size=(80, 24), press=panel,
+                        run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_help(snap_compare: Any, snap_dir: Path, size: tuple[int, int]) -> None:
+    assert snap_compare(wizard(snap_dir, "filesystem"), terminal_size=size, press=["f1"],
+                        run_before=settle)

@@ -1,0 +1,98 @@
+"""Helpers for the wizard's tests: example trees, presets in a folder, waiting for workers."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from tui.model import Draft, draft_from_preset
+from tui.widgets import field_id
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
+SNAP_DIR = Path(tempfile.gettempdir()) / "diskwright-tui-snapshots"
+
+
+def _make_root() -> Any:
+    spec = importlib.util.spec_from_file_location("dw_make_root", EXAMPLES / "make_root.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.make_root
+
+
+make_root = _make_root()
+
+
+def preset_draft(name: str, base: Path, root: Path | None = None) -> Draft:
+    """A preset's draft with outputs in `base` and the source at `root` (default base/root)."""
+    draft = draft_from_preset(name, base)
+    if draft.get(("source", "path")):
+        draft.data["source"]["path"] = str(root or base / "root")
+    return draft
+
+
+async def settle(pilot: Any, timeout: float = 30.0) -> None:
+    """Wait until debounce timers, analysis workers and the scan are all done."""
+    app = pilot.app
+    deadline = time.monotonic() + timeout
+    await pilot.pause()
+    while getattr(app, "busy", False):
+        if time.monotonic() > deadline:
+            raise AssertionError("the wizard never settled")
+        await pilot.pause(0.02)
+    await pilot.pause()
+
+
+def field(app: Any, step: str, path: tuple[Any, ...]) -> Any:
+    return app.screen.query_one(f"#form-{step} #{field_id(path)}")
+
+
+async def type_into(pilot: Any, step: str, path: tuple[Any, ...], text: str, *,
+                    paste: bool = False) -> None:
+    """Replace a text field's content the way a person would: focus, clear, type.
+
+    `paste` puts the text in at once (a long path), which is what pasting does.
+    """
+    from textual.widgets import Input
+
+    inp = field(pilot.app, step, path).query_one(Input)
+    inp.focus()
+    await pilot.pause()
+    await pilot.press("end", "ctrl+u")
+    if text and paste:
+        inp.insert_text_at_cursor(text)
+    elif text:
+        await pilot.press(*list(text))
+    await settle(pilot)
+
+
+async def wait_for(pilot: Any, predicate: Any, timeout: float = 120.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        await pilot.pause(0.05)
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def plain(widget: Any) -> str:
+    """A Static's content as plain text, whatever renderable it holds."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(width=200, file=io.StringIO(), record=True, color_system=None)
+    console.print(widget.content)
+    return console.export_text()
