@@ -258,6 +258,45 @@ def test_installable_without_result_is_explained(tmp_path: Path,
     assert err.value.field == "source.closure[0]"
 
 
+FLAKE = """{
+  outputs = { self }: {
+    packages.x86_64-linux.default = derivation {
+      name = "flake-hello";
+      system = "x86_64-linux";
+      builder = "/bin/sh";
+      args = [ "-c" "echo hello > $out" ];
+    };
+  };
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("nix") is None, reason="needs the nix command")
+def test_installable_resolves_through_nix_path_info(tmp_path: Path, store: tuple[Path, dict],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flake reference whose output is already in the store (as after `nix build`)."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # nix's own eval cache goes here
+    root = tmp_path / "fstore"
+    shutil.copytree(store[0], root, symlinks=True)
+    (tmp_path / "flake").mkdir()
+    (tmp_path / "flake" / "flake.nix").write_text(FLAKE)
+    ref = f"path:{tmp_path}/flake#default"
+    out = subprocess.run(
+        ["nix", "--extra-experimental-features", "nix-command flakes", "eval", "--store",
+         str(root), "--option", "build-users-group", "", "--raw", f"{ref}.outPath"],
+        capture_output=True, text=True, check=True).stdout
+    (root / out.lstrip("/")).write_text("hello\n")  # the build's result, registered by hand
+    h, n = nar_hash(root / out.lstrip("/"))
+    from make_nix_store import StorePath, registration
+
+    nix_store(root, "--load-db", stdin=registration([StorePath(out, h, n, ())]))
+    (tmp_path / "result").symlink_to(out)
+    profile = load_profile(write_profile(tmp_path / "p", store_only("erofs"), root,
+                                         closure=json.dumps([ref])))
+    c = nix.resolve_closure(profile)
+    assert c.roots == (out,) and c.paths == (out,)
+
+
 def test_without_nix_a_closure_says_how_to_get_it(tmp_path: Path, store: tuple[Path, dict],
                                                   monkeypatch: pytest.MonkeyPatch,
                                                   example_root: Path) -> None:
