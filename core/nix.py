@@ -275,8 +275,17 @@ def scan_closure(
     for path in closure.paths:
         if cancel is not None and cancel.is_set():  # type: ignore[attr-defined]
             raise ScanCancelled()
-        ps = scan_store_path(closure.physical(path), path, closure.nar_hash[path],
-                             cancel=cancel)  # type: ignore[arg-type]
+        try:
+            ps = scan_store_path(closure.physical(path), path, closure.nar_hash[path],
+                                 cancel=cancel)  # type: ignore[arg-type]
+        except OSError as err:
+            raise ProfileError(
+                "source.closure",
+                f"{path} is registered in the store but cannot be read at "
+                f"{closure.physical(path)} ({err.strerror})",
+                "repair the store (nix-store --verify --check-contents --repair) or fix "
+                "its permissions",
+            ) from None
         parts.append(ps)
         if progress is not None:
             st = ps.total()
@@ -478,6 +487,11 @@ def check(profile: Profile, scan: Scan | None) -> list[ProfileError]:
                 "scan with core.scan.scan_source(profile), which asks Nix for the closure",
             ),
         ]
+    for bad in [u for u in scan.unreadable if u.startswith(STORE_DIR + "/")][:5]:
+        errors.append(
+            ProfileError("source.closure", f"cannot read {bad}",
+                         "fix the store's permissions or build as a user who can read it")
+        )
     holders = [i for i in infos if receives_closure(i)]
     if not holders:
         errors.append(

@@ -238,6 +238,38 @@ def test_bad_entries_name_the_field(tmp_path: Path, store: tuple[Path, dict]) ->
         assert err.value.fix
 
 
+def test_missing_store_paths_are_explained(tmp_path: Path, store: tuple[Path, dict]) -> None:
+    root, made = store
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy, symlinks=True)
+    (tmp_path / "result").symlink_to(made["app-3.0"].path)
+    motd = copy / made["motd"].path.lstrip("/")
+    motd.unlink()  # registered, but gone from disk
+    profile = load_profile(write_profile(tmp_path / "a", store_only("erofs"), copy))
+    with pytest.raises(ProfileError) as err:
+        scan_source(profile)
+    assert err.value.field == "source.closure" and "--repair" in err.value.fix
+
+
+def test_unreadable_store_paths_are_explained(tmp_path: Path, store: tuple[Path, dict]) -> None:
+    root, made = store
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy, symlinks=True)
+    (tmp_path / "result").symlink_to(made["app-3.0"].path)
+    hello = copy / made["hello-2.12"].path.lstrip("/") / "share"
+    hello.chmod(0o755)
+    (hello / "man").chmod(0o000)
+    try:
+        if os.access(hello / "man", os.R_OK):
+            pytest.skip("running with CAP_DAC_OVERRIDE: every folder is readable")
+        profile = load_profile(write_profile(tmp_path / "b", store_only("erofs"), copy))
+        with pytest.raises(ProfileErrors) as errs:
+            validate(profile, scan_source(profile))
+        assert errs.value.errors[0].field == "source.closure"
+    finally:
+        (hello / "man").chmod(0o555)
+
+
 def test_store_folder_must_hold_a_store(tmp_path: Path, store: tuple[Path, dict]) -> None:
     root, _ = store
     path = write_profile(tmp_path, store_only("erofs"), root)
