@@ -238,7 +238,9 @@ def render_script(plan: Plan, *, header: str = "") -> str:
         + shlex.quote(plan.workspace_parent.rstrip("/") + "/.diskwright-XXXXXX")
         + ')"'
     )
-    out.append("trap 'rm -rf \"$W\"' EXIT")
+    # staged copies of a Nix store are read-only: make folders writable, then remove
+    out.append("trap 'find \"$W\" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null; "
+               "rm -rf \"$W\"' EXIT")
     out.append("trap 'exit 130' INT TERM")
     phase = None
     for s in plan.steps:

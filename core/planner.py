@@ -636,6 +636,7 @@ def _plan_tools(steps: list[Step]) -> set[str]:
         "dd",
         "stat",
         "sed",
+        "env",
     }
     return found - basic
 

@@ -225,7 +225,7 @@ class Runner:
             raise
         finally:
             await self._kill()
-            shutil.rmtree(workspace, ignore_errors=True)
+            remove_workspace(workspace)
             self._remove_partials()
             if log is not None:
                 log.close()
@@ -343,6 +343,19 @@ class Runner:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(proc.wait(), 5)
         self._proc = None
+
+
+def remove_workspace(path: str) -> None:
+    """Remove the workspace even where staging left read-only folders (a Nix store copy).
+
+    Only folders get u+w: files may be hard links to the user's own files.
+    """
+    for dirpath, _dirs, _files in os.walk(path):
+        with contextlib.suppress(OSError):
+            st = os.lstat(dirpath)
+            if not st.st_mode & stat.S_IWUSR:
+                os.chmod(dirpath, st.st_mode | stat.S_IWUSR | stat.S_IXUSR)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def run_plan(plan: Plan, on_event: EventHandler | None = None, **kw: object) -> Finished:

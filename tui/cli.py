@@ -20,7 +20,7 @@ from core.errors import Cancelled, DiskwrightError, ProfileError, ProfileErrors
 from core.plan import Plan, render_script
 from core.planner import Estimate, estimate, make_plan, validate
 from core.profile import Profile, json_schema, load_profile
-from core.scan import Scan, scan_tree
+from core.scan import Scan, scan_source
 from core.units import format_size
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
@@ -37,8 +37,7 @@ def load(path: str, output_dir: str | None = None) -> tuple[Profile, Scan | None
         out = Path(output_dir).resolve()
         for disk in profile.disks:
             disk.output.path = str(out / Path(disk.output.path).name)
-    root = profile.source_root()
-    scan = scan_tree(root) if root is not None and root.is_dir() else None
+    scan = scan_source(profile)
     validate(profile, scan)
     return profile, scan
 
@@ -122,6 +121,20 @@ def plan_json(plan: Plan) -> dict[str, object]:
 
 def cmd_export(args: argparse.Namespace) -> int:
     profile, scan = load(args.profile, args.output_dir)
+    if args.as_ == "repart" and args.output and (
+        args.output.endswith("/") or Path(args.output).is_dir()
+    ):
+        from core import exports
+
+        folder = Path(args.output)
+        folder.mkdir(parents=True, exist_ok=True)
+        clashes = [n for n in exports.repart_files(profile, scan) if (folder / n).exists()]
+        if clashes and not args.force:
+            raise ProfileError("--output", f"{folder / clashes[0]} exists",
+                               "pass --force to replace the definitions")
+        for path in exports.write_repart(profile, scan, folder):
+            print(f"wrote {path}", file=sys.stderr)
+        return EXIT_OK
     if args.as_ == "script":
         plan = make_plan(profile, scan, force=args.force)
         text = render_script(plan, header=_plan_header(profile, args.profile))
@@ -266,7 +279,9 @@ def parser() -> argparse.ArgumentParser:
         choices=["script", "nixos", "fstab", "repart"],
         help="what to export",
     )
-    x.add_argument("-o", "--output", help="file to write (default: stdout)")
+    x.add_argument("-o", "--output",
+                   help="file to write (default: stdout); for repart, a folder (DIR/) gets one "
+                   ".conf per partition")
     x.add_argument("--force", action="store_true", help="replace an existing file")
     x.add_argument("--output-dir", help="image outputs into this folder (script)")
     add(

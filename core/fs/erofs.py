@@ -82,7 +82,8 @@ class ErofsBuilder:
     def steps(self, ctx: PartCtx) -> list[Step]:
         opts, info = ctx.part.erofs, ctx.info
         feats = erofs_features()
-        argv: list[object] = ["mkfs.erofs"]
+        # with SOURCE_DATE_EPOCH set, mkfs.erofs 1.5 writes ~1% larger images than with -T
+        argv: list[object] = ["env", "-u", "SOURCE_DATE_EPOCH", "mkfs.erofs"]
         if opts.compressor != "none":
             z = opts.compressor + (f",{opts.level}" if opts.level is not None else "")
             argv.append(f"-z{z}")
