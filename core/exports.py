@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from core import nix
 from core.errors import ProfileError
@@ -20,6 +19,7 @@ from core.layout import PartInfo, disk_id, resolve
 from core.profile import GPT_TYPES, Filesystem, Profile, Role, Table, derive_uuid
 from core.scan import Scan
 from core.units import format_size, round_up
+from core.zfs import exports as zfs_exports
 
 KINDS = ("nixos", "fstab", "repart")
 READ_ONLY = {Filesystem.erofs, Filesystem.squashfs}
@@ -150,9 +150,7 @@ def guest(profile: Profile, scan: Scan | None = None) -> Guest:
                                   comment=f"{where}, by {dev.how}"))
             continue
         if fs == Filesystem.zfs:
-            g.mounts += _zfs_mounts(info)
-            g.notes.append(f"{info.where}: ZFS pool {_pool(info)!r}: set boot.supportedFilesystems "
-                           '= [ "zfs" ] and networking.hostId in the guest')
+            g.mounts += _zfs_mounts(info)  # boot.zfs hints: zfs_exports.nixos_lines
             continue
         if fs == Filesystem.none or part.role == Role.bios_boot:
             continue
@@ -208,32 +206,15 @@ def _overlay_mounts(infos: list[PartInfo], info: PartInfo) -> list[Mount]:
 
 
 def _pool(info: PartInfo) -> str:
-    z: dict[str, Any] = info.part.zfs or {}
-    return str(z.get("pool") or z.get("name") or "rpool")
+    return zfs_exports.pool_name(info)
 
 
 def _zfs_mounts(info: PartInfo) -> list[Mount]:
-    """Datasets with a mount point, however the pool settings list them."""
-    z: dict[str, Any] = info.part.zfs or {}
-    pool = _pool(info)
-    found: list[tuple[str, str]] = []
-    datasets = z.get("datasets") or {}
-    items: list[tuple[str, Any]] = (
-        list(datasets.items()) if isinstance(datasets, dict)
-        else [(str(d.get("name", "")), d) for d in datasets if isinstance(d, dict)]
-    )
-    for name, props in items:
-        if not isinstance(props, dict):
-            continue
-        mp = props.get("mount_point") or props.get("mountpoint") or (
-            props.get("properties", {}) or {}).get("mountpoint")
-        if isinstance(mp, str) and mp.startswith("/"):
-            ds = name if name.startswith(pool) else f"{pool}/{name}".rstrip("/")
-            found.append((mp, ds))
+    """The pool's mounted datasets (core/zfs/exports.py decides which and how)."""
     return [
-        Mount(mp, ds, ds, "zfs", ("zfsutil",), mp in NEEDED,
-              comment=f"{info.where}: ZFS dataset {ds}")
-        for mp, ds in sorted(found)
+        Mount(m.point, m.dataset, m.dataset, "zfs", m.options, m.point in NEEDED,
+              comment=m.comment)
+        for m in zfs_exports.zfs_mounts(info)
     ]
 
 
@@ -288,6 +269,7 @@ def nixos(profile: Profile, scan: Scan | None = None) -> str:
             f"  # The closure's registration is beside the image: {g.registration_beside}",
             "  # (microvm.nix passes such a file as regInfo; else run nix-store --load-db < it).",
         ]
+    out += zfs_exports.nixos_lines(profile)
     out += [f"  # {n}" for n in g.notes]
     out.append("}")
     return "\n".join(out) + "\n"
@@ -323,7 +305,7 @@ def fstab(profile: Profile, scan: Scan | None = None) -> str:
         out.append(f"# {r[6]}")
         out.append(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  "
                    f"{r[3]:<{widths[3]}}  {r[4]} {r[5]}")
-    out += [f"# {c}" for c in comments + g.notes]
+    out += [f"# {c}" for c in comments + g.notes + zfs_exports.fstab_notes(profile)]
     if g.registration_in_image:
         out.append(f"# load {nix.REGISTRATION_TARGET} once with: nix-store --load-db < "
                    f"{nix.REGISTRATION_TARGET}")

@@ -4,7 +4,7 @@
   superblock and fix its crc32c so the kernel and blkid accept it.
 - check-table: read a disk's table back with `sfdisk -J` and compare it with
   what the plan wrote.
-- zfs-vm, zfs-check, zfs-labels: the ZFS helper VM's steps (core/zfs/helper.py).
+- zfs-vm, zfs-check, zfs-labels, zfs-kit: the ZFS helper VM (core/zfs/helper.py).
 """
 
 from __future__ import annotations
@@ -144,13 +144,14 @@ def main(argv: list[str]) -> int:
         )
         return 2
     cmd, args = argv[0], argv[1:]
-    if cmd in ("zfs-vm", "zfs-check", "zfs-labels"):  # the ZFS helper VM's steps
+    if cmd in ("zfs-vm", "zfs-check", "zfs-labels", "zfs-kit"):  # the ZFS helper VM
         from core.zfs import helper as zfs_helper
 
         return {
             "zfs-vm": zfs_helper.zfs_vm_main,
             "zfs-check": zfs_helper.zfs_check_main,
             "zfs-labels": zfs_helper.zfs_labels_main,
+            "zfs-kit": zfs_helper.zfs_kit_main,
         }[cmd](args)
     try:
         if cmd == "erofs-label" and len(args) == 2:

@@ -27,6 +27,7 @@ from pydantic import (
 
 from core.errors import ProfileError, ProfileErrors
 from core.units import MiB, parse_size
+from core.zfs.model import ZfsPool
 
 PROFILE_VERSION = 1
 SECTOR = 512
@@ -354,7 +355,9 @@ class Partition(BaseModel):
     erofs: ErofsOptions = Field(default_factory=ErofsOptions)
     squashfs: SquashfsOptions = Field(default_factory=SquashfsOptions)
     vfat: VfatOptions = Field(default_factory=VfatOptions)
-    zfs: dict[str, Any] | None = Field(default=None, description="ZFS pool (see the ZFS docs)")
+    zfs: ZfsPool | None = Field(
+        default=None, description="ZFS pool: name, properties, datasets, volumes"
+    )
     overlay: Overlay | None = Field(
         default=None, description="Writable overlay over this read-only partition (exports)"
     )
@@ -477,6 +480,13 @@ class Partition(BaseModel):
             raise ValueError('role/filesystem: use role = "zfs" together with filesystem = "zfs"')
         if fs == Filesystem.zfs and self.zfs is None:
             raise ValueError("zfs: a zfs partition has no pool settings; add a [zfs] table")
+        if fs != Filesystem.zfs and self.zfs is not None:
+            raise ValueError(
+                f'zfs: pool settings on a {fs.value} partition; remove the [zfs] table or set '
+                'role = "zfs" and filesystem = "zfs"'
+            )
+        if fs == Filesystem.zfs and self.uuid is not None:
+            raise ValueError("uuid: OpenZFS gives each pool a random GUID; remove it")
         if fs in (Filesystem.erofs, Filesystem.squashfs) and self.empty:
             raise ValueError(f"empty: an empty {fs.value} image is useless; drop empty or use ext4")
         return self

@@ -8,6 +8,7 @@ from core.fs.ext4 import Ext4Builder
 from core.fs.other import NoneBuilder, SwapBuilder
 from core.fs.squashfs import SquashfsBuilder
 from core.fs.vfat import VfatBuilder
+from core.fs.zfs import ZfsBuilder
 from core.profile import Filesystem
 
 REGISTRY: dict[Filesystem, FsBuilder] = {
@@ -17,6 +18,7 @@ REGISTRY: dict[Filesystem, FsBuilder] = {
     Filesystem.vfat: VfatBuilder(),
     Filesystem.swap: SwapBuilder(),
     Filesystem.none: NoneBuilder(),
+    Filesystem.zfs: ZfsBuilder(),
 }
 
 
