@@ -94,8 +94,9 @@ def _unoctal(text: str) -> str:
     """/proc/mounts escapes space, tab, newline and backslash as \\ooo."""
     out, i = [], 0
     while i < len(text):
-        if text[i] == "\\" and i + 3 < len(text) + 1 and text[i + 1 : i + 4].isdigit():
-            out.append(chr(int(text[i + 1 : i + 4], 8)))
+        code = text[i + 1 : i + 4]
+        if text[i] == "\\" and len(code) == 3 and code.isdigit():
+            out.append(chr(int(code, 8)))
             i += 4
         else:
             out.append(text[i])

@@ -143,7 +143,7 @@ def build_script(pool: ZfsPool, ctx: JobContext) -> str:
             "# mounts below in mount-point order",
             "zfs umount -a",
         ]
-    rest = [n for n in nodes[1:]]
+    rest = nodes[1:]
     if rest:
         out += ["", "# datasets, each after its parent (a walk of the tree), none mounted yet"]
     for node in rest:

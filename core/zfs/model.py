@@ -484,12 +484,6 @@ class ZfsPool(BaseModel):
         values = {self.effective(n.name, "compression") for n in self.nodes() if n.kind != "volume"}
         return max(values, key=lambda v: (compression_ratio(v), str(v)), default=None)
 
-    def recordsize_known(self) -> bool:
-        return all(
-            "recordsize" not in n.properties or n.properties["recordsize"] in ("128K", "131072")
-            for n in self.nodes()
-        )
-
 
 CREATE_ONLY = frozenset(name for name, p in FS_PROPERTIES.items() if p.create_only)
 
