@@ -45,7 +45,9 @@ def _zfs_rows() -> list[DoctorRow]:
     except ImportError:
         return []
     try:
-        st = kit_status()
+        from core.zfs.helper import kit_sources
+
+        st = kit_status(*kit_sources())
     except Exception as err:  # the kit probe must never break doctor
         return [DoctorRow("zfs-kit", "ZFS helper VM", False, True, f"unknown ({err})")]
     ok = bool(getattr(st, "ready", False) or getattr(st, "present", False))

@@ -95,7 +95,7 @@ def contexts(profile: Profile, scan: Scan | None) -> list[PartCtx]:
 
 def _sample_for(scan: Scan | None, info: PartInfo) -> Sample | None:
     """Compressibility matters only where something compresses; sampling reads files."""
-    wants = info.part.filesystem.value in ("erofs", "squashfs") or (
+    wants = info.part.filesystem.value in ("erofs", "squashfs", "zfs") or (
         info.disk.output.compression.value != "none"
         or info.disk.output.format.value == "qcow2-compressed"
     )

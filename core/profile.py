@@ -102,7 +102,9 @@ LABEL_LIMITS: dict[Filesystem, int] = {
     Filesystem.swap: 16,
 }
 VFAT_LABEL_RE = re.compile(r"^[A-Z0-9 !#$%&'()\-@^_`{}~]+$")
-UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
 VFAT_ID_RE = re.compile(r"^[0-9a-fA-F]{8}$")
 DISK_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 FORBIDDEN_OUTPUT_PREFIXES = ("/dev", "/proc", "/sys")
@@ -152,7 +154,9 @@ class FileMapping(BaseModel):
         _safe_text(v, "a target path")
         p = PurePosixPath(v)
         if not p.is_absolute() or ".." in p.parts or str(p) == "/":
-            raise ValueError("target is not an absolute file path inside the image; write it like /etc/motd")
+            raise ValueError(
+                "target is not an absolute file path inside the image; write it like /etc/motd"
+            )
         return str(p)
 
     @field_validator("mode")
@@ -279,7 +283,9 @@ class SquashfsOptions(BaseModel):
     def _bs(cls, v: str) -> str:
         n = parse_size(v)
         if n < 4096 or n > MiB or n & (n - 1):
-            raise ValueError("squashfs block_size is not a power of two from 4KiB to 1MiB; use e.g. 128KiB")
+            raise ValueError(
+                "squashfs block_size is not a power of two from 4KiB to 1MiB; use e.g. 128KiB"
+            )
         return v
 
 
@@ -381,14 +387,18 @@ class Partition(BaseModel):
             try:
                 pct = float(v[:-1])
             except ValueError:
-                raise ValueError(f"headroom {v!r} is not understood; write it like 20%, 64MiB or auto") from None
+                raise ValueError(
+                    f"headroom {v!r} is not understood; write it like 20%, 64MiB or auto"
+                ) from None
             if not 0 <= pct <= 1000:
                 raise ValueError("headroom percentage is out of range; use 0% to 1000%")
             return v
         try:
             parse_size(v)
         except ValueError:
-            raise ValueError(f"headroom {v!r} is not understood; write it like 20%, 64MiB or auto") from None
+            raise ValueError(
+                f"headroom {v!r} is not understood; write it like 20%, 64MiB or auto"
+            ) from None
         return v
 
     @field_validator("uuid", "partuuid")
@@ -405,7 +415,9 @@ class Partition(BaseModel):
     @classmethod
     def _gpt_type(cls, v: str | None) -> str | None:
         if v is not None and not UUID_RE.match(v):
-            raise ValueError("gpt_type is not a type GUID; write it like 0FC63DAF-8483-4772-8E79-3D69D8477DE4")
+            raise ValueError(
+                "gpt_type is not a type GUID; write it like 0FC63DAF-8483-4772-8E79-3D69D8477DE4"
+            )
         return v.upper() if v else v
 
     @field_validator("name")
@@ -450,7 +462,9 @@ class Partition(BaseModel):
                     "label: squashfs has no label at all; remove the label or use erofs/ext4"
                 )
             if fs in (Filesystem.none, Filesystem.zfs):
-                raise ValueError(f"label: a {fs.value} partition has no filesystem label; remove it")
+                raise ValueError(
+                    f"label: a {fs.value} partition has no filesystem label; remove it"
+                )
             limit = LABEL_LIMITS.get(fs)
             if limit and len(self.label.encode()) > limit:
                 raise ValueError(
@@ -471,7 +485,7 @@ class Partition(BaseModel):
             if fs in (Filesystem.none, Filesystem.squashfs):
                 raise ValueError(f"uuid: {fs.value} has no filesystem UUID; remove it")
         if role == Role.esp and fs != Filesystem.vfat:
-            raise ValueError("filesystem: an ESP must be vfat; set filesystem = \"vfat\"")
+            raise ValueError('filesystem: an ESP must be vfat; set filesystem = "vfat"')
         if role == Role.bios_boot and fs != Filesystem.none:
             raise ValueError('filesystem: a bios-boot partition holds no filesystem; use "none"')
         if role == Role.swap and fs != Filesystem.swap:
@@ -482,7 +496,7 @@ class Partition(BaseModel):
             raise ValueError("zfs: a zfs partition has no pool settings; add a [zfs] table")
         if fs != Filesystem.zfs and self.zfs is not None:
             raise ValueError(
-                f'zfs: pool settings on a {fs.value} partition; remove the [zfs] table or set '
+                f"zfs: pool settings on a {fs.value} partition; remove the [zfs] table or set "
                 'role = "zfs" and filesystem = "zfs"'
             )
         if fs == Filesystem.zfs and self.uuid is not None:
@@ -560,7 +574,9 @@ class Output(BaseModel):
     def _level(self) -> Output:
         if self.compression_level is not None:
             if self.compression == Compression.none:
-                raise ValueError("compression_level without compression; set compression = zstd or xz")
+                raise ValueError(
+                    "compression_level without compression; set compression = zstd or xz"
+                )
             if self.compression == Compression.xz and self.compression_level > 9:
                 raise ValueError("xz has levels 0-9 only; choose one of them")
         return self
@@ -583,7 +599,9 @@ class Disk(BaseModel):
     @classmethod
     def _name(cls, v: str) -> str:
         if not DISK_NAME_RE.match(v):
-            raise ValueError("disk name is not allowed; use lower-case letters, digits, - and _, up to 32")
+            raise ValueError(
+                "disk name is not allowed; use lower-case letters, digits, - and _, up to 32"
+            )
         return v
 
     @field_validator("alignment")
@@ -603,7 +621,9 @@ class Disk(BaseModel):
     @classmethod
     def _uuid(cls, v: str | None) -> str | None:
         if v is not None and not UUID_RE.match(v) and not re.fullmatch(r"0x[0-9a-fA-F]{8}", v):
-            raise ValueError("not a disk id; give a GPT GUID (8-4-4-4-12 hex) or an MBR id like 0x1234abcd")
+            raise ValueError(
+                "not a disk id; give a GPT GUID (8-4-4-4-12 hex) or an MBR id like 0x1234abcd"
+            )
         return v
 
     @model_validator(mode="after")
@@ -611,11 +631,11 @@ class Disk(BaseModel):
         if self.table == Table.none:
             if len(self.partitions) != 1:
                 raise ValueError(
-                    "partitions: a disk with table = \"none\" is one bare filesystem; "
+                    'partitions: a disk with table = "none" is one bare filesystem; '
                     "use one partition or a gpt/mbr table"
                 )
             if self.partitions[0].filesystem == Filesystem.none:
-                raise ValueError('partitions[0].filesystem: a bare image needs a filesystem')
+                raise ValueError("partitions[0].filesystem: a bare image needs a filesystem")
         if self.table == Table.mbr:
             if len(self.partitions) > 4:
                 raise ValueError("partitions: MBR holds 4 primary partitions; use gpt")
@@ -656,7 +676,9 @@ class Disk(BaseModel):
         for i, p in enumerate(self.partitions):
             if p.start is not None:
                 if self.table == Table.none:
-                    raise ValueError(f"partitions[{i}].start: a bare image has no offsets; remove it")
+                    raise ValueError(
+                        f"partitions[{i}].start: a bare image has no offsets; remove it"
+                    )
                 start = parse_size(p.start)
                 if start % align:
                     raise ValueError(
@@ -842,7 +864,9 @@ def load_profile(path: Path) -> Profile:
     except IsADirectoryError:
         raise ProfileError(str(path), "is a folder, not a profile", "name the .toml file") from None
     except OSError as err:
-        raise ProfileError(str(path), f"cannot be read ({err.strerror})", "check permissions") from None
+        raise ProfileError(
+            str(path), f"cannot be read ({err.strerror})", "check permissions"
+        ) from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:

@@ -226,6 +226,19 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return EXIT_OK if not missing else EXIT_FAILED
 
 
+def cmd_zfs_kit(args: argparse.Namespace) -> int:
+    from core.zfs.helper import zfs_kit_main
+
+    argv = [args.action]
+    if args.kernel:
+        argv += ["--kernel", args.kernel]
+    if args.modules:
+        argv += ["--modules", args.modules]
+    if args.force:
+        argv.append("--force")
+    return zfs_kit_main(argv)
+
+
 def cmd_helper(args: argparse.Namespace) -> int:
     from core.helpers import main as helper_main
 
@@ -291,6 +304,18 @@ def parser() -> argparse.ArgumentParser:
         profile=False,
     )
     add("schema", "print the profile's JSON Schema", cmd_schema, profile=False)
+    zk = sub.add_parser(
+        "zfs-kit",
+        help="check or build the ZFS helper VM kit (kernel + initramfs with OpenZFS)",
+        description="The kit is assembled from the host's packages and cached; "
+        "--kernel/--modules point at a kernel and its modules elsewhere (NixOS, Ubuntu).",
+    )
+    zk.add_argument("action", choices=["status", "build"], nargs="?", default="status")
+    zk.add_argument("--kernel", help="kernel image (or $DISKWRIGHT_ZFS_KERNEL)")
+    zk.add_argument("--modules", help="/lib/modules/<version> with zfs.ko "
+                    "(or $DISKWRIGHT_ZFS_MODULES)")
+    zk.add_argument("--force", action="store_true", help="rebuild even if a kit is cached")
+    zk.set_defaults(fn=cmd_zfs_kit)
     wz = sub.add_parser("wizard", help="open the interactive wizard")
     wz.add_argument("profile", nargs="?", help="a profile to open")
     wz.add_argument("--plain", action="store_true", help="linear prompts, no full-screen app")
