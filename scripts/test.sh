@@ -6,5 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 python3 examples/make_root.py >/dev/null
+python3 examples/make_nix_store.py >/dev/null
 python3 -m ruff check .
 exec python3 -m pytest -q -rs "$@"
