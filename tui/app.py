@@ -35,7 +35,7 @@ from tui.model import (
     plan_header,
 )
 
-DEBOUNCE = 0.04  # seconds between the last keystroke and the refresh
+DEBOUNCE = 0.02  # seconds between the last keystroke and the refresh
 SCAN_DEBOUNCE = 0.25  # typing a path: wait a little before scanning it
 
 
@@ -64,7 +64,8 @@ class ScanStatus:
             return f"✗ cannot scan {self.root}: {self.message}"
         if self.state == "scanning":
             return f"… scanning {self.root}: {self.entries:,} entries, {format_size(self.nbytes)}"
-        extra = f" · {self.hardlinks:,} hard links" if self.hardlinks else ""
+        extra = (f" · {self.hardlinks:,} hard link{'s' * (self.hardlinks != 1)}"
+                 if self.hardlinks else "")
         took = f" (scanned in {self.seconds:.2f} s)" if self.show_time else ""
         return (f"✓ {self.files:,} files · {self.dirs:,} folders · {self.symlinks:,} symlinks"
                 f"{extra} · {format_size(self.nbytes)}{took}")
@@ -102,7 +103,8 @@ class WizardApp(App[int]):
         self._initial_step = step
         self.frozen = frozen  # snapshots: no blinking cursor, no timings on screen
         self.clock = clock or time.monotonic
-        self.draft: Draft = draft or blank_draft()
+        # None until a profile is chosen or loaded (loading waits for the first paint)
+        self.draft: Draft = draft  # type: ignore[assignment]
         self.analysis = Analysis(revision=-1)
         self.last_good: Analysis | None = None
         self.scan: Scan | None = None
@@ -121,6 +123,7 @@ class WizardApp(App[int]):
         self._scan_cancel: threading.Event | None = None
         self.first_paint: float | None = None
         self._opening = False
+        self._loading = False  # a profile is being read after the first paint
 
     # ------------------------------------------------------------ start
 
@@ -138,16 +141,42 @@ class WizardApp(App[int]):
                     note=f"{path} does not exist yet: choose a starting point and it will be "
                     "saved there (Ctrl+S)."))
                 return
-            try:
-                self.open_draft(load_draft(path), self._initial_step)
-                return
-            except ProfileError as err:
-                self.push_screen(StartScreen(note=f"✗ {err}"))
-                return
+            # paint the wizard's frame first; reading and validating the profile follows
+            from tui.screens.wizard import WizardScreen
+
+            self.sub_title = f"opening {path}…"
+            self._loading = True
+            self.push_screen(WizardScreen())
+            self.call_after_refresh(self._open_path, path)
+            return
         self.push_screen(StartScreen())
+
+    def _open_path(self, path: Path) -> None:
+        """Read the profile in a thread: the frame stays responsive while pydantic loads."""
+
+        def work() -> None:
+            try:
+                draft = load_draft(path)
+            except ProfileError as err:
+                self._post(self._open_failed, err)
+                return
+            self._post(self._opened, draft)
+
+        self.run_worker(work, thread=True, group="load", exit_on_error=False)
+
+    def _opened(self, draft: Draft) -> None:
+        self.open_draft(draft, self._initial_step, reuse=True)
+        self._loading = False
+
+    def _open_failed(self, err: ProfileError) -> None:
+        from tui.screens.start import StartScreen
+
+        self._loading = False
+        self.switch_screen(StartScreen(note=f"✗ {err}"))
 
     def on_ready(self) -> None:
         self.first_paint = time.perf_counter()
+        self.run_worker(_warm_up, thread=True, group="warm-up", exit_on_error=False)
 
     def start_preset(self, name: str) -> None:
         base = self.pending_path.parent if self.pending_path else Path.cwd()
@@ -166,8 +195,11 @@ class WizardApp(App[int]):
             draft.path = self.pending_path
             draft.dirty = True
 
-    def open_draft(self, draft: Draft, step: str = "source") -> None:
-        """Show `draft` in a fresh wizard screen (replacing the start screen or the old one)."""
+    def open_draft(self, draft: Draft, step: str = "source", *, reuse: bool = False) -> None:
+        """Show `draft` in a fresh wizard screen (replacing the start screen or the old one).
+
+        `reuse`: the current screen is an empty wizard frame painted while loading.
+        """
         from tui.screens.wizard import WizardScreen
 
         self.draft = draft
@@ -179,11 +211,12 @@ class WizardApp(App[int]):
         self.scan_error = None
         self.selected = (0, 0)
         self.current_step = step
-        screen = WizardScreen()
-        if len(self.screen_stack) > 1:
-            self.switch_screen(screen)
-        else:
-            self.push_screen(screen)
+        if not (reuse and isinstance(self.screen, WizardScreen)):
+            screen = WizardScreen()
+            if len(self.screen_stack) > 1:
+                self.switch_screen(screen)
+            else:
+                self.push_screen(screen)
         self._opening = True
         self.call_after_refresh(self._after_open, step)
         self.update_title()
@@ -197,6 +230,8 @@ class WizardApp(App[int]):
             self._opening = False
 
     def update_title(self) -> None:
+        if self.draft is None:
+            return
         name = self.draft.get(("name",)) or "profile"
         where = str(self.draft.path) if self.draft.path else "not saved"
         self.sub_title = f"{name} · {where}" + (" · modified" if self.draft.dirty else "")
@@ -297,8 +332,8 @@ class WizardApp(App[int]):
     @property
     def busy(self) -> bool:
         """Something is still being computed (tests and benchmarks wait on this)."""
-        return (self._opening or self.analysis_pending or self._scan_timer is not None
-                or self.scan_status.state == "scanning")
+        return (self._loading or self._opening or self.analysis_pending
+                or self._scan_timer is not None or self.scan_status.state == "scanning")
 
     def schedule_analysis(self, delay: float = DEBOUNCE) -> None:
         self._gen += 1
@@ -312,12 +347,18 @@ class WizardApp(App[int]):
         data = copy.deepcopy(self.draft.data)
         base, scan, force, path = self.draft.base_dir, self.scan, self.draft.force, self.draft.path
         extra = [self.scan_error] if self.scan_error is not None else []
+        screen = self.wizard_screen
+        width = screen.plan_width() if screen is not None else 0
         self._analysing += 1
 
         def work() -> None:
+            from tui.widgets import prepare_script
+
             try:
                 result = analyse(data, base, scan, force=force, revision=gen, path=path,
                                  extra_errors=extra)
+                if result.script:
+                    result.prepared = prepare_script(result.script, width)
             except Exception as err:  # never let a core bug take the UI down
                 result = Analysis(revision=gen, crash=f"{type(err).__name__}: {err}")
             self._post(self._analysis_ready, result)
@@ -606,7 +647,7 @@ class WizardApp(App[int]):
                 [("Stop and quit", "stop", "error"), ("Keep building", "keep", "primary")]),
                 answered)
             return
-        if self.wizard_screen is not None and self.draft.dirty:
+        if self.wizard_screen is not None and self.draft is not None and self.draft.dirty:
             def decided(answer: str | None) -> None:
                 if answer == "save":
                     self.action_save(then=lambda: self.exit(0))
@@ -626,6 +667,15 @@ class WizardApp(App[int]):
             self.set_timer(0.2, self._quit_after_build)
         else:
             self.exit(0)
+
+
+def _warm_up() -> None:
+    """After the first paint, import what the first refresh needs, off the UI thread."""
+    import core.plan
+    import core.planner
+    import core.profile
+    import core.runner  # noqa: F401
+    import tui.screens.source  # noqa: F401
 
 
 def scan_for(

@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import ValidationError
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -17,7 +16,6 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, DirectoryTree, Input, Label, Markdown, Static
 
-from core.profile import FileMapping, errors_from_validation
 from tui.model import error_text
 
 
@@ -230,6 +228,10 @@ class MappingModal(ModalScreen[dict[str, Any] | None]):
     @on(Input.Submitted)
     @on(Button.Pressed, "#m-save")
     def _save(self) -> None:
+        from pydantic import ValidationError
+
+        from core.profile import FileMapping, errors_from_validation
+
         values: dict[str, Any] = {}
         for key, _, _ in self.FIELDS:
             text = self.query_one(f"#m-{key}", Input).value.strip()

@@ -487,6 +487,7 @@ class Analysis:
     preflight: str | None = None  # what would stop a build (tools, space, folders)
     crash: str | None = None  # core could not plan this profile (a bug or a missing feature)
     seconds: float = 0.0
+    prepared: Any = None  # the script highlighted and wrapped for the preview (UI's business)
 
     @property
     def errors(self) -> list[ProfileError]:

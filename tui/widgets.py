@@ -17,7 +17,10 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.geometry import Size
 from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
@@ -98,7 +101,7 @@ class Field(Vertical):
     @property
     def ready(self) -> bool:
         """Children exist (a field mounted in this very refresh has none yet)."""
-        return bool(self.query(".note"))
+        return len(self.children) >= 2
 
     def show_value(self, value: Any) -> None:
         raise NotImplementedError
@@ -389,17 +392,44 @@ def short_path(path: str, keep: int = 2) -> str:
     return path if len(parts) <= keep + 1 else "…/" + "/".join(parts[-keep:])
 
 
-class PlanPanel(VerticalScroll):
-    """The exact script core would run, highlighted; read only and scrollable."""
+def highlight_script(script: str, *, dim: bool = False) -> Text:
+    text = Syntax(script, "bash", theme="monokai").highlight(script)
+    text.rstrip()
+    if dim:
+        text.stylize("dim")
+    return text
 
-    can_focus = True
 
-    def compose(self) -> ComposeResult:
-        yield Static("", id="plan-body")
+def prepare_script(script: str, width: int) -> tuple[Text, int, list[Strip]]:
+    """Highlight and wrap a script off the UI thread (its own Console: thread-safe)."""
+    import io
+
+    text = highlight_script(script)
+    if width <= 0:
+        return text, width, []
+    console = Console(width=width, file=io.StringIO(), color_system="truecolor",
+                      legacy_windows=False, force_terminal=True)
+    options = console.options.update(width=width, no_wrap=False, overflow="fold", height=None)
+    return text, width, [Strip(line) for line in console.render_lines(text, options, pad=False)]
+
+
+class PlanPanel(ScrollView, can_focus=True):
+    """The exact script core would run, highlighted; read only and scrollable.
+
+    A Line API view: the script is highlighted once per change and wrapped once
+    per width, and only the visible lines are drawn, so a long plan costs the
+    same to show as a short one.
+    """
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._script: str | None = None
+        self._text: Text = Text("")
+        self._strips: list[Strip] = []
+        self._wrapped_at = -1
 
     def on_mount(self) -> None:
         self.border_title = "Plan preview (read only)"
-        self._script: str | None = None
 
     def show(self, analysis: Analysis, last_good: Analysis | None) -> None:
         src = analysis if analysis.plan is not None else last_good
@@ -414,11 +444,57 @@ class PlanPanel(VerticalScroll):
             script = "# the plan appears once the profile is valid"
         if script == self._script and stale == self.has_class("-stale"):
             return
-        self._script = script
         self.set_class(stale, "-stale")
-        syntax = Syntax(script, "bash", theme="monokai", word_wrap=True,
-                        background_color="#1e1f1c", code_width=None)
-        self.query_one("#plan-body", Static).update(syntax)
+        prepared = getattr(src, "prepared", None) if src is not None else None
+        self.set_script(script, dim=stale, prepared=prepared)
+
+    def set_script(self, script: str, *, dim: bool = False,
+                   prepared: tuple[Text, int, list[Strip]] | None = None) -> None:
+        """Show `script`; `prepared` is its highlighting and wrapping done in a worker."""
+        self._script = script
+        if prepared is not None and not dim:
+            self._text, width, self._strips = prepared
+            if width == self.scrollable_content_region.width:
+                self._wrapped_at = width
+                self.virtual_size = Size(width, len(self._strips))
+                self.refresh()
+                return
+        else:
+            self._text = highlight_script(script, dim=dim)
+        self._wrapped_at = -1
+        self._wrap()
+
+    @property
+    def lines_text(self) -> str:
+        return self._text.plain
+
+    def _wrap(self) -> None:
+        width = self.scrollable_content_region.width
+        if width <= 0 or width == self._wrapped_at:
+            return
+        console = self.app.console
+        options = console.options.update(width=width, no_wrap=False, overflow="fold",
+                                         height=None)
+        lines = console.render_lines(self._text, options, pad=False)
+        self._strips = [Strip(line) for line in lines]
+        self._wrapped_at = width
+        self.virtual_size = Size(width, len(self._strips))
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self._wrap()
+
+    def render_line(self, y: int) -> Strip:
+        if self._wrapped_at != self.scrollable_content_region.width:
+            self._wrap()
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        style = self.rich_style
+        i = scroll_y + y
+        if i >= len(self._strips):
+            return Strip.blank(width, style)
+        strip = self._strips[i].crop_extend(scroll_x, scroll_x + width, style)
+        return strip.apply_style(style)
 
 
 class StepList(OptionList):

@@ -55,14 +55,14 @@ class Section(Vertical):
             fid = focused.id if focused is not None and self in focused.ancestors else None
             await self.recompose()
             if fid:
-                found = self.query(f"#{fid}")
+                found = [w for w in self.walk_children() if w.id == fid]
                 if found:
-                    found.first().focus()
+                    found[0].focus()
         else:
             self.load_values()
 
     def load_values(self) -> None:
-        for f in self.query(Field):
+        for f in self.walk_children(Field):
             f.load(self.draft.get(f.path))
 
     def show_analysis(self, analysis: Analysis) -> None:
@@ -91,16 +91,17 @@ class StepForm(VerticalScroll):
         yield from ()
 
     async def sync(self) -> None:
-        for section in list(self.query(Section)):
+        for section in list(self.walk_children(Section)):
             if section.parent is not None and section.is_attached:
                 await section.sync()
         self.show_analysis(self.wiz.analysis)
 
     def show_analysis(self, analysis: Analysis) -> None:
-        if not self.query(Problems):
+        problems = next(iter(self.walk_children(Problems, with_self=False)), None)
+        if problems is None:
             return  # not composed yet; sync() shows it once it is
         owned: set[str] = set()
-        for f in self.query(Field):
+        for f in self.walk_children(Field):
             errs = analysis.for_field(f.name_)
             f.set_errors(errs)
             if errs:
@@ -109,8 +110,8 @@ class StepForm(VerticalScroll):
         if self.step == "review":
             rest = []
         data = self.wiz.draft.data
-        self.query_one(Problems).show(rest, lambda name: describe_field(name, data))
-        for section in self.query(Section):
+        problems.show(rest, lambda name: describe_field(name, data))
+        for section in self.walk_children(Section):
             section.show_analysis(analysis)
 
     @on(Field.Edited)

@@ -6,6 +6,7 @@ the three become tabs (F2 cycles), so 80×24 keeps every piece reachable.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -19,30 +20,28 @@ from textual.widgets import Button, ContentSwitcher, Footer, Header, Static, Tab
 
 from core.units import format_size
 from tui.model import STEP_TITLES, STEPS, Analysis
-from tui.screens.build import BuildForm
-from tui.screens.filesystem import FilesystemForm
-from tui.screens.layout import LayoutForm
-from tui.screens.output import OutputForm
-from tui.screens.review import ReviewForm
-from tui.screens.sizes import SizesForm
-from tui.screens.source import SourceForm
-from tui.screens.zfs import ZfsForm
 from tui.widgets import EstimatePanel, PlanPanel, StepList, update_if_changed
 
 if TYPE_CHECKING:
     from tui.app import WizardApp
 
 WIDE = 110
-FORMS: dict[str, type[Widget]] = {
-    "source": SourceForm,
-    "filesystem": FilesystemForm,
-    "layout": LayoutForm,
-    "zfs": ZfsForm,
-    "sizes": SizesForm,
-    "output": OutputForm,
-    "review": ReviewForm,
-    "build": BuildForm,
+# step → (module, class); imported on the first visit so the first paint stays quick
+FORMS: dict[str, tuple[str, str]] = {
+    "source": ("tui.screens.source", "SourceForm"),
+    "filesystem": ("tui.screens.filesystem", "FilesystemForm"),
+    "layout": ("tui.screens.layout", "LayoutForm"),
+    "zfs": ("tui.screens.zfs", "ZfsForm"),
+    "sizes": ("tui.screens.sizes", "SizesForm"),
+    "output": ("tui.screens.output", "OutputForm"),
+    "review": ("tui.screens.review", "ReviewForm"),
+    "build": ("tui.screens.build", "BuildForm"),
 }
+
+
+def make_form(step: str) -> Widget:
+    module, name = FORMS[step]
+    return getattr(importlib.import_module(module), name)()  # type: ignore[no-any-return]
 PANELS = ("form", "estimate", "plan")
 
 
@@ -57,6 +56,8 @@ class WizardScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__(id="wizard-screen")
         self.panel = "form"
+        self._forms: dict[str, Any] = {}  # step → its form, mounted on first visit
+        self._step_list: StepList | None = None
 
     @property
     def wiz(self) -> WizardApp:
@@ -83,7 +84,8 @@ class WizardScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#steps").border_title = "Steps"
+        self._step_list = self.query_one(StepList)
+        self._step_list.border_title = "Steps"
         self._narrow(self.app.size.width)
 
     def on_resize(self, event: events.Resize) -> None:
@@ -95,17 +97,18 @@ class WizardScreen(Screen[None]):
     # ------------------------------------------------------------ steps
 
     def visible_steps(self) -> list[str]:
-        return [s for s in STEPS if s != "zfs" or self.wiz.draft.has_zfs()]
+        draft = self.wiz.draft
+        return [s for s in STEPS if s != "zfs" or (draft is not None and draft.has_zfs())]
 
     def form(self, step: str) -> Any:
-        found = self.query(f"#form-{step}")
-        return found.first() if found else None
+        return self._forms.get(step)
 
     async def show_step(self, step: str) -> None:
         switcher = self.query_one("#forms", ContentSwitcher)
         form = self.form(step)
         if form is None:
-            form = FORMS[step]()
+            form = make_form(step)
+            self._forms[step] = form
             await switcher.add_content(form, set_current=True)
         else:
             switcher.current = form.id
@@ -135,7 +138,7 @@ class WizardScreen(Screen[None]):
         self.refresh_steps()
 
     def refresh_steps(self) -> None:
-        if not self.is_attached or not self.query(StepList):
+        if not self.is_attached or self._step_list is None or self.wiz.draft is None:
             return
         a = self.wiz.analysis
         states: dict[str, bool | None] = {}
@@ -150,7 +153,7 @@ class WizardScreen(Screen[None]):
         build = self.form("build")
         if build is not None and build.built_revision == self.wiz.draft.revision:
             states["build"] = True  # just built from exactly this profile
-        self.query_one(StepList).show(self.visible_steps(), states, self.wiz.current_step)
+        self._step_list.show(self.visible_steps(), states, self.wiz.current_step)
         self._nav(a, states, fresh)
 
     def _nav(self, a: Analysis, states: dict[str, bool | None], fresh: bool) -> None:
@@ -194,6 +197,11 @@ class WizardScreen(Screen[None]):
         self.query_one(EstimatePanel).show(a, self.wiz.last_good, self.wiz.scan_status.line())
         self.query_one(PlanPanel).show(a, self.wiz.last_good)
         self.refresh_steps()
+
+    def plan_width(self) -> int:
+        """The preview's text width now (0 while hidden): the worker wraps the script to it."""
+        panel = self.query_one(PlanPanel)
+        return panel.scrollable_content_region.width if panel.display else 0
 
     def show_scan(self) -> None:
         form = self.form("source")

@@ -1,0 +1,136 @@
+"""Plain mode end to end, typed through prompt_toolkit's pipe input."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from prompt_toolkit.application import create_app_session
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output.plain_text import PlainTextOutput
+from wizard_helpers import REPO, sha256
+
+from tui.plain import run_plain
+
+pytestmark = pytest.mark.tui
+
+ENTER, DOWN, CLEAR, CTRL_C = "\r", "\x1b[B", "\x15", "\x03"
+
+
+@contextmanager
+def keyboard(*keys: str) -> Iterator[io.StringIO]:
+    """Everything questionary shows goes to the returned buffer (plain text)."""
+    screen = io.StringIO()
+    with create_pipe_input() as pipe:
+        pipe.send_text("".join(keys))
+        with create_app_session(input=pipe, output=PlainTextOutput(screen)):
+            yield screen
+
+
+def answer(text: str) -> str:
+    """Replace a prompt's default with `text`."""
+    return CLEAR + text + ENTER
+
+
+def vm_disk_keys(root: Path, saved: Path, label: str = "") -> list[str]:
+    """The VM disk preset, accepting every default except the source and the save path."""
+    return [
+        ENTER,  # start from: the first preset (VM disk)
+        answer(str(root)),  # source folder
+        "n",  # no extra file
+        ENTER, ENTER,  # disk name, table
+        # partition 1 (esp): role, mount point, contents, label, size, headroom
+        ENTER, ENTER, ENTER, (answer(label) if label else ENTER), ENTER, ENTER,
+        # partition 2 (root): role, filesystem, mount point, contents, label, size, headroom
+        ENTER, ENTER, ENTER, ENTER, ENTER, ENTER, ENTER,
+        "n",  # no more partitions
+        ENTER, ENTER, ENTER,  # output path, format, compression
+        "n",  # no more disks
+        ENTER,  # profile name
+        ENTER,  # what now: save and build
+        answer(str(saved)),
+    ]
+
+
+def test_plain_mode_builds_and_saves(tui_work: Path, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tui_work)
+    saved = tui_work / "plain.toml"
+    with keyboard(*vm_disk_keys(tui_work / "root", saved)):
+        rc = run_plain(None)
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "== Estimate ==" in out and "#!/bin/sh" in out and "mkfs.ext4" in out
+    image = tui_work / "vm-disk.qcow2"
+    assert image.is_file()
+    assert f"sha256 {sha256(image)}" in out
+    data = tomllib.loads(saved.read_text())
+    assert data["name"] == "vm-disk" and data["source"]["path"] == str(tui_work / "root")
+    # the saved profile rebuilds the same bytes headless
+    (tui_work / "again").mkdir()
+    res = subprocess.run([sys.executable, "-m", "tui.cli", "build", str(saved), "--output-dir",
+                          str(tui_work / "again")], cwd=REPO, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert sha256(tui_work / "again" / "vm-disk.qcow2") == sha256(image)
+
+
+def test_plain_mode_rejects_a_bad_answer_in_the_models_words(
+        tui_work: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tui_work)
+    # "boot part" is refused (the prompt stays), then BOOT is accepted
+    keys = vm_disk_keys(tui_work / "root", tui_work / "p.toml",
+                        label=f"boot part{ENTER}{CLEAR}BOOT")
+    with keyboard(*keys):
+        rc = run_plain(None)
+    assert rc == 0, capsys.readouterr().out
+    part = tomllib.loads((tui_work / "p.toml").read_text())["disks"][0]["partitions"][0]
+    assert part["label"] == "BOOT" and part.get("size", "auto") == "auto"
+
+
+def test_plain_validator_speaks_the_models_words(tui_work: Path) -> None:
+    from wizard_helpers import preset_draft
+
+    from tui.plain import PlainWizard
+
+    wizard = PlainWizard(out=lambda text: None)
+    wizard.draft = preset_draft("vm-disk", tui_work)
+    check = wizard.validator(("disks", 0, "partitions", 0, "label"), str)
+    assert "vfat labels are upper-case letters" in str(check("boot part"))
+    assert check("BOOT") is True
+    size = wizard.validator(("disks", 0, "partitions", 1, "size"), str)
+    assert "512-byte sector" in str(size("1000"))
+    assert size("2GiB") is True
+
+
+def test_ctrl_c_anywhere_writes_nothing(tui_work: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tui_work)
+    before = sorted(p.name for p in tui_work.iterdir())
+    with keyboard(ENTER, answer(str(tui_work / "root")), "n", ENTER, CTRL_C):
+        rc = run_plain(None)
+    assert rc == 130
+    assert "nothing was written" in capsys.readouterr().err
+    assert sorted(p.name for p in tui_work.iterdir()) == before
+
+
+def test_plain_mode_opens_a_profile_and_shows_its_plan(
+        tui_work: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tui_work)
+    profile = tui_work / "squashfs-store.toml"
+    # keep it as it is (no edits), then "Save the profile only" (same path, no replace prompt)
+    with keyboard("n", DOWN, ENTER, ENTER):
+        rc = run_plain(str(profile))
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "mksquashfs" in out and "Saved" in out
+    assert not (tui_work / "squashfs-store.squashfs").exists()
