@@ -138,6 +138,19 @@ def auto_or_fixed(ctx: PartCtx, minimum: int, content: int, *, align: int = MiB)
     return FsSize(content=content, minimum=minimum, image=image, fixed=False)
 
 
+def owners_unsupported(ctx: PartCtx, why: str) -> list[ProfileError]:
+    """Extra files asking for an owner on a filesystem that cannot keep one."""
+    return [
+        ProfileError(
+            "source.files",
+            f"{fm.target}: {why}; per-file owners are supported on ext4 only",
+            "set user = 0 and group = 0, or put the file on an ext4 partition",
+        )
+        for fm in ctx.info.files
+        if fm.user or fm.group
+    ]
+
+
 def too_small(ctx: PartCtx, size: FsSize) -> list[ProfileError]:
     if size.fixed and size.minimum > size.image:
         from core.units import format_size

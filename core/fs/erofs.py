@@ -7,7 +7,7 @@ are refused at validation instead of being passed and not taking effect.
 from __future__ import annotations
 
 from core.errors import ProfileError
-from core.fs.base import FsSize, PartCtx, auto_or_fixed, too_small
+from core.fs.base import FsSize, PartCtx, auto_or_fixed, owners_unsupported, too_small
 from core.plan import Step, cmd
 from core.tools import erofs_features
 from core.units import MiB, round_up
@@ -48,16 +48,7 @@ class ErofsBuilder:
                         f"set {flag} = false or upgrade erofs-utils",
                     )
                 )
-        for fm in ctx.info.files:
-            if fm.user or fm.group:
-                errors.append(
-                    ProfileError(
-                        "source.files",
-                        f"{fm.target}: erofs images here are all root-owned; "
-                        "per-file owners are supported on ext4 only",
-                        "set user = 0 and group = 0, or put the file on an ext4 partition",
-                    )
-                )
+        errors += owners_unsupported(ctx, "erofs images here are all root-owned")
         return errors + too_small(ctx, self.estimate(ctx))
 
     def estimate(self, ctx: PartCtx) -> FsSize:

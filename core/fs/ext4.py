@@ -195,8 +195,7 @@ class Ext4Builder:
             loose = round_up(tight + tight // 2 + 16 * MiB, MiB)
             mkfs = Or(
                 cmd(*argv, f"{tight // 1024}k", env=env),  # type: ignore[arg-type]
-                And((cmd("rm", "-f", ctx.image),
-                     cmd(*argv, f"{loose // 1024}k", env=env))),  # type: ignore[arg-type]
+                And((cmd("rm", "-f", ctx.image), cmd(*argv, f"{loose // 1024}k", env=env))),  # type: ignore[arg-type]
             )
             comment = (
                 f"sized to the modelled minimum ({tight // MiB} MiB); if the tree does not fit, "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.errors import ProfileError
-from core.fs.base import FsSize, PartCtx, auto_or_fixed, too_small
+from core.fs.base import FsSize, PartCtx, auto_or_fixed, owners_unsupported, too_small
 from core.plan import Step, cmd
 from core.tools import squashfs_compressors
 from core.units import MiB, parse_size, round_up
@@ -24,16 +24,7 @@ class SquashfsBuilder:
                     f"choose one of {', '.join(squashfs_compressors())}",
                 )
             )
-        for fm in ctx.info.files:
-            if fm.user or fm.group:
-                errors.append(
-                    ProfileError(
-                        "source.files",
-                        f"{fm.target}: squashfs images are all root-owned here; "
-                        "per-file owners are supported on ext4 only",
-                        "set user = 0 and group = 0, or put the file on an ext4 partition",
-                    )
-                )
+        errors += owners_unsupported(ctx, "squashfs images are all root-owned here")
         return errors + too_small(ctx, self.estimate(ctx))
 
     def estimate(self, ctx: PartCtx) -> FsSize:

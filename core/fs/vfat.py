@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.errors import ProfileError
-from core.fs.base import FsSize, PartCtx, too_small
+from core.fs.base import FsSize, PartCtx, owners_unsupported, too_small
 from core.plan import Step, Word, cmd
 from core.units import MiB, format_size, round_up
 
@@ -99,15 +99,7 @@ class VfatBuilder:
                     'raise the size or set fat_size = "auto"',
                 )
             )
-        for fm in ctx.info.files:
-            if fm.user or fm.group:
-                errors.append(
-                    ProfileError(
-                        "source.files",
-                        f"{fm.target}: vfat has no file owners",
-                        "set user = 0 and group = 0 for files on the ESP",
-                    )
-                )
+        errors += owners_unsupported(ctx, "vfat has no file owners")
         return errors
 
     def steps(self, ctx: PartCtx) -> list[Step]:
