@@ -80,11 +80,17 @@ class WizardApp(App[int]):
     CSS_PATH = "wizard.tcss"
     TITLE = "diskwright"
     ENABLE_COMMAND_PALETTE = False
+    # App-level and priority, so the footer lists them in this order on every screen and
+    # Ctrl+E/Ctrl+S work inside text fields too (End is still there for the cursor).
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "help", "Help"),
+        Binding("f1", "help", "Help", priority=True),
         Binding("ctrl+s", "save", "Save", priority=True),
-        Binding("ctrl+o", "open", "Open"),
+        Binding("ctrl+o", "open", "Open", priority=True),
         Binding("ctrl+e", "export", "Export plan", priority=True),
+        Binding("ctrl+b", "step(-1)", "Back", priority=True),
+        Binding("ctrl+n", "step(1)", "Next", priority=True),
+        Binding("f2", "panel", "Panels", priority=True),
+        Binding("f5", "rescan", "Rescan", show=False, priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -498,10 +504,30 @@ class WizardApp(App[int]):
     # ------------------------------------------------------------ anywhere: save, open, export
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Save and export need a profile: hidden on the start screen."""
-        if action in ("save", "export") and self.wizard_screen is None:
+        """Wizard keys only where they mean something; none of them inside a dialog."""
+        from textual.screen import ModalScreen
+
+        if action in ("save", "export", "step", "panel", "rescan", "open", "help") and \
+                isinstance(self.screen, ModalScreen):
+            return None if action != "help" else False
+        if action in ("save", "export", "step", "panel", "rescan") and (
+                self.wizard_screen is None or self.screen is not self.wizard_screen):
+            return False
+        if action == "panel" and not self.screen.has_class("-narrow"):
             return False
         return True
+
+    async def action_step(self, delta: int) -> None:
+        screen = self.wizard_screen
+        if screen is not None:
+            await (screen.action_next() if delta > 0 else screen.action_back())
+
+    def action_panel(self) -> None:
+        if self.wizard_screen is not None:
+            self.wizard_screen.action_panel()
+
+    def action_rescan(self) -> None:
+        self.start_scan(force=True)
 
     def action_help(self) -> None:
         from tui.dialogs import HelpModal

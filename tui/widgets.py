@@ -239,7 +239,7 @@ class BoolField(Field):
         self.text = text
 
     def make_control(self) -> Widget:
-        return Checkbox(self.text, self.value, compact=True, classes="control")
+        return Tick(self.text, self.value, compact=True, classes="control")
 
     def show_value(self, value: Any) -> None:
         box = self.query_one(Checkbox)
@@ -251,6 +251,14 @@ class BoolField(Field):
     def _changed(self, event: Checkbox.Changed) -> None:
         event.stop()
         self.edited(bool(event.value))
+
+
+class Tick(Checkbox):
+    """A checkbox that shows ✓ or nothing, so its state never rests on colour alone."""
+
+    @property
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]
+        return "✓" if self.value else " "
 
 
 class Problems(Static):
@@ -321,15 +329,21 @@ def bar_segments(disk: Any, width: int, highlight: int | None = None) -> list[Se
 
 
 def legend_table(disk: Any) -> Table:
-    table = Table.grid(padding=(0, 1))
-    for col in ("#", "part", "content", "image"):
-        table.add_column(col, justify="right" if col in ("content", "image") else "left")
+    """The bar's key: number, what the partition is, its files and its size."""
+    table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False,
+                  header_style="dim")
+    table.add_column("#")
+    table.add_column("partition")
+    table.add_column("files", justify="right")
+    table.add_column("size", justify="right")
+    table.add_column("")
     for i, p in enumerate(disk.parts):
         swatch = Text(f"{i + 1}", style=Style(color="white", bgcolor=PALETTE[i % len(PALETTE)],
                                                bold=True))
         what = f"{p.role} {p.filesystem}" + (f" “{p.label}”" if p.label else "")
-        image = format_size(p.size if p.size else p.image)
-        table.add_row(swatch, what, format_size(p.content), image + ("" if p.fixed else " auto"))
+        size = format_size(p.size if p.size else p.image)
+        table.add_row(swatch, what, format_size(p.content), size,
+                      Text("fixed" if p.fixed else "auto", style="dim"))
     return table
 
 
@@ -393,7 +407,9 @@ def short_path(path: str, keep: int = 2) -> str:
 
 
 def highlight_script(script: str, *, dim: bool = False) -> Text:
-    text = Syntax(script, "bash", theme="monokai").highlight(script)
+    text = Syntax(script, "bash", theme="monokai", word_wrap=True).highlight(script)
+    text.no_wrap = False
+    text.overflow = "fold"
     text.rstrip()
     if dim:
         text.stylize("dim")

@@ -447,3 +447,117 @@ async def test_a_profile_path_that_does_not_exist_yet(tmp_path: Path) -> None:
         await pilot.press("enter")
         await settle(pilot)
         assert app.draft.path == new.resolve() and app.draft.dirty
+
+
+# ------------------------------------------------------------------ dialogs, scans, failures
+
+
+async def test_browse_for_the_source_and_add_an_extra_file(tui_work: Path) -> None:
+    draft = preset_draft("vm-disk", tui_work, tui_work / "root")
+    draft.data["source"]["path"] = None
+    app = WizardApp(draft=draft, step="source", frozen=True)
+    motd = tui_work / "motd"
+    motd.write_text("hello from the wizard\n")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert not app.analysis.step_ok("source")
+        await pilot.click("#source-browse")
+        await pilot.pause()
+        assert isinstance(app.screen, PathModal)
+        app.screen.query_one("#path-input", Input).value = str(tui_work / "nope")
+        await pilot.click("#path-ok")
+        await pilot.pause()
+        assert isinstance(app.screen, PathModal)  # not a folder: the dialog says so and stays
+        assert "not a folder" in plain(app.screen.query_one("#path-note"))
+        app.screen.query_one("#path-input", Input).value = str(tui_work / "root")
+        await pilot.pause(0.6)  # two quick clicks on one button are a double click
+        await pilot.click("#path-ok")
+        await settle(pilot)
+        assert app.draft.get(("source", "path")) == str(tui_work / "root")
+        assert app.scan_status.state == "done" and app.analysis.step_ok("source")
+        # an extra file, checked by the model before it is accepted
+        await pilot.click("#file-add")
+        await pilot.pause()
+        modal = app.screen
+        modal.query_one("#m-source", Input).value = str(motd)
+        modal.query_one("#m-target", Input).value = "etc/motd"
+        await pilot.click("#m-save")
+        await pilot.pause(0.6)
+        assert app.screen is modal
+        assert "absolute file path" in plain(modal.query_one("#m-target-error"))
+        modal.query_one("#m-target", Input).value = "/etc/motd"
+        await pilot.click("#m-save")
+        await settle(pilot)
+        assert app.draft.get(("source", "files"))[0]["target"] == "/etc/motd"
+        assert app.screen.query_one("#files-table").row_count == 1
+        assert "Place /etc/motd" in app.analysis.script
+
+
+async def test_scanning_a_big_folder_shows_progress_and_can_be_replaced(tui_work: Path) -> None:
+    big = tui_work / "big"
+    for d in range(40):
+        sub = big / f"d{d}"
+        sub.mkdir(parents=True)
+        for f in range(250):
+            (sub / f"f{f}").write_bytes(b"x" * (f % 7))
+    draft = preset_draft("vm-disk", tui_work, tui_work / "root")
+    app = WizardApp(draft=draft, step="source", frozen=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        seen: list[str] = []
+        await app.edit(("source", "path"), str(big))
+        await wait_for(pilot, lambda: app.scan_status.state == "scanning" or
+                       app.scan_status.state == "done", 30)
+        seen.append(app.scan_status.line())
+        await settle(pilot)
+        assert app.scan_status.state == "done"
+        assert app.scan.total().files == 10_000
+        assert "10,000 files" in plain(app.screen.query_one("#scan-status"))
+        assert seen[0].startswith(("… scanning", "✓"))
+        # a scan in flight is dropped when the folder changes again
+        await app.edit(("source", "path"), str(tui_work / "root"))
+        await settle(pilot)
+        assert app.scan.root == (tui_work / "root").resolve()
+
+
+async def test_a_failing_step_is_shown_with_its_last_lines(tui_work: Path) -> None:
+    """The second output's folder vanishes during the build (a real failure, no fakes): the
+    finishing step is marked failed, its last lines are shown, and there is a way back."""
+    import shutil as sh
+
+    root = make_root(tui_work / "bigroot")
+    (root / "nix" / "store" / "big.bin").write_bytes(os.urandom(16 * 1024 * 1024))
+    other = tui_work / "other"
+    other.mkdir()
+    draft = preset_draft("microvm-store", tui_work, root)
+    draft.set(("disks", 1, "output", "path"), str(other / "var.img"))
+    app = WizardApp(draft=draft, step="build", frozen=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        form = build_form(app)
+        await pilot.click("#build-start")
+        await wait_for(pilot, lambda: form.state == "running" and form.current >= 1, 120,
+                       "the first steps")
+        sh.rmtree(other)
+        await wait_for(pilot, lambda: form.state in ("done", "failed", "cancelled"), 300)
+        assert form.state == "failed"
+        assert "failed" in form.states
+        failed = form.plan.steps[form.states.index("failed")]
+        assert str(other / "var.img") in failed.title
+        result = plain(app.screen.query_one("#build-result"))
+        assert "failed" in result
+        # the first disk was finished (and checked) before the second one's folder went away
+        first = tui_work / "microvm-store.erofs"
+        if first.exists():
+            assert "written before the failure" in result and str(first) in result
+        else:
+            assert "Nothing was written" in result
+        assert form.failure is not None and form.failure.lines
+        assert form.failure.lines[-1] in result
+        assert form.failure.log and Path(form.failure.log).is_file()
+        fix = app.screen.query_one("#build-fix", Button)
+        assert fix.display
+        await pilot.click("#build-fix")
+        await settle(pilot)
+        assert app.current_step == "output"
+    assert leftovers(tui_work) == []

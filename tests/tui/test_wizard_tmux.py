@@ -34,6 +34,15 @@ def wait_for_pane(session: str, text: str, timeout: float = 20.0) -> str:
     raise AssertionError(f"{text!r} never appeared; the pane shows:\n{screen}")
 
 
+def wait_gone(session: str, text: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text not in tmux("capture-pane", "-p", "-t", session):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} is still on screen")
+
+
 def test_wizard_in_tmux(tui_work: Path) -> None:
     session = f"diskwright-tui-test-{os.getpid()}"
     command = (f"cd {shlex.quote(str(tui_work))} && PYTHONPATH={shlex.quote(str(REPO))} "
@@ -50,6 +59,7 @@ def test_wizard_in_tmux(tui_work: Path) -> None:
         tmux("send-keys", "-t", session, "F1")
         wait_for_pane(session, "Filesystem: how each partition stores its files")
         tmux("send-keys", "-t", session, "Escape")
+        wait_gone(session, "Filesystem: how each partition stores its files")
         tmux("send-keys", "-t", session, "F2")
         wait_for_pane(session, "vm · gpt · disk")
         tmux("send-keys", "-t", session, "C-q")

@@ -90,6 +90,10 @@ class StepForm(VerticalScroll):
     def sections(self) -> ComposeResult:
         yield from ()
 
+    def on_mount(self) -> None:
+        # an analysis that arrived while this form was being composed is shown now
+        self.call_after_refresh(lambda: self.show_analysis(self.wiz.analysis))
+
     async def sync(self) -> None:
         for section in list(self.walk_children(Section)):
             if section.parent is not None and section.is_attached:

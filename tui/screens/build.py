@@ -7,6 +7,7 @@ process group and removes its workspace, so nothing is written.
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 from rich.text import Text
@@ -82,6 +83,7 @@ class BuildForm(Vertical):
         self.result: Finished | None = None
         self.failure: Failed | None = None
         self.fail_phase: str | None = None
+        self._before: set[str] = set()  # outputs that existed when the build started
 
     @property
     def wiz(self) -> Any:
@@ -111,12 +113,14 @@ class BuildForm(Vertical):
             steps.add_column("step", key="title")
             steps.add_column("time", key="time", width=6)
             yield steps
-            yield RichLog(id="build-log", max_lines=20000, wrap=True, markup=False)
+            yield RichLog(id="build-log", max_lines=20000, wrap=True, markup=False,
+                          min_width=20)
 
     def _fit_titles(self) -> None:
         self.query_one(StepsTable).fit_titles()
 
     def on_mount(self) -> None:
+        self.call_after_refresh(lambda: self.show_analysis(self.wiz.analysis))
         self.query_one("#build-steps").border_title = "Steps"
         self.query_one("#build-log").border_title = "Log"
         self.query_one("#build-fix").display = False
@@ -227,6 +231,7 @@ class BuildForm(Vertical):
             return
         self.plan = None
         self._fill_steps(plan)
+        self._before = {o for o in plan.outputs if os.path.lexists(o)}
         self.state = "running"
         self._status(Text(f"Building: {len(plan.steps)} steps", style="bold yellow"))
         runner = Runner(plan, self._on_event)
@@ -339,6 +344,9 @@ class BuildForm(Vertical):
         if self.wiz.draft.path:
             lines.append(Text(f"  rebuild headless: diskwright build {self.wiz.draft.path}",
                               style="dim"))
+        if not self.wiz.draft.force:
+            lines.append(Text("  to build again, tick “Replace existing files” on the Output "
+                              "step", style="dim"))
         self._result(lines)
         self._status(Text("✓ Done", style="bold green"))
 
@@ -350,8 +358,16 @@ class BuildForm(Vertical):
             lines.append(Text(f"    {line}"))
         if failed.log:
             lines.append(Text(f"  log: {failed.log}", style="dim"))
-        lines.append(Text("  Nothing was written. Change the profile and build again.",
-                          style="dim"))
+        outputs = self.plan.outputs if self.plan is not None else []
+        written = [o for o in outputs if os.path.lexists(o) and o not in self._before]
+        if written:
+            lines.append(Text("  ⚠ written before the failure (complete and checked): "
+                              + ", ".join(written), style="yellow"))
+            lines.append(Text("  The other outputs were not written. Fix the cause and build "
+                              "again (tick “Replace existing files”).", style="dim"))
+        else:
+            lines.append(Text("  Nothing was written. Change the profile and build again.",
+                              style="dim"))
         self._result(lines)
         self._status(Text("✗ Failed", style="bold red"))
         self.query_one("#build-fix").display = True

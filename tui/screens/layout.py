@@ -28,24 +28,23 @@ class DiskSection(Section):
     def build(self) -> ComposeResult:
         d = self.wiz.selected[0]
         n = len(self.draft.disks)
-        with Horizontal(classes="row picker"):
-            yield Label("  Disk", classes="flabel")
-            if n > 1:
-                yield Select([(f"{i + 1}: {disk.get('name')}", i)
+        if n > 1:
+            with Horizontal(classes="row picker"):
+                yield Label("  Disk", classes="flabel")
+                yield Select([(f"{i + 1}: {disk.get('name')} → "
+                               f"{(disk.get('output') or {}).get('path', '')}", i)
                               for i, disk in enumerate(self.draft.disks)],
                              value=d, allow_blank=False, compact=True, id="disk-select",
                              classes="control")
-            else:
-                yield Static(str(self.draft.disks[0].get("name")),
-                             classes="control picker-value")
-            yield Button("+ Disk", id="disk-add", compact=True)
-            yield Button("− Disk", id="disk-remove", compact=True, disabled=n < 2)
         base = ("disks", d)
         yield TextField((*base, "name"), "Disk name", self.draft.get((*base, "name")),
                         help="")
         yield ChoiceField((*base, "table"), "Table",
                           [(t, t) for t in ("gpt", "mbr", "none", "hybrid")],
                           self.draft.get((*base, "table"), "gpt"), explain=TABLE_HELP)
+        with Horizontal(classes="field-buttons"):
+            yield Button("+ Add a disk", id="disk-add", compact=True)
+            yield Button("− Remove this disk", id="disk-remove", compact=True, disabled=n < 2)
 
     @on(Select.Changed, "#disk-select")
     async def _disk(self, event: Select.Changed) -> None:

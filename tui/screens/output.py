@@ -15,7 +15,7 @@ from textual.widgets import Button, Checkbox, Label, Static
 from tui.dialogs import PathModal
 from tui.model import COMPRESSION_HELP, FORMAT_HELP, Analysis
 from tui.screens.base import Section, StepForm
-from tui.widgets import ChoiceField, Field, TextField
+from tui.widgets import ChoiceField, Field, TextField, Tick
 
 
 class OutputSection(Section):
@@ -84,7 +84,7 @@ class ReplaceSection(Section):
 
     def build(self) -> ComposeResult:
         yield Static("", id="existing-warning")
-        yield Checkbox("Replace existing files", self.draft.force, id="force", compact=True)
+        yield Tick("Replace existing files", self.draft.force, id="force", compact=True)
         yield Static("", id="preflight", classes="problems")
 
     def show_analysis(self, analysis: Analysis) -> None:

@@ -92,13 +92,13 @@ def summary(wiz: Any, analysis: Analysis) -> RenderableType:
                                   f"{disk.get('table')} · {kind}{size}"))
         rows.append(Text(f"        → {draft.resolve(str(out.get('path', '')))}"))
         table = Table.grid(padding=(0, 1), pad_edge=False)
-        table.add_column(width=7)
+        table.add_column(width=7, justify="right")
         for _ in range(3):
             table.add_column()
         for p, part in enumerate(draft.parts(d)):
             where = "(empty)" if part.get("empty") else (
                 part.get("contents") or part.get("mount_point") or "")
-            table.add_row(f"{'':6}#{p + 1}", f"{part.get('role')} {part.get('filesystem')}",
+            table.add_row(f"#{p + 1}", f"{part.get('role')} {part.get('filesystem')}",
                           f"“{part['label']}”" if part.get("label") else "", str(where))
         rows.append(table)
     repro = draft.get(("reproducible",), {}) or {}

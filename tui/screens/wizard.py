@@ -7,12 +7,11 @@ the three become tabs (F2 cycles), so 80×24 keeps every piece reachable.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widget import Widget
@@ -46,12 +45,6 @@ PANELS = ("form", "estimate", "plan")
 
 
 class WizardScreen(Screen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+n", "next", "Next"),
-        Binding("ctrl+b", "back", "Back"),
-        Binding("f2", "panel", "Panels"),
-        Binding("f5", "rescan", "Rescan", show=False),
-    ]
 
     def __init__(self) -> None:
         super().__init__(id="wizard-screen")
@@ -92,7 +85,9 @@ class WizardScreen(Screen[None]):
         self._narrow(event.size.width)
 
     def _narrow(self, width: int) -> None:
-        self.set_class(width < WIDE, "-narrow")
+        if self.has_class("-narrow") != (width < WIDE):
+            self.set_class(width < WIDE, "-narrow")
+            self.app.refresh_bindings()  # F2 (panels) only means something when narrow
 
     # ------------------------------------------------------------ steps
 
@@ -142,21 +137,24 @@ class WizardScreen(Screen[None]):
             return
         a = self.wiz.analysis
         states: dict[str, bool | None] = {}
-        fresh = a.revision == self.wiz.latest_generation and not self.wiz.analysis_pending
+        force = self.replacing()
         for s in self.visible_steps():
             if a.profile is None and not a.model_errors:
                 states[s] = None
             elif s == "source" and self.wiz.scan_status.state == "scanning":
                 states[s] = None
             else:
-                states[s] = a.step_ok(s, self.wiz.draft.force)
-        build = self.form("build")
-        if build is not None and build.built_revision == self.wiz.draft.revision:
-            states["build"] = True  # just built from exactly this profile
+                states[s] = a.step_ok(s, force)
         self._step_list.show(self.visible_steps(), states, self.wiz.current_step)
-        self._nav(a, states, fresh)
+        self._nav(a, states, force)
 
-    def _nav(self, a: Analysis, states: dict[str, bool | None], fresh: bool) -> None:
+    def replacing(self) -> bool:
+        """Existing outputs are fine when replacing was chosen, or when we just built them."""
+        build = self.form("build")
+        just_built = build is not None and build.built_revision == self.wiz.draft.revision
+        return self.wiz.draft.force or just_built
+
+    def _nav(self, a: Analysis, states: dict[str, bool | None], force: bool) -> None:
         step = self.wiz.current_step
         steps = self.visible_steps()
         i = steps.index(step) if step in steps else 0
@@ -171,7 +169,7 @@ class WizardScreen(Screen[None]):
             update_if_changed(status, "", layout=False)
             return
         n = len(a.for_step(step))
-        if step == "output" and a.existing and not self.wiz.draft.force:
+        if step == "output" and a.existing and not force:
             n += len(a.existing)
         if step in ("review",):
             n = len(a.errors) + (1 if a.crash else 0)
@@ -260,5 +258,3 @@ class WizardScreen(Screen[None]):
             if panel != self.panel:
                 self.set_panel(panel)
 
-    def action_rescan(self) -> None:
-        self.wiz.start_scan(force=True)
