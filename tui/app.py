@@ -284,6 +284,9 @@ class WizardApp(App[int]):
             return
         changed = self.draft.set(path, value)
         if changed:
+            screen = self.wizard_screen
+            if screen is not None:
+                screen.show_value(path, value)  # the same field on other steps, or a dialog's pick
             self.update_title()
             if path[0] == "source" and path[1:2] in (("path",), ("closure",), ("store",)):
                 self._schedule_scan()

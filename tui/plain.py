@@ -69,6 +69,7 @@ class PlainWizard:
     def __init__(self, out: Callable[[str], None] | None = None) -> None:
         self.draft: Draft = blank_draft()
         self.scan: Any = None
+        self.saved_to: Path | None = None
         self.say = out or (lambda text: print(text, flush=True))
 
     # ------------------------------------------------------------ asking
@@ -349,6 +350,7 @@ class PlainWizard:
                     f"{path} exists. Replace it?", default=False):
                 continue
             self.draft.save(path)
+            self.saved_to = path
             self.say(f"Saved {path}")
             return
 
@@ -413,7 +415,11 @@ def run_plain(profile_path: str | None) -> int:
     try:
         return wizard.run(profile_path)
     except (KeyboardInterrupt, Quit, Cancelled):
-        print("\ncancelled; nothing was written", file=sys.stderr, flush=True)
+        if wizard.saved_to is not None:
+            print(f"\ncancelled; no image was written (the profile was saved to "
+                  f"{wizard.saved_to})", file=sys.stderr, flush=True)
+        else:
+            print("\ncancelled; nothing was written", file=sys.stderr, flush=True)
         return EXIT_CANCELLED
     except ProfileError as err:
         print(f"diskwright: {err}", file=sys.stderr)

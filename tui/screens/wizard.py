@@ -196,6 +196,16 @@ class WizardScreen(Screen[None]):
         self.query_one(PlanPanel).show(a, self.wiz.last_good)
         self.refresh_steps()
 
+    def show_value(self, path: Any, value: Any) -> None:
+        """Every field bound to `path` shows `value` (fields echo nothing back)."""
+        from tui.widgets import Field
+
+        focused = self.app.focused
+        for form in self._forms.values():
+            for f in form.walk_children(Field):
+                if f.path == path and not (focused is not None and f in focused.ancestors):
+                    f.load(value)  # never under the cursor: "1." must not become "1.0"
+
     def plan_width(self) -> int:
         """The preview's text width now (0 while hidden): the worker wraps the script to it."""
         panel = self.query_one(PlanPanel)
