@@ -739,8 +739,6 @@ def run_app(profile_path: str | None) -> int:
     """Entry point for `diskwright` / `diskwright wizard [PROFILE]`."""
     app = WizardApp(profile_path)
     result = app.run()
-    if app.draft.path and not app.draft.dirty and app.wizard_screen is None:
-        pass
     return int(result or 0)
 
 

@@ -66,3 +66,17 @@ def test_wizard_in_tmux(tui_work: Path) -> None:
         wait_for_pane(session, "DISKWRIGHT-EXITED-0")
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def test_bare_diskwright_opens_the_start_screen_and_quits_cleanly(tui_work: Path) -> None:
+    session = f"diskwright-tui-start-{os.getpid()}"
+    command = (f"cd {shlex.quote(str(tui_work))} && PYTHONPATH={shlex.quote(str(REPO))} "
+               f"{shlex.quote(sys.executable)} -m tui.cli; echo DISKWRIGHT-EXITED-$?; sleep 60")
+    tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", command)
+    try:
+        screen = wait_for_pane(session, "Start from a preset")
+        assert "VM disk" in screen and "for a QEMU/libvirt guest" in screen
+        tmux("send-keys", "-t", session, "C-q")
+        wait_for_pane(session, "DISKWRIGHT-EXITED-0")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
