@@ -558,24 +558,34 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
             steps.append(
                 check_table_step(profile, d, [c.info for c in ctxs if c.info.disk_index == d])
             )
+    # All or nothing: copies into other folders land as .partial first; the renames
+    # that make outputs appear come last, together, and a rename does not fail halfway.
+    sources_for: list[object] = []
     for d, (final, out) in enumerate(zip(finals, outputs, strict=True)):
-        same_dir = str(Path(out).parent) == workspace_parent
-        if same_dir:
-            expr: object = cmd("mv", "-f", final, out)
-        else:
-            partial = str(Path(out).parent / f".diskwright-{Path(out).name}.partial")
-            expr = And(
-                (cmd("cp", "--sparse=always", final, partial), cmd("mv", "-f", partial, out))
+        if str(Path(out).parent) == workspace_parent:
+            sources_for.append(final)
+            continue
+        partial = str(Path(out).parent / f".diskwright-{Path(out).name}.partial")
+        steps.append(
+            Step(
+                id=f"disk{d}-stage-out",
+                title=f"Copy the finished image next to {out} (as .partial)",
+                phase="finish",
+                expr=cmd("cp", "--sparse=always", final, partial),
+                weight=0.3,
             )
+        )
+        sources_for.append(partial)
+    for d, (src, out) in enumerate(zip(sources_for, outputs, strict=True)):
         steps.append(
             Step(
                 id=f"disk{d}-finish",
                 title=f"Move the finished image to {out}",
                 phase="finish",
-                expr=expr,
+                expr=cmd("mv", "-f", src, out),  # type: ignore[arg-type]
                 weight=0.05,
                 produces=(out,),
-            )  # type: ignore[arg-type]
+            )
         )
     steps += reg_finish
     tools = sorted(

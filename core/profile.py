@@ -126,9 +126,17 @@ def _check_size(value: str, *, allow_auto: bool) -> str:
     if n % SECTOR:
         raise ValueError(
             f"{value} is not a multiple of the 512-byte sector; round it, e.g. to "
-            f"{(n // SECTOR + 1) * SECTOR // 1024} KiB"
+            f"{_sector_hint((n // SECTOR + 1) * SECTOR)}"
         )
     return value
+
+
+def _sector_hint(n: int) -> str:
+    """A whole-sector size written the shortest exact way: 1536 → 1536, 4096 → 4KiB."""
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n % factor == 0:
+            return f"{n // factor}{unit}"
+    return str(n)
 
 
 def _safe_text(value: str, what: str) -> str:

@@ -95,3 +95,31 @@ def test_cancel_mid_step(tmp_path: Path, example_root: Path) -> None:
     assert leftovers(tmp_path) == []
     ps = subprocess.run(["pgrep", "-f", str(workspaces[0])], capture_output=True, text=True)
     assert ps.stdout.strip() == "", "a tool of the cancelled build is still running"
+
+
+def test_multi_disk_outputs_all_or_nothing(tmp_path: Path, example_root: Path) -> None:
+    """Disk 2's copy into another folder fails: disk 1 must not appear either."""
+    src = tmp_path / "p"
+    src.mkdir()
+    (src / "root").symlink_to(example_root)
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    text = (EXAMPLES / "microvm-store.toml").read_text()
+    text = text.replace('path = "microvm-var.img"', f'path = "{other}/microvm-var.img"')
+    (src / "m.toml").write_text(text)
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "cp").write_text(
+        '#!/bin/sh\nfor a in "$@"; do [ "$a" = --sparse=always ] && '
+        "{ echo 'cp: simulated write error' >&2; exit 1; }; done\nexec /bin/cp \"$@\"\n"
+    )
+    (fake / "cp").chmod(0o755)
+    r = run_cli("build", src / "m.toml", env={"PATH": f"{fake}:{os.environ['PATH']}"})
+    assert r.returncode == 1, r.stderr
+    assert "simulated write error" in r.stderr
+    assert not (src / "microvm-store.erofs").exists(), "disk 1 appeared although disk 2 failed"
+    assert not (other / "microvm-var.img").exists()
+    assert leftovers(src) == [] and leftovers(other) == []
+    r = run_cli("build", src / "m.toml")
+    assert r.returncode == 0, r.stderr
+    assert (src / "microvm-store.erofs").exists() and (other / "microvm-var.img").exists()

@@ -15,13 +15,16 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import Cancelled, DiskwrightError, ProfileError, ProfileErrors
-from core.plan import Plan, render_script
-from core.planner import Estimate, estimate, make_plan, validate
-from core.profile import Profile, json_schema, load_profile
-from core.scan import Scan, scan_source
 from core.units import format_size
+
+if TYPE_CHECKING:  # the engine is imported lazily: the wizard paints before it loads
+    from core.plan import Plan
+    from core.planner import Estimate
+    from core.profile import Profile
+    from core.scan import Scan
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
 
@@ -32,6 +35,10 @@ def _err(msg: str) -> None:
 
 def load(path: str, output_dir: str | None = None) -> tuple[Profile, Scan | None]:
     """Load, scan and validate; raises ProfileError(s) for anything wrong."""
+    from core.planner import validate
+    from core.profile import load_profile
+    from core.scan import scan_source
+
     profile = load_profile(Path(path))
     if output_dir is not None:
         out = Path(output_dir).resolve()
@@ -53,6 +60,8 @@ def _plan_header(profile: Profile, path: str) -> str:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from core.planner import estimate
+
     profile, scan = load(args.profile)
     est = estimate(profile, scan)
     if args.json:
@@ -89,6 +98,8 @@ def print_estimate(est: Estimate) -> None:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
+    from core.planner import estimate
+
     profile, scan = load(args.profile, args.output_dir)
     est = estimate(profile, scan)
     if args.json:
@@ -99,6 +110,9 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from core.plan import render_script
+    from core.planner import make_plan
+
     profile, scan = load(args.profile, args.output_dir)
     plan = make_plan(profile, scan, force=args.force)
     if args.json:
@@ -120,9 +134,14 @@ def plan_json(plan: Plan) -> dict[str, object]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from core.plan import render_script
+    from core.planner import make_plan
+
     profile, scan = load(args.profile, args.output_dir)
-    if args.as_ == "repart" and args.output and (
-        args.output.endswith("/") or Path(args.output).is_dir()
+    if (
+        args.as_ == "repart"
+        and args.output
+        and (args.output.endswith("/") or Path(args.output).is_dir())
     ):
         from core import exports
 
@@ -130,8 +149,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         clashes = [n for n in exports.repart_files(profile, scan) if (folder / n).exists()]
         if clashes and not args.force:
-            raise ProfileError("--output", f"{folder / clashes[0]} exists",
-                               "pass --force to replace the definitions")
+            raise ProfileError(
+                "--output",
+                f"{folder / clashes[0]} exists",
+                "pass --force to replace the definitions",
+            )
         for path in exports.write_repart(profile, scan, folder):
             print(f"wrote {path}", file=sys.stderr)
         return EXIT_OK
@@ -156,6 +178,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from core.planner import estimate, make_plan
     from core.runner import Runner, preflight
 
     profile, scan = load(args.profile, args.output_dir)
@@ -197,6 +220,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    from core.profile import json_schema
+
     print(json.dumps(json_schema(), indent=2))
     return EXIT_OK
 
@@ -292,9 +317,12 @@ def parser() -> argparse.ArgumentParser:
         choices=["script", "nixos", "fstab", "repart"],
         help="what to export",
     )
-    x.add_argument("-o", "--output",
-                   help="file to write (default: stdout); for repart, a folder (DIR/) gets one "
-                   ".conf per partition")
+    x.add_argument(
+        "-o",
+        "--output",
+        help="file to write (default: stdout); for repart, a folder (DIR/) gets one "
+        ".conf per partition",
+    )
     x.add_argument("--force", action="store_true", help="replace an existing file")
     x.add_argument("--output-dir", help="image outputs into this folder (script)")
     add(
@@ -312,8 +340,9 @@ def parser() -> argparse.ArgumentParser:
     )
     zk.add_argument("action", choices=["status", "build"], nargs="?", default="status")
     zk.add_argument("--kernel", help="kernel image (or $DISKWRIGHT_ZFS_KERNEL)")
-    zk.add_argument("--modules", help="/lib/modules/<version> with zfs.ko "
-                    "(or $DISKWRIGHT_ZFS_MODULES)")
+    zk.add_argument(
+        "--modules", help="/lib/modules/<version> with zfs.ko (or $DISKWRIGHT_ZFS_MODULES)"
+    )
     zk.add_argument("--force", action="store_true", help="rebuild even if a kit is cached")
     zk.set_defaults(fn=cmd_zfs_kit)
     wz = sub.add_parser("wizard", help="open the interactive wizard")
