@@ -101,6 +101,13 @@ async def bad_label(pilot: Any) -> None:
     await pilot.app.edit(("disks", 0, "partitions", 0, "label"), "boot part")
 
 
+async def zfs_properties(pilot: Any) -> None:
+    from textual.widgets import Select
+
+    pilot.app.screen.query_one("#zfs-group", Select).value = "filesystem_properties"
+    await settle(pilot)
+
+
 async def second_partition(pilot: Any) -> None:
     await pilot.app.select(0, 1)
 
@@ -136,6 +143,9 @@ async def main() -> int:
          WIDE, build_done),
         ("wizard-09-invalid-field",
          lambda: WizardApp(draft=demo_draft(), step="filesystem", frozen=True), WIDE, bad_label),
+        ("wizard-11-zfs",
+         lambda: WizardApp(draft=demo_draft("zfs-root"), step="zfs", frozen=True), WIDE,
+         zfs_properties),
         ("wizard-10-small-terminal",
          lambda: WizardApp(draft=demo_draft("sd-card"), step="layout", frozen=True), SMALL, None),
     ]

@@ -83,9 +83,29 @@ bar shows how the disk is divided.
     "zfs": """
 # ZFS: the pool's settings
 
-This step appears because a partition has the role **zfs**. Its settings are
-a table of keys and values (TOML values: `"text"`, `1`, `true`). The ZFS
-documentation lists the keys the pool builder reads.
+This step appears because a partition has the role **zfs**: it will hold a
+ZFS pool, made by real OpenZFS inside a small helper VM during the build.
+
+Pick what to edit under **Edit**:
+
+- **Pool** — its name (`tank`, `rpool`) and, rarely, the helper VM's time
+  limit and memory.
+- **Pool properties** (`zpool create -o`): e.g. `ashift` = `12` for 4 KiB
+  sectors, `autotrim` = `"on"`.
+- **File system properties** (`-O`, inherited by every dataset): e.g.
+  `compression` = `"lz4"`, `xattr` = `"sa"`, `acltype` = `"posixacl"`,
+  `atime` = `"off"`, `mountpoint` = `"legacy"` (NixOS mounts legacy datasets
+  through fileSystems).
+- **Datasets** by full name, e.g. `tank/root` = `{ mount_point = "/" }`,
+  `tank/home` = `{ mount_point = "/home", properties = { quota = "10G" } }`.
+  The files of the source land in the dataset that owns their path, so some
+  dataset must be mounted at the partition's mount point.
+- **Volumes**, e.g. `tank/swap` = `{ size = "1GiB" }`.
+
+Type a key and the line under it says what it means and which values OpenZFS
+takes; values are TOML (`"text"`, `12`, `true`, `{ key = value }`). A value
+OpenZFS would refuse is listed at the top of the step, in words that say how
+to fix it, and Next stays disabled until it is.
 """,
     "sizes": """
 # Sizes: how big everything gets

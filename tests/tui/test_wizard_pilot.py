@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Button, Input
+from textual.widgets import Button, Input, Select, Static
 from wizard_helpers import (
     REPO,
     field,
@@ -285,12 +285,40 @@ async def test_zfs_step_appears_only_with_a_pool(tui_work: Path) -> None:
         assert "zfs" in app.wizard_screen.visible_steps()
         await app.goto("zfs")
         await settle(pilot)
-        app.screen.query_one("#zfs-key", Input).value = "ashift"
-        app.screen.query_one("#zfs-value", Input).value = "12"
-        await pilot.click("#zfs-set")
+        app.screen.query_one("#zfs-group", Select).value = "pool_properties"
         await settle(pilot)
-        assert app.draft.get(("disks", 0, "partitions", 1, "zfs")) == {"pool": "rpool",
-                                                                        "ashift": 12}
+        app.screen.query_one("#zfs-key", Input).value = "ashift"
+        await settle(pilot)
+        assert "power of two" in str(app.screen.query_one("#zfs-help", Static).render())
+        app.screen.query_one("#zfs-value", Input).value = "12"
+        app.screen.query_one("#zfs-value", Input).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.draft.get(("disks", 0, "partitions", 1, "zfs")) == {
+            "pool": "rpool",
+            "pool_properties": {"ashift": 12},
+        }
+        # a dataset for / makes the pool complete
+        app.screen.query_one("#zfs-group", Select).value = "datasets"
+        await settle(pilot)
+        app.screen.query_one("#zfs-key", Input).value = "rpool/root"
+        app.screen.query_one("#zfs-value", Input).value = '{ mount_point = "/" }'
+        app.screen.query_one("#zfs-value", Input).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.analysis.step_ok("zfs"), plain(app.screen.query_one("#problems-zfs"))
+        # a value OpenZFS would refuse is marked with the model's words
+        app.screen.query_one("#zfs-group", Select).value = "filesystem_properties"
+        await settle(pilot)
+        app.screen.query_one("#zfs-key", Input).value = "compression"
+        app.screen.query_one("#zfs-value", Input).value = '"lz5"'
+        app.screen.query_one("#zfs-value", Input).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not app.analysis.step_ok("zfs")
+        assert app.screen.query_one("#nav-next", Button).disabled
+        shown = plain(app.screen.query_one("#problems-zfs"))
+        assert "compression" in shown and "lz5" in shown, shown
 
 
 async def test_preview_is_cores_script_and_follows_edits(tui_work: Path) -> None:

@@ -44,7 +44,9 @@ def test_start_screen(snap_compare: Any, size: tuple[int, int]) -> None:
 def _zfs(draft: Draft) -> None:
     draft.set_role(0, 1, "zfs")
     draft.set(("disks", 0, "partitions", 1, "zfs"),
-              {"pool": "rpool", "ashift": 12, "datasets": {"root": {"mountpoint": "/"}}})
+              {"pool": "rpool", "pool_properties": {"ashift": 12},
+               "filesystem_properties": {"compression": "lz4", "mountpoint": "legacy"},
+               "datasets": {"rpool/root": {"mount_point": "/"}}})
 
 
 @pytest.mark.parametrize("size", SIZES)
