@@ -43,3 +43,9 @@ fi
 
 python3 -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 python3 -m pip install -q -e '.[test]'
+
+# the example profiles read a generated tree (git cannot store its hard link)
+python3 examples/make_root.py >/dev/null
+if command -v nix-store >/dev/null 2>&1; then
+  python3 examples/make_nix_store.py >/dev/null
+fi
