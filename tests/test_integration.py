@@ -143,3 +143,19 @@ def test_foreign_owners_become_root(tmp_path: Path, example_root: Path) -> None:
     assert all(e.uid == 0 for e in got.values())
     got = manifest(extract("erofs", tmp_path / "microvm-store.erofs", tmp_path / "er"))
     assert all(e.uid == 0 for e in got.values())
+
+
+def test_hybrid_mbr(tmp_path: Path, example_root: Path) -> None:
+    """table = "hybrid": a GPT as planned plus an MBR mirroring its partitions."""
+    (tmp_path / "root").symlink_to(example_root)
+    text = (EXAMPLES / "vm-disk.toml").read_text()
+    text = text.replace('table = "gpt"', 'table = "hybrid"').replace('format = "qcow2"', "")
+    text = text.replace("vm-disk.qcow2", "hybrid.img")
+    (tmp_path / "h.toml").write_text(text)
+    r = run_cli("build", tmp_path / "h.toml")
+    assert r.returncode == 0, r.stderr
+    img = tmp_path / "hybrid.img"
+    assert partitions(img)["label"] == "gpt"
+    mbr = run("sfdisk", "--label", "dos", "--label-nested", "dos", "-d", img, check=False)
+    types = [ln.split("type=")[1].split(",")[0].strip() for ln in mbr.splitlines() if "type=" in ln]
+    assert "ee" in types and "ef" in types and "83" in types, mbr
