@@ -56,6 +56,20 @@ def layout(disk: Disk, image_sizes: list[int]) -> tuple[list[PartPlace], int]:
     return places, total
 
 
+def shell_check(step_id: str, title: str, script: str, *args: object) -> Step:
+    """A disk-phase check run by `sh -c` with its values as positional arguments.
+
+    Values stay out of the script text, so nothing a profile says is parsed as code.
+    """
+    return Step(
+        id=step_id,
+        title=title,
+        phase="disk",
+        expr=cmd("sh", "-c", script, "check", *args),  # type: ignore[arg-type]
+        weight=0.01,
+    )
+
+
 def disk_file(d: int) -> Word:
     return ws(f"disk{d}.raw")
 
@@ -92,23 +106,16 @@ def assemble_steps(profile: Profile, d: int, infos: list[PartInfo]) -> list[Step
         )
         if info.part.start is not None and prev:
             steps.append(
-                Step(
-                    id=f"{info.key}-no-overlap",
-                    title=f"Check {info.where} starts after the previous partition ends",
-                    phase="disk",
-                    expr=cmd(
-                        "sh",
-                        "-c",
-                        'test "$(($1 + $2))" -le "$3" || { echo "$4.start: overlaps the '
-                        "previous partition, which ends at sector $(($1 + $2)); move it later"
-                        '" >&2; exit 1; }',
-                        "overlap",
-                        prev[0],
-                        prev[1],
-                        start,
-                        info.where,
-                    ),
-                    weight=0.01,
+                shell_check(
+                    f"{info.key}-no-overlap",
+                    f"Check {info.where} starts after the previous partition ends",
+                    'test "$(($1 + $2))" -le "$3" || { echo "$4.start: overlaps the '
+                    "previous partition, which ends at sector $(($1 + $2)); move it later"
+                    '" >&2; exit 1; }',
+                    prev[0],
+                    prev[1],
+                    start,
+                    info.where,
                 )
             )
         steps.append(
@@ -141,22 +148,15 @@ def assemble_steps(profile: Profile, d: int, infos: list[PartInfo]) -> list[Step
     if disk.size != "auto":
         fixed = parse_size(disk.size) // SECTOR
         steps.append(
-            Step(
-                id=f"disk{d}-fits",
-                title=f"Check the partitions fit the fixed disk size {disk.size}",
-                phase="disk",
-                expr=cmd(
-                    "sh",
-                    "-c",
-                    'test "$1" -le "$2" || { echo "disks[$3].size: the partitions need '
-                    '$(($1 * 512)) bytes, more than the fixed size; raise it or use auto" >&2;'
-                    " exit 1; }",
-                    "fits",
-                    total,
-                    str(fixed),
-                    str(d),
-                ),
-                weight=0.01,
+            shell_check(
+                f"disk{d}-fits",
+                f"Check the partitions fit the fixed disk size {disk.size}",
+                'test "$1" -le "$2" || { echo "disks[$3].size: the partitions need '
+                '$(($1 * 512)) bytes, more than the fixed size; raise it or use auto" >&2;'
+                " exit 1; }",
+                total,
+                str(fixed),
+                str(d),
             )
         )
         size_arg: object = str(fixed * SECTOR)
