@@ -10,22 +10,19 @@ import shutil
 from pathlib import Path
 
 import pytest
-from wizard_helpers import EXAMPLES, SNAP_DIR, make_root
+from wizard_helpers import SNAP_DIR, make_root
 
 
 @pytest.fixture(scope="session")
-def tui_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The example tree, generated once per session (git cannot store its hard link)."""
-    return make_root(tmp_path_factory.mktemp("tui-src") / "root")
+def tui_tree(example_root: Path) -> Path:
+    """The example tree, generated once per session by tests/conftest.py."""
+    return example_root
 
 
 @pytest.fixture
-def tui_work(tmp_path: Path, tui_tree: Path) -> Path:
-    """A folder with the example profiles and `root` beside them, as in examples/."""
-    for toml in EXAMPLES.glob("*.toml"):
-        shutil.copy(toml, tmp_path / toml.name)
-    (tmp_path / "root").symlink_to(tui_tree)
-    return tmp_path
+def tui_work(workdir: Path) -> Path:
+    """A folder with the example profiles and `root` beside them (tests/conftest.py)."""
+    return workdir
 
 
 @pytest.fixture(scope="session")
