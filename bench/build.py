@@ -29,9 +29,9 @@ import tomli_w
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from core.planner import estimate  # noqa: E402
-from core.profile import load_profile  # noqa: E402
-from core.scan import scan_tree  # noqa: E402
+from diskwright.core.planner import estimate  # noqa: E402
+from diskwright.core.profile import load_profile  # noqa: E402
+from diskwright.core.scan import scan_tree  # noqa: E402
 
 WORDS = b"disk image filesystem partition erofs squashfs ext4 store closure nix boot ".split()
 
@@ -64,7 +64,7 @@ def build_timed(prof: Path) -> tuple[float, float]:
     """(whole build, of which verification) seconds, from the --json step events."""
     t0 = time.monotonic()
     out = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "build", str(prof), "--force", "--json"],
+        [sys.executable, "-m", "diskwright.tui.cli", "build", str(prof), "--force", "--json"],
         cwd=REPO,
         check=True,
         capture_output=True,

@@ -40,12 +40,12 @@ sys.path.insert(0, str(REPO / "examples"))
 
 from make_nix_store import PathSpec, write_paths  # noqa: E402
 
-from core.layout import resolve  # noqa: E402
-from core.planner import estimate, make_plan, validate  # noqa: E402
-from core.profile import load_profile  # noqa: E402
-from core.runner import StepFinished, run_plan  # noqa: E402
-from core.scan import scan_source  # noqa: E402
-from core.units import format_size  # noqa: E402
+from diskwright.core.layout import resolve  # noqa: E402
+from diskwright.core.planner import estimate, make_plan, validate  # noqa: E402
+from diskwright.core.profile import load_profile  # noqa: E402
+from diskwright.core.runner import StepFinished, run_plan  # noqa: E402
+from diskwright.core.scan import scan_source  # noqa: E402
+from diskwright.core.units import format_size  # noqa: E402
 
 WORDS = b"nix store closure derivation output path hash reference erofs image boot ".split()
 
@@ -76,9 +76,9 @@ CACHED_SCRIPT = """
 import sys, time
 sys.path.insert(0, {repo!r})
 t0 = time.perf_counter()
-from core.profile import load_profile
-from core.scan import scan_source
-from core.planner import estimate
+from diskwright.core.profile import load_profile
+from diskwright.core.scan import scan_source
+from diskwright.core.planner import estimate
 p = load_profile(__import__("pathlib").Path({profile!r}))
 t1 = time.perf_counter()
 s = scan_source(p)

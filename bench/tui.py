@@ -106,7 +106,7 @@ import time, sys, os
 t0 = time.perf_counter()
 sys.path.insert(0, {str(REPO)!r})
 os.chdir({str(work)!r})
-from tui.app import WizardApp
+from diskwright.tui.app import WizardApp
 t1 = time.perf_counter()
 app = WizardApp("vm-disk.toml", frozen=True)
 async def pilot(p):
@@ -134,9 +134,9 @@ app.run(headless=True, size=(120, 40), auto_pilot=pilot)
 async def refresh_after_edit(work: Path, edits: int) -> list[float]:
     from textual.widgets import Input
 
-    from tui.app import WizardApp
-    from tui.model import draft_from_preset
-    from tui.widgets import field_id
+    from diskwright.tui.app import WizardApp
+    from diskwright.tui.model import draft_from_preset
+    from diskwright.tui.widgets import field_id
 
     draft = draft_from_preset("vm-disk", work)
     draft.data["source"]["path"] = str(work / "root")
@@ -184,9 +184,9 @@ async def refresh_after_edit(work: Path, edits: int) -> list[float]:
 
 
 async def stall_while_scanning(work: Path, tree: Path) -> dict[str, float]:
-    from core.scan import forget_cache
-    from tui.app import WizardApp
-    from tui.model import draft_from_preset
+    from diskwright.core.scan import forget_cache
+    from diskwright.tui.app import WizardApp
+    from diskwright.tui.model import draft_from_preset
 
     forget_cache()
     draft = draft_from_preset("vm-disk", work)

@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.zfs.kit import Kit, build_kit
-from core.zfs.vm import VmDisk, accel_probe, run_job
+from diskwright.core.zfs.kit import Kit, build_kit
+from diskwright.core.zfs.vm import VmDisk, accel_probe, run_job
 
 MiB = 1024 * 1024
 ZFS_PART_TYPE = "6A898CC3-1DD2-11B2-99A6-080020736631"

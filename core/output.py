@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.plan import And, Arg, Cmd, Step, Word, cmd, ws
-from core.profile import Compression, Disk, Format
+from diskwright.core.plan import And, Arg, Cmd, Step, Word, cmd, ws
+from diskwright.core.profile import Compression, Disk, Format
 
 QEMU_FORMAT = {
     Format.qcow2: ("qcow2", []),

@@ -23,10 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import BuildFailed, Cancelled, PreflightError
-from core.plan import Plan, Step, render_step
-from core.tools import require
-from core.units import format_size
+from diskwright.core.errors import BuildFailed, Cancelled, PreflightError
+from diskwright.core.plan import Plan, Step, render_step
+from diskwright.core.tools import require
+from diskwright.core.units import format_size
 
 # ------------------------------------------------------------------ events
 

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from core.errors import ToolMissing
+from diskwright.core.errors import ToolMissing
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tui.app import WizardApp  # noqa: E402
-from tui.model import Draft, draft_from_preset  # noqa: E402
+from diskwright.tui.app import WizardApp  # noqa: E402
+from diskwright.tui.model import Draft, draft_from_preset  # noqa: E402
 
 DEMO = Path("/tmp/diskwright-demo")
 WIDE = (120, 40)

@@ -41,7 +41,7 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """Run `diskwright` as a user would, in a subprocess."""
     return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *map(str, args)],
+        [sys.executable, "-m", "diskwright.tui.cli", *map(str, args)],
         cwd=cwd or REPO,
         capture_output=True,
         text=True,

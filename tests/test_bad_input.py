@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import tomli_w
 
-from tui.cli import main
+from diskwright.tui.cli import main
 
 BASE: dict[str, Any] = {
     "version": 1,

@@ -70,7 +70,7 @@ def test_cancel_mid_step(tmp_path: Path, example_root: Path) -> None:
         (big / f"blob{i}").write_bytes(os.urandom(32 << 20))
     shutil.copy(EXAMPLES / "vm-disk.toml", tmp_path / "vm-disk.toml")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "build", str(tmp_path / "vm-disk.toml")],
+        [sys.executable, "-m", "diskwright.tui.cli", "build", str(tmp_path / "vm-disk.toml")],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -18,13 +18,13 @@ from conftest import EXAMPLES, run_cli
 from imagecheck import blkid, partitions, run
 from make_nix_store import make_demo
 
-from core import exports
-from core.errors import ProfileError
-from core.layout import disk_id, resolve
-from core.planner import make_plan, validate
-from core.profile import load_profile
-from core.runner import run_plan
-from core.scan import scan_source
+from diskwright.core import exports
+from diskwright.core.errors import ProfileError
+from diskwright.core.layout import disk_id, resolve
+from diskwright.core.planner import make_plan, validate
+from diskwright.core.profile import load_profile
+from diskwright.core.runner import run_plan
+from diskwright.core.scan import scan_source
 
 HAS_NIX = shutil.which("nix-store") is not None
 ALL = sorted(p.stem for p in EXAMPLES.glob("*.toml"))
@@ -314,7 +314,7 @@ mount_point = "/nix"
 """)
     profile = load_profile(p)
     scan = scan_source(profile)
-    from core.planner import check_profile
+    from diskwright.core.planner import check_profile
 
     errs = check_profile(profile, scan)
     assert [e.field for e in errs] == ["disks[0].partitions[0].overlay.writable"]

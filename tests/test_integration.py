@@ -10,8 +10,8 @@ import pytest
 from conftest import EXAMPLES, leftovers, run_cli
 from imagecheck import blkid, cut, extract, manifest, partitions, run, to_raw
 
-from core.layout import disk_id, resolve
-from core.profile import load_profile
+from diskwright.core.layout import disk_id, resolve
+from diskwright.core.profile import load_profile
 
 pytestmark = pytest.mark.integration
 STORE = "nix/store"

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from conftest import EXAMPLES
 
-from core.layout import resolve
-from core.profile import load_profile, profile_to_toml, save_profile
-from core.units import format_size, parse_size
-from tui.cli import main
+from diskwright.core.layout import resolve
+from diskwright.core.profile import load_profile, profile_to_toml, save_profile
+from diskwright.core.units import format_size, parse_size
+from diskwright.tui.cli import main
 
 
 @pytest.mark.parametrize(

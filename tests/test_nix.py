@@ -19,14 +19,14 @@ from conftest import EXAMPLES, leftovers, sha256
 from imagecheck import manifest, run
 from make_nix_store import PathSpec, add_paths, make_demo, nar_hash, nix_store
 
-from core import nix
-from core.doctor import report
-from core.errors import ProfileError, ProfileErrors
-from core.plan import Cmd, render_script
-from core.planner import estimate, make_plan, validate
-from core.profile import load_profile
-from core.runner import Finished, run_plan
-from core.scan import Scan, scan_source, scan_store_path, scan_tree
+from diskwright.core import nix
+from diskwright.core.doctor import report
+from diskwright.core.errors import ProfileError, ProfileErrors
+from diskwright.core.plan import Cmd, render_script
+from diskwright.core.planner import estimate, make_plan, validate
+from diskwright.core.profile import load_profile
+from diskwright.core.runner import Finished, run_plan
+from diskwright.core.scan import Scan, scan_source, scan_store_path, scan_tree
 
 pytestmark = pytest.mark.skipif(shutil.which("nix-store") is None, reason="needs nix-store")
 

@@ -12,7 +12,7 @@ import tomli_w
 from conftest import REPO, run_cli
 from imagecheck import blkid, cut, partitions
 
-from core.plan import Arith, Plan, Step, Var, Word, cmd, render_arg, render_script, w
+from diskwright.core.plan import Arith, Plan, Step, Var, Word, cmd, render_arg, render_script, w
 
 NASTY = [
     "plain",
@@ -77,7 +77,7 @@ def test_heredoc_content_is_not_expanded() -> None:
 def test_env_and_redirections() -> None:
     c = cmd("printf", "%s", "x y", env={"A": "1 2"}, stdout=Word((Var("W"), "/o f")))
     assert c.env == (("A", "1 2"),)
-    from core.plan import render_expr
+    from diskwright.core.plan import render_expr
 
     assert render_expr(c) == "A='1 2' printf %s 'x y' >\"${W}\"'/o f'"
 
@@ -128,9 +128,11 @@ def test_hostile_profile_values_build_safely(tmp_path: Path, example_root: Path)
 
 def test_core_imports_without_front_ends() -> None:
     code = (
-        "import sys, core.profile, core.scan, core.planner, core.runner, core.plan, core.doctor,"
-        " core.helpers, core.fs, core.disk, core.output, core.layout, core.tools\n"
-        "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'questionary', 'tui')]\n"
+        "import sys\n"
+        "from diskwright.core import profile, scan, planner, runner, plan, doctor, helpers, fs\n"
+        "from diskwright.core import disk, output, layout, tools\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'questionary')"
+        " or m.startswith('diskwright.tui')]\n"
         "print(','.join(bad))\n"
     )
     out = subprocess.run(

@@ -30,14 +30,14 @@ import tomli_w
 from conftest import EXAMPLES, REPO, leftovers, run_cli
 from imagecheck import extract, partitions, to_raw
 
-from core import exports
-from core.planner import contexts
-from core.profile import load_profile
-from core.scan import scan_tree
-from core.zfs import props as zprops
-from core.zfs.model import ZfsPool
-from core.zfs.size import partition_for, pool_space, usable
-from tui.cli import main
+from diskwright.core import exports
+from diskwright.core.planner import contexts
+from diskwright.core.profile import load_profile
+from diskwright.core.scan import scan_tree
+from diskwright.core.zfs import props as zprops
+from diskwright.core.zfs.model import ZfsPool
+from diskwright.core.zfs.size import partition_for, pool_space, usable
+from diskwright.tui.cli import main
 
 MiB = 1 << 20
 PROFILE = EXAMPLES / "zfs-root.toml"
@@ -57,7 +57,7 @@ def write_profile(folder: Path, data: dict[str, Any], name: str = "zfs-root.toml
 
 
 def _kit_skip() -> str | None:
-    from core.zfs.kit import kit_status
+    from diskwright.core.zfs.kit import kit_status
 
     status = kit_status()
     if not status.ready:
@@ -73,7 +73,7 @@ def kit() -> object:
     reason = _kit_skip()
     if reason:
         pytest.skip(reason)
-    from core.zfs.kit import build_kit
+    from diskwright.core.zfs.kit import build_kit
 
     return build_kit()
 
@@ -506,7 +506,7 @@ def test_estimate_includes_headroom(workdir: Path) -> None:
     profile = load_profile(workdir / "zfs-root.toml")
     scan = scan_tree(profile.source_root())  # type: ignore[arg-type]
     ctx = next(c for c in contexts(profile, scan) if c.part.zfs is not None)
-    from core.fs import builder_for
+    from diskwright.core.fs import builder_for
 
     size = builder_for(ctx.part.filesystem).estimate(ctx)
     assert usable(size.image) >= size.content + 256 * MiB  # headroom = "256MiB"
@@ -579,7 +579,7 @@ def _result_tar(path: Path, files: dict[str, str]) -> None:
 
 def test_check_names_every_mismatch(tmp_path: Path) -> None:
     """zfs-check fails with one line per difference: property, dataset, mount, file."""
-    from core.zfs.job import expectation_text
+    from diskwright.core.zfs.job import expectation_text
 
     pool = ZfsPool.model_validate(
         {
@@ -693,7 +693,7 @@ def built(kit: object, tmp_path_factory: pytest.TempPathFactory, example_root: P
 @pytest.mark.zfs
 def test_build_imports_in_a_fresh_vm(built: Path, kit: Any, example_root: Path) -> None:
     """The built disk, imported read-only by our own VM job: datasets, properties, files."""
-    from core.zfs.vm import VmDisk, run_job
+    from diskwright.core.zfs.vm import VmDisk, run_job
 
     root_disk = built / "zfs-root.root.qcow2"
     assert root_disk.is_file() and leftovers(built) == []
@@ -856,7 +856,7 @@ def test_helper_reports_a_hang_and_stops_on_sigterm(kit: object, tmp_path: Path)
     SIGTERM (how the Runner cancels) stops qemu at once."""
     job = tmp_path / "hang.sh"
     job.write_text("echo 'about to hang'\nsleep 600\n")
-    argv = [sys.executable, "-m", "tui.cli", "helper", "zfs-vm", "--job", str(job)]
+    argv = [sys.executable, "-m", "diskwright.tui.cli", "helper", "zfs-vm", "--job", str(job)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     r = subprocess.run([*argv, "--timeout", "20"], capture_output=True, text=True, env=env,
                        timeout=120)  # fmt: skip

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-import core.zfs.vm as zvm
-from core.zfs.kit import Kit, build_kit, kit_status
-from core.zfs.vm import JobResult, VmDisk, accel_probe, build_job_tar, run_job
+import diskwright.core.zfs.vm as zvm
+from diskwright.core.zfs.kit import Kit, build_kit, kit_status
+from diskwright.core.zfs.vm import JobResult, VmDisk, accel_probe, build_job_tar, run_job
 
 pytestmark = pytest.mark.zfs
 

@@ -9,8 +9,8 @@ from types import TracebackType
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from core.plan import Plan
-from core.runner import (
+from diskwright.core.plan import Plan
+from diskwright.core.runner import (
     CancelledEvent,
     Event,
     Failed,
@@ -19,8 +19,8 @@ from core.runner import (
     StepFinished,
     StepStarted,
 )
-from core.runner import Progress as ProgressEvent
-from core.units import format_size
+from diskwright.core.runner import Progress as ProgressEvent
+from diskwright.core.units import format_size
 
 
 class BuildDisplay:

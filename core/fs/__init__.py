@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from core.fs.base import FsBuilder, FsSize, PartCtx
-from core.fs.erofs import ErofsBuilder
-from core.fs.ext4 import Ext4Builder
-from core.fs.other import NoneBuilder, SwapBuilder
-from core.fs.squashfs import SquashfsBuilder
-from core.fs.vfat import VfatBuilder
-from core.fs.zfs import ZfsBuilder
-from core.profile import Filesystem
+from diskwright.core.fs.base import FsBuilder, FsSize, PartCtx
+from diskwright.core.fs.erofs import ErofsBuilder
+from diskwright.core.fs.ext4 import Ext4Builder
+from diskwright.core.fs.other import NoneBuilder, SwapBuilder
+from diskwright.core.fs.squashfs import SquashfsBuilder
+from diskwright.core.fs.vfat import VfatBuilder
+from diskwright.core.fs.zfs import ZfsBuilder
+from diskwright.core.profile import Filesystem
 
 REGISTRY: dict[Filesystem, FsBuilder] = {
     Filesystem.ext4: Ext4Builder(),

@@ -13,10 +13,10 @@ import os
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from core.errors import ProfileError
-from core.fs.base import FsSize, PartCtx, auto_or_fixed, too_small
-from core.plan import And, Arith, Expr, Or, Pipe, Step, Var, cmd
-from core.units import MiB, parse_size, round_up
+from diskwright.core.errors import ProfileError
+from diskwright.core.fs.base import FsSize, PartCtx, auto_or_fixed, too_small
+from diskwright.core.plan import And, Arith, Expr, Or, Pipe, Step, Var, cmd
+from diskwright.core.units import MiB, parse_size, round_up
 
 INODE_SIZE = 256
 FIRST_INO = 11

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from core.errors import ProfileError
-from core.fs.base import FsSize, PartCtx
-from core.plan import Step, cmd
-from core.units import MiB
+from diskwright.core.errors import ProfileError
+from diskwright.core.fs.base import FsSize, PartCtx
+from diskwright.core.plan import Step, cmd
+from diskwright.core.units import MiB
 
 
 class SwapBuilder:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from wizard_helpers import REPO, preset_draft
 
-from core.presets import blank_profile_data, preset, presets
-from core.profile import load_profile
-from tui.model import (
+from diskwright.core.presets import blank_profile_data, preset, presets
+from diskwright.core.profile import load_profile
+from diskwright.tui.model import (
     Draft,
     analyse,
     coupled_filesystem,
@@ -47,9 +47,10 @@ def test_preset_data_has_absolute_source_and_relative_outputs() -> None:
 
 
 def test_presets_module_is_headless() -> None:
-    code = ("import sys, core.presets; core.presets.presets(); "
+    code = ("import sys, diskwright.core.presets as p; p.presets(); "
             "bad = [m for m in sys.modules if m.split('.')[0] in "
-            "('textual', 'questionary', 'tui', 'prompt_toolkit')]; print(bad)")
+            "('textual', 'questionary', 'prompt_toolkit') or m.startswith('diskwright.tui')];"
+            " print(bad)")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
@@ -154,7 +155,7 @@ def test_invalid_drafts_save_and_load_with_their_errors(tui_work: Path) -> None:
 
 
 def test_existing_outputs_block_until_replace_is_chosen(tui_work: Path) -> None:
-    from core.scan import scan_tree
+    from diskwright.core.scan import scan_tree
 
     d = preset_draft("vm-disk", tui_work)
     (tui_work / "vm-disk.qcow2").write_bytes(b"old")

@@ -23,8 +23,8 @@ from wizard_helpers import (
     wait_for,
 )
 
-from tui.app import WizardApp
-from tui.dialogs import ConfirmModal, HelpModal, PathModal
+from diskwright.tui.app import WizardApp
+from diskwright.tui.dialogs import ConfirmModal, HelpModal, PathModal
 
 pytestmark = pytest.mark.tui
 
@@ -114,9 +114,9 @@ async def test_saved_profile_builds_the_same_image_headless(tui_work: Path) -> N
         wizard_sha = form.result.outputs[0].sha256
     cli_out = tui_work / "cli"
     cli_out.mkdir()
-    res = subprocess.run([sys.executable, "-m", "tui.cli", "build", str(saved), "--output-dir",
-                          str(cli_out)], cwd=REPO, capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    res = subprocess.run([sys.executable, "-m", "diskwright.tui.cli", "build", str(saved),
+                          "--output-dir", str(cli_out)], cwd=REPO, capture_output=True, text=True,
+                         timeout=300)
     assert res.returncode == 0, res.stderr
     assert sha256(cli_out / "vm-disk.qcow2") == wizard_sha
 
@@ -322,10 +322,10 @@ async def test_zfs_step_appears_only_with_a_pool(tui_work: Path) -> None:
 
 
 async def test_preview_is_cores_script_and_follows_edits(tui_work: Path) -> None:
-    from core.plan import render_script
-    from core.planner import make_plan
-    from core.profile import parse_profile
-    from core.scan import scan_tree
+    from diskwright.core.plan import render_script
+    from diskwright.core.planner import make_plan
+    from diskwright.core.profile import parse_profile
+    from diskwright.core.scan import scan_tree
 
     draft = preset_draft("vm-disk", tui_work, tui_work / "root")
     app = WizardApp(draft=draft, step="filesystem", frozen=True)

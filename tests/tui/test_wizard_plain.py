@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import sys
 import tomllib
@@ -17,7 +16,7 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output.plain_text import PlainTextOutput
 from wizard_helpers import REPO, sha256
 
-from tui.plain import run_plain
+from diskwright.tui.plain import run_plain
 
 pytestmark = pytest.mark.tui
 
@@ -75,9 +74,9 @@ def test_plain_mode_builds_and_saves(tui_work: Path, monkeypatch: pytest.MonkeyP
     assert data["name"] == "vm-disk" and data["source"]["path"] == str(tui_work / "root")
     # the saved profile rebuilds the same bytes headless
     (tui_work / "again").mkdir()
-    res = subprocess.run([sys.executable, "-m", "tui.cli", "build", str(saved), "--output-dir",
-                          str(tui_work / "again")], cwd=REPO, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+    res = subprocess.run([sys.executable, "-m", "diskwright.tui.cli", "build", str(saved),
+                          "--output-dir", str(tui_work / "again")], cwd=REPO, capture_output=True,
+                         text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert sha256(tui_work / "again" / "vm-disk.qcow2") == sha256(image)
 
@@ -99,7 +98,7 @@ def test_plain_mode_rejects_a_bad_answer_in_the_models_words(
 def test_plain_validator_speaks_the_models_words(tui_work: Path) -> None:
     from wizard_helpers import preset_draft
 
-    from tui.plain import PlainWizard
+    from diskwright.tui.plain import PlainWizard
 
     wizard = PlainWizard(out=lambda text: None)
     wizard.draft = preset_draft("vm-disk", tui_work)

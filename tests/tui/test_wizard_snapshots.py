@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from wizard_helpers import preset_draft, settle
 
-from tui.app import WizardApp
-from tui.model import Draft
+from diskwright.tui.app import WizardApp
+from diskwright.tui.model import Draft
 
 pytestmark = pytest.mark.tui
 

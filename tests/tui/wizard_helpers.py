@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tui.model import Draft, draft_from_preset
-from tui.widgets import field_id
+from diskwright.tui.model import Draft, draft_from_preset
+from diskwright.tui.widgets import field_id
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"

@@ -15,12 +15,12 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
-from tui.model import Analysis, describe_field
-from tui.widgets import Field, Problems
+from diskwright.tui.model import Analysis, describe_field
+from diskwright.tui.widgets import Field, Problems
 
 if TYPE_CHECKING:
-    from tui.app import WizardApp
-    from tui.model import Draft
+    from diskwright.tui.app import WizardApp
+    from diskwright.tui.model import Draft
 
 
 class Section(Vertical):

@@ -9,9 +9,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, Select, Static
 
-from tui.model import EROFS_COMPRESSORS, FS_HELP, SQUASHFS_COMPRESSORS
-from tui.screens.base import Section, StepForm
-from tui.widgets import BoolField, ChoiceField, Field, TextField
+from diskwright.tui.model import EROFS_COMPRESSORS, FS_HELP, SQUASHFS_COMPRESSORS
+from diskwright.tui.screens.base import Section, StepForm
+from diskwright.tui.widgets import BoolField, ChoiceField, Field, TextField
 
 FS_CHOICES = ("ext4", "erofs", "squashfs", "vfat", "swap", "none")
 LABEL_HINT = {

@@ -11,9 +11,16 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Label, Select, Static
 
-from tui.model import ROLE_HELP, TABLE_HELP, Analysis
-from tui.screens.base import Section, StepForm
-from tui.widgets import BoolField, ChoiceField, DiskBarRenderable, Field, TextField, legend_table
+from diskwright.tui.model import ROLE_HELP, TABLE_HELP, Analysis
+from diskwright.tui.screens.base import Section, StepForm
+from diskwright.tui.widgets import (
+    BoolField,
+    ChoiceField,
+    DiskBarRenderable,
+    Field,
+    TextField,
+    legend_table,
+)
 
 ROLES = ("root", "esp", "data", "store", "swap", "bios-boot", "zfs")
 
@@ -245,6 +252,6 @@ class LayoutForm(StepForm):
 
 
 def _size(n: int) -> str:
-    from core.units import format_size
+    from diskwright.core.units import format_size
 
     return format_size(n)

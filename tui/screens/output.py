@@ -12,10 +12,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Checkbox, Label, Static
 
-from tui.dialogs import PathModal
-from tui.model import COMPRESSION_HELP, FORMAT_HELP, Analysis
-from tui.screens.base import Section, StepForm
-from tui.widgets import ChoiceField, Field, TextField, Tick
+from diskwright.tui.dialogs import PathModal
+from diskwright.tui.model import COMPRESSION_HELP, FORMAT_HELP, Analysis
+from diskwright.tui.screens.base import Section, StepForm
+from diskwright.tui.widgets import ChoiceField, Field, TextField, Tick
 
 
 class OutputSection(Section):

@@ -17,24 +17,24 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, ContentSwitcher, Footer, Header, Static, Tab, Tabs
 
-from core.units import format_size
-from tui.model import STEP_TITLES, STEPS, Analysis
-from tui.widgets import EstimatePanel, PlanPanel, StepList, update_if_changed
+from diskwright.core.units import format_size
+from diskwright.tui.model import STEP_TITLES, STEPS, Analysis
+from diskwright.tui.widgets import EstimatePanel, PlanPanel, StepList, update_if_changed
 
 if TYPE_CHECKING:
-    from tui.app import WizardApp
+    from diskwright.tui.app import WizardApp
 
 WIDE = 110
 # step → (module, class); imported on the first visit so the first paint stays quick
 FORMS: dict[str, tuple[str, str]] = {
-    "source": ("tui.screens.source", "SourceForm"),
-    "filesystem": ("tui.screens.filesystem", "FilesystemForm"),
-    "layout": ("tui.screens.layout", "LayoutForm"),
-    "zfs": ("tui.screens.zfs", "ZfsForm"),
-    "sizes": ("tui.screens.sizes", "SizesForm"),
-    "output": ("tui.screens.output", "OutputForm"),
-    "review": ("tui.screens.review", "ReviewForm"),
-    "build": ("tui.screens.build", "BuildForm"),
+    "source": ("diskwright.tui.screens.source", "SourceForm"),
+    "filesystem": ("diskwright.tui.screens.filesystem", "FilesystemForm"),
+    "layout": ("diskwright.tui.screens.layout", "LayoutForm"),
+    "zfs": ("diskwright.tui.screens.zfs", "ZfsForm"),
+    "sizes": ("diskwright.tui.screens.sizes", "SizesForm"),
+    "output": ("diskwright.tui.screens.output", "OutputForm"),
+    "review": ("diskwright.tui.screens.review", "ReviewForm"),
+    "build": ("diskwright.tui.screens.build", "BuildForm"),
 }
 
 
@@ -198,7 +198,7 @@ class WizardScreen(Screen[None]):
 
     def show_value(self, path: Any, value: Any) -> None:
         """Every field bound to `path` shows `value` (fields echo nothing back)."""
-        from tui.widgets import Field
+        from diskwright.tui.widgets import Field
 
         focused = self.app.focused
         for form in self._forms.values():
