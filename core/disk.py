@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from diskwright.core.layout import PartInfo, disk_id
-from diskwright.core.plan import Arith, Pipe, Step, Var, Word, cmd, prefixed, w, ws
-from diskwright.core.profile import Disk, Profile, Table
-from diskwright.core.units import parse_size, round_up
+from .layout import PartInfo, disk_id
+from .plan import Arith, Pipe, Step, Var, Word, cmd, prefixed, w, ws
+from .profile import Disk, Profile, Table
+from .units import parse_size, round_up
 
 SECTOR = 512
 GPT_RESERVED = 34 * SECTOR  # protective MBR + header + 32 sectors of entries

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from diskwright.core.tools import TOOLS, erofs_features, which
+from .tools import TOOLS, erofs_features, which
 
 
 @dataclass(frozen=True)
@@ -41,11 +41,11 @@ def report() -> list[DoctorRow]:
 
 def _zfs_rows() -> list[DoctorRow]:
     try:
-        from diskwright.core.zfs.kit import kit_status
+        from .zfs.kit import kit_status
     except ImportError:
         return []
     try:
-        from diskwright.core.zfs.helper import kit_sources
+        from .zfs.helper import kit_sources
 
         st = kit_status(*kit_sources())
     except Exception as err:  # the kit probe must never break doctor

@@ -13,13 +13,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from diskwright.core import nix
-from diskwright.core.errors import ProfileError
-from diskwright.core.layout import PartInfo, disk_id, resolve
-from diskwright.core.profile import GPT_TYPES, Filesystem, Profile, Role, Table, derive_uuid
-from diskwright.core.scan import Scan
-from diskwright.core.units import format_size, round_up
-from diskwright.core.zfs import exports as zfs_exports
+from . import nix
+from .errors import ProfileError
+from .layout import PartInfo, disk_id, resolve
+from .profile import GPT_TYPES, Filesystem, Profile, Role, Table, derive_uuid
+from .scan import Scan
+from .units import format_size, round_up
+from .zfs import exports as zfs_exports
 
 KINDS = ("nixos", "fstab", "repart")
 READ_ONLY = {Filesystem.erofs, Filesystem.squashfs}
@@ -376,7 +376,7 @@ def repart_files(profile: Profile, scan: Scan | None = None) -> dict[str, str]:
     One disk: flat names ("10-esp.conf"); several: one folder per disk
     ("vm/10-esp.conf"), each folder a --definitions= of its own.
     """
-    from diskwright.core.planner import estimate
+    from .planner import estimate
 
     infos = resolve(profile)
     est = estimate(profile, scan)
@@ -449,7 +449,7 @@ def repart_size(profile: Profile, scan: Scan | None, d: int) -> int:
     GPT even for an MBR disk: 1 MiB before the first partition, the backup table at
     the end, each partition at a MiB boundary (roomier than repart needs, never short).
     """
-    from diskwright.core.planner import estimate
+    from .planner import estimate
 
     dk = estimate(profile, scan).disks[d]
     MiB = 1024 * 1024

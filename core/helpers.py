@@ -145,7 +145,7 @@ def main(argv: list[str]) -> int:
         return 2
     cmd, args = argv[0], argv[1:]
     if cmd in ("zfs-vm", "zfs-check", "zfs-labels", "zfs-kit"):  # the ZFS helper VM
-        from diskwright.core.zfs import helper as zfs_helper
+        from .zfs import helper as zfs_helper
 
         return {
             "zfs-vm": zfs_helper.zfs_vm_main,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from diskwright.core.profile import (
+from .profile import (
     GPT_TYPES,
     MBR_TYPES,
     Disk,

@@ -25,12 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from diskwright.core.errors import ProfileError
-from diskwright.core.layout import PartInfo, resolve
-from diskwright.core.plan import And, Or, Step, Word, cmd, ws
-from diskwright.core.profile import Filesystem, Profile, Registration
-from diskwright.core.scan import Scan, ScanCancelled, Stats, scan_store_path
-from diskwright.core.tools import which
+from .errors import ProfileError
+from .layout import PartInfo, resolve
+from .plan import And, Or, Step, Word, cmd, ws
+from .profile import Filesystem, Profile, Registration
+from .scan import Scan, ScanCancelled, Stats, scan_store_path
+from .tools import which
 
 STORE_DIR = "/nix/store"
 STORE_KEY = "nix/store"  # the closure's folder in the image tree, as a Scan key
@@ -452,7 +452,7 @@ def registration_stats(profile: Profile, scan: Scan | None, info: PartInfo) -> S
     size = scan.closure.registration_bytes
     st = Stats(files=1, bytes=size, tail_bytes=size % 4096, small_files=int(size < 4096))
     st.name_bytes = len(REGISTRATION_TARGET) - 1
-    from diskwright.core.scan import BLOCK_SIZES
+    from .scan import BLOCK_SIZES
 
     st.blocks = [-(-size // b) * b for b in BLOCK_SIZES]
     return st

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from diskwright.core.plan import And, Arg, Cmd, Step, Word, cmd, ws
-from diskwright.core.profile import Compression, Disk, Format
+from .plan import And, Arg, Cmd, Step, Word, cmd, ws
+from .profile import Compression, Disk, Format
 
 QEMU_FORMAT = {
     Format.qcow2: ("qcow2", []),

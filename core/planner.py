@@ -10,18 +10,18 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from diskwright.core import nix
-from diskwright.core.disk import assemble_steps, check_table_step, disk_file, layout
-from diskwright.core.errors import ProfileError, ProfileErrors
-from diskwright.core.fs import builder_for
-from diskwright.core.fs.base import FsSize, PartCtx
-from diskwright.core.layout import PartInfo, orphan_files, resolve
-from diskwright.core.output import output_steps
-from diskwright.core.plan import And, Arg, Cmd, Or, Plan, Step, Word, cmd, ws
-from diskwright.core.profile import Compression, Format, Profile, Role, Table
-from diskwright.core.sample import Sample, sample
-from diskwright.core.scan import BLOCK_SIZES, Scan, Stats
-from diskwright.core.units import MiB, format_size, parse_size
+from . import nix
+from .disk import assemble_steps, check_table_step, disk_file, layout
+from .errors import ProfileError, ProfileErrors
+from .fs import builder_for
+from .fs.base import FsSize, PartCtx
+from .layout import PartInfo, orphan_files, resolve
+from .output import output_steps
+from .plan import And, Arg, Cmd, Or, Plan, Step, Word, cmd, ws
+from .profile import Compression, Format, Profile, Role, Table
+from .sample import Sample, sample
+from .scan import BLOCK_SIZES, Scan, Stats
+from .units import MiB, format_size, parse_size
 
 # ------------------------------------------------------------------ contexts
 

@@ -25,9 +25,9 @@ from pydantic import (
     model_validator,
 )
 
-from diskwright.core.errors import ProfileError, ProfileErrors
-from diskwright.core.units import MiB, parse_size
-from diskwright.core.zfs.model import ZfsPool
+from .errors import ProfileError, ProfileErrors
+from .units import MiB, parse_size
+from .zfs.model import ZfsPool
 
 PROFILE_VERSION = 1
 SECTOR = 512

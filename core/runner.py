@@ -23,10 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from diskwright.core.errors import BuildFailed, Cancelled, PreflightError
-from diskwright.core.plan import Plan, Step, render_step
-from diskwright.core.tools import require
-from diskwright.core.units import format_size
+from .errors import BuildFailed, Cancelled, PreflightError
+from .plan import Plan, Step, render_step
+from .tools import require
+from .units import format_size
 
 # ------------------------------------------------------------------ events
 

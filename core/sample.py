@@ -15,7 +15,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from diskwright.core.scan import Scan
+from .scan import Scan
 
 SAMPLES = 256
 CHUNK = 64 * 1024

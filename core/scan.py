@@ -17,8 +17,8 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from diskwright.core.nix import Closure
-    from diskwright.core.profile import Profile
+    from .nix import Closure
+    from .profile import Profile
 
 BLOCK_SIZES = (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536)
 
@@ -423,6 +423,6 @@ def scan_source(
     base = scan_tree(root, progress=progress, cancel=cancel) if root and root.is_dir() else None
     if not profile.source.closure:
         return base
-    from diskwright.core.nix import scan_closure
+    from .nix import scan_closure
 
     return scan_closure(profile, base, progress=progress, cancel=cancel)

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from diskwright.core.errors import ToolMissing
+from .errors import ToolMissing
 
 
 @dataclass(frozen=True)

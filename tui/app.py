@@ -20,10 +20,10 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.timer import Timer
 
-from diskwright.core.errors import ProfileError
-from diskwright.core.scan import Scan
-from diskwright.core.units import format_size
-from diskwright.tui.model import (
+from ..core.errors import ProfileError
+from ..core.scan import Scan
+from ..core.units import format_size
+from .model import (
     STEP_TITLES,
     Analysis,
     Draft,
@@ -134,7 +134,7 @@ class WizardApp(App[int]):
     # ------------------------------------------------------------ start
 
     def on_mount(self) -> None:
-        from diskwright.tui.screens.start import StartScreen
+        from .screens.start import StartScreen
 
         if self._initial is not None:
             self.open_draft(self._initial, self._initial_step)
@@ -148,7 +148,7 @@ class WizardApp(App[int]):
                     "saved there (Ctrl+S)."))
                 return
             # paint the wizard's frame first; reading and validating the profile follows
-            from diskwright.tui.screens.wizard import WizardScreen
+            from .screens.wizard import WizardScreen
 
             self.sub_title = f"opening {path}…"
             self._loading = True
@@ -175,7 +175,7 @@ class WizardApp(App[int]):
         self._loading = False
 
     def _open_failed(self, err: ProfileError) -> None:
-        from diskwright.tui.screens.start import StartScreen
+        from .screens.start import StartScreen
 
         self._loading = False
         self.switch_screen(StartScreen(note=f"✗ {err}"))
@@ -206,7 +206,7 @@ class WizardApp(App[int]):
 
         `reuse`: the current screen is an empty wizard frame painted while loading.
         """
-        from diskwright.tui.screens.wizard import WizardScreen
+        from .screens.wizard import WizardScreen
 
         self.draft = draft
         self.analysis = Analysis(revision=-1)
@@ -246,7 +246,7 @@ class WizardApp(App[int]):
 
     @property
     def wizard_screen(self) -> Any:
-        from diskwright.tui.screens.wizard import WizardScreen
+        from .screens.wizard import WizardScreen
 
         for screen in reversed(self.screen_stack):
             if isinstance(screen, WizardScreen):
@@ -361,7 +361,7 @@ class WizardApp(App[int]):
         self._analysing += 1
 
         def work() -> None:
-            from diskwright.tui.widgets import prepare_script
+            from .widgets import prepare_script
 
             try:
                 result = analyse(data, base, scan, force=force, revision=gen, path=path,
@@ -406,7 +406,7 @@ class WizardApp(App[int]):
 
     def start_scan(self, *, force: bool = False) -> None:
         """Scan the source (folder and/or Nix closure) in a thread, unless its scan is current."""
-        from diskwright.core.scan import forget_cache
+        from ..core.scan import forget_cache
 
         key = self.draft.source_key()
         root, closure, _store = key
@@ -440,7 +440,7 @@ class WizardApp(App[int]):
         base = self.draft.base_dir
 
         def work() -> None:
-            from diskwright.core.scan import ScanCancelled
+            from ..core.scan import ScanCancelled
 
             last = 0.0
 
@@ -533,8 +533,8 @@ class WizardApp(App[int]):
         self.start_scan(force=True)
 
     def action_help(self) -> None:
-        from diskwright.tui.dialogs import HelpModal
-        from diskwright.tui.help import help_for
+        from .dialogs import HelpModal
+        from .help import help_for
 
         step = self.current_step if self.wizard_screen is not None else "start"
         if isinstance(self.screen, HelpModal):
@@ -542,7 +542,7 @@ class WizardApp(App[int]):
         self.push_screen(HelpModal(help_for(step)))
 
     def action_save(self, then: Callable[[], Any] | None = None) -> None:
-        from diskwright.tui.dialogs import ConfirmModal, PathModal
+        from .dialogs import ConfirmModal, PathModal
 
         if self.wizard_screen is None:
             return
@@ -565,7 +565,7 @@ class WizardApp(App[int]):
                                    "same files."), chosen)
 
     def _check_and_save(self, path: Path, then: Callable[[], Any] | None) -> None:
-        from diskwright.tui.dialogs import ConfirmModal
+        from .dialogs import ConfirmModal
 
         n = len(self.analysis.model_errors)
         if n:
@@ -594,7 +594,7 @@ class WizardApp(App[int]):
             then()
 
     def action_open(self) -> None:
-        from diskwright.tui.dialogs import ConfirmModal, PathModal
+        from .dialogs import ConfirmModal, PathModal
 
         def chosen(path: Path | None) -> None:
             if path is None:
@@ -622,7 +622,7 @@ class WizardApp(App[int]):
             ask_path()
 
     def action_export(self) -> None:
-        from diskwright.tui.dialogs import ConfirmModal, PathModal
+        from .dialogs import ConfirmModal, PathModal
 
         if self.wizard_screen is None:
             return
@@ -634,7 +634,7 @@ class WizardApp(App[int]):
         default = self.draft.base_dir / f"{self.draft.get(('name',)) or 'plan'}-plan.sh"
 
         def write(path: Path) -> None:
-            from diskwright.core.plan import render_script
+            from ..core.plan import render_script
 
             text = render_script(a.plan, header=plan_header(str(self.draft.get(("name",))),
                                                             self.draft.path))
@@ -661,7 +661,7 @@ class WizardApp(App[int]):
                                    base=self.draft.base_dir), chosen)
 
     async def action_quit(self) -> None:
-        from diskwright.tui.dialogs import ConfirmModal
+        from .dialogs import ConfirmModal
 
         if self.building:
             def answered(answer: str | None) -> None:
@@ -700,11 +700,8 @@ class WizardApp(App[int]):
 
 def _warm_up() -> None:
     """After the first paint, import what the first refresh needs, off the UI thread."""
-    import diskwright.core.plan
-    import diskwright.core.planner
-    import diskwright.core.profile
-    import diskwright.core.runner
-    import diskwright.tui.screens.source  # noqa: F401
+    from ..core import plan, planner, profile, runner  # noqa: F401
+    from .screens import source  # noqa: F401
 
 
 def scan_for(
@@ -716,8 +713,8 @@ def scan_for(
     cancel: threading.Event,
 ) -> Scan | None:
     """The scan core would make for this source; a plain folder uses the per-process cache."""
-    from diskwright.core.profile import parse_profile
-    from diskwright.core.scan import cached_scan, scan_source
+    from ..core.profile import parse_profile
+    from ..core.scan import cached_scan, scan_source
 
     if not closure:
         return cached_scan(root, progress=progress, cancel=cancel) if root else None

@@ -17,14 +17,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from diskwright.core.errors import Cancelled, DiskwrightError, ProfileError, ProfileErrors
-from diskwright.core.units import format_size
+from ..core.errors import Cancelled, DiskwrightError, ProfileError, ProfileErrors
+from ..core.units import format_size
 
 if TYPE_CHECKING:  # the engine is imported lazily: the wizard paints before it loads
-    from diskwright.core.plan import Plan
-    from diskwright.core.planner import Estimate
-    from diskwright.core.profile import Profile
-    from diskwright.core.scan import Scan
+    from ..core.plan import Plan
+    from ..core.planner import Estimate
+    from ..core.profile import Profile
+    from ..core.scan import Scan
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
 
@@ -35,9 +35,9 @@ def _err(msg: str) -> None:
 
 def load(path: str, output_dir: str | None = None) -> tuple[Profile, Scan | None]:
     """Load, scan and validate; raises ProfileError(s) for anything wrong."""
-    from diskwright.core.planner import validate
-    from diskwright.core.profile import load_profile
-    from diskwright.core.scan import scan_source
+    from ..core.planner import validate
+    from ..core.profile import load_profile
+    from ..core.scan import scan_source
 
     profile = load_profile(Path(path))
     if output_dir is not None:
@@ -60,7 +60,7 @@ def _plan_header(profile: Profile, path: str) -> str:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from diskwright.core.planner import estimate
+    from ..core.planner import estimate
 
     profile, scan = load(args.profile)
     est = estimate(profile, scan)
@@ -98,7 +98,7 @@ def print_estimate(est: Estimate) -> None:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    from diskwright.core.planner import estimate
+    from ..core.planner import estimate
 
     profile, scan = load(args.profile, args.output_dir)
     est = estimate(profile, scan)
@@ -110,8 +110,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from diskwright.core.plan import render_script
-    from diskwright.core.planner import make_plan
+    from ..core.plan import render_script
+    from ..core.planner import make_plan
 
     profile, scan = load(args.profile, args.output_dir)
     plan = make_plan(profile, scan, force=args.force)
@@ -134,8 +134,8 @@ def plan_json(plan: Plan) -> dict[str, object]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from diskwright.core.plan import render_script
-    from diskwright.core.planner import make_plan
+    from ..core.plan import render_script
+    from ..core.planner import make_plan
 
     profile, scan = load(args.profile, args.output_dir)
     if (
@@ -143,7 +143,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         and args.output
         and (args.output.endswith("/") or Path(args.output).is_dir())
     ):
-        from diskwright.core import exports
+        from ..core import exports
 
         folder = Path(args.output)
         folder.mkdir(parents=True, exist_ok=True)
@@ -161,7 +161,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         plan = make_plan(profile, scan, force=args.force)
         text = render_script(plan, header=_plan_header(profile, args.profile))
     else:
-        from diskwright.core import exports
+        from ..core import exports
 
         text = exports.export(profile, scan, args.as_)
     if args.output and args.output != "-":
@@ -178,8 +178,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from diskwright.core.planner import estimate, make_plan
-    from diskwright.core.runner import Runner, preflight
+    from ..core.planner import estimate, make_plan
+    from ..core.runner import Runner, preflight
 
     profile, scan = load(args.profile, args.output_dir)
     plan = make_plan(profile, scan, force=args.force)
@@ -193,7 +193,7 @@ def cmd_build(args: argparse.Namespace) -> int:
                 print(f"  {o}")
             print_estimate(estimate(profile, scan))
         return EXIT_OK
-    from diskwright.tui.progress import BuildDisplay
+    from .progress import BuildDisplay
 
     display = BuildDisplay(plan, json_mode=args.json, verbose=args.verbose)
     runner = Runner(plan, display.handle, skip_preflight=True)
@@ -220,14 +220,14 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from diskwright.core.profile import json_schema
+    from ..core.profile import json_schema
 
     print(json.dumps(json_schema(), indent=2))
     return EXIT_OK
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from diskwright.core.doctor import report
+    from ..core.doctor import report
 
     rows = report()
     if args.json:
@@ -252,7 +252,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_zfs_kit(args: argparse.Namespace) -> int:
-    from diskwright.core.zfs.helper import zfs_kit_main
+    from ..core.zfs.helper import zfs_kit_main
 
     argv = [args.action]
     if args.kernel:
@@ -265,17 +265,17 @@ def cmd_zfs_kit(args: argparse.Namespace) -> int:
 
 
 def cmd_helper(args: argparse.Namespace) -> int:
-    from diskwright.core.helpers import main as helper_main
+    from ..core.helpers import main as helper_main
 
     return helper_main(args.rest)
 
 
 def cmd_wizard(args: argparse.Namespace) -> int:
     if args.plain:
-        from diskwright.tui.plain import run_plain
+        from .plain import run_plain
 
         return run_plain(args.profile)
-    from diskwright.tui.app import run_app
+    from .app import run_app
 
     return run_app(args.profile)
 

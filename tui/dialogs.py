@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, DirectoryTree, Input, Label, Markdown, Static
 
-from diskwright.tui.model import error_text
+from .model import error_text
 
 
 class ConfirmModal(ModalScreen[str | None]):
@@ -230,7 +230,7 @@ class MappingModal(ModalScreen[dict[str, Any] | None]):
     def _save(self) -> None:
         from pydantic import ValidationError
 
-        from diskwright.core.profile import FileMapping, errors_from_validation
+        from ..core.profile import FileMapping, errors_from_validation
 
         values: dict[str, Any] = {}
         for key, _, _ in self.FIELDS:

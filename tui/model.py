@@ -20,8 +20,8 @@ from typing import Any
 
 import tomli_w
 
-from diskwright.core.errors import DiskwrightError, ProfileError, ProfileErrors
-from diskwright.core.scan import Scan
+from ..core.errors import DiskwrightError, ProfileError, ProfileErrors
+from ..core.scan import Scan
 
 PathKey = tuple[str | int, ...]
 
@@ -177,7 +177,7 @@ def set_in(data: dict[str, Any], path: PathKey, value: Any) -> None:
 
 def _defaults() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Model defaults, so forms always find every key (even in an invalid draft)."""
-    from diskwright.core.profile import Disk, Output, Partition, Profile
+    from ..core.profile import Disk, Output, Partition, Profile
 
     part = Partition(role="root", filesystem="ext4").model_dump(mode="json")  # type: ignore[arg-type]
     out = Output(path="x").model_dump(mode="json")
@@ -417,7 +417,7 @@ class Draft:
 
     def toml(self) -> str:
         """TOML text: the short canonical form when valid, else everything typed so far."""
-        from diskwright.core.profile import parse_profile, profile_to_toml
+        from ..core.profile import parse_profile, profile_to_toml
 
         try:
             return profile_to_toml(parse_profile(copy.deepcopy(self.data), self.base_dir))
@@ -457,14 +457,14 @@ def load_draft(path: Path) -> Draft:
 
 
 def draft_from_preset(name: str, base_dir: Path | None = None) -> Draft:
-    from diskwright.core.presets import preset
+    from ..core.presets import preset
 
     draft = Draft(preset(name).profile_data(), base_dir or Path.cwd())
     return draft
 
 
 def blank_draft(base_dir: Path | None = None) -> Draft:
-    from diskwright.core.presets import blank_profile_data
+    from ..core.presets import blank_profile_data
 
     return Draft(blank_profile_data(), base_dir or Path.cwd())
 
@@ -537,10 +537,10 @@ def analyse(
 
     Runs in a worker thread: it only reads its arguments and returns a new object.
     """
-    from diskwright.core.plan import render_script
-    from diskwright.core.planner import check_profile, estimate, make_plan
-    from diskwright.core.profile import parse_profile
-    from diskwright.core.runner import preflight
+    from ..core.plan import render_script
+    from ..core.planner import check_profile, estimate, make_plan
+    from ..core.profile import parse_profile
+    from ..core.runner import preflight
 
     t0 = time.perf_counter()
     out = Analysis(revision=revision)

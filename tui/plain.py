@@ -19,8 +19,8 @@ from typing import Any
 import questionary
 from questionary import Choice
 
-from diskwright.core.errors import Cancelled, DiskwrightError, ProfileError, ProfileErrors
-from diskwright.tui.model import (
+from ..core.errors import Cancelled, DiskwrightError, ProfileError, ProfileErrors
+from .model import (
     COMPRESSION_HELP,
     EROFS_COMPRESSORS,
     FORMAT_HELP,
@@ -54,7 +54,7 @@ class Quit(Exception):
 
 
 def _model_errors(data: dict[str, Any], base: Path) -> list[ProfileError]:
-    from diskwright.core.profile import parse_profile
+    from ..core.profile import parse_profile
 
     try:
         parse_profile(copy.deepcopy(data), base)
@@ -145,7 +145,7 @@ class PlainWizard:
 
     def start(self, profile_path: str | None) -> bool:
         """Returns True when the profile should be edited, False to go straight to review."""
-        from diskwright.core.presets import BLANK_WHO_FOR, presets
+        from ..core.presets import BLANK_WHO_FOR, presets
 
         if profile_path:
             path = Path(profile_path).expanduser()
@@ -206,7 +206,7 @@ class PlainWizard:
                 self.say(f"  note: {self.draft.resolve(src)} does not exist yet")
 
     def rescan(self) -> None:
-        from diskwright.core.scan import scan_tree
+        from ..core.scan import scan_tree
 
         root = self.draft.source_root()
         if root is None or not root.is_dir():
@@ -219,7 +219,7 @@ class PlainWizard:
 
         self.scan = scan_tree(root, progress=progress)
         total = self.scan.total()
-        from diskwright.core.units import format_size
+        from ..core.units import format_size
 
         sys.stderr.write("\r")
         self.say(f"  {total.files:,} files, {total.dirs:,} folders, {format_size(total.bytes)}")
@@ -329,7 +329,7 @@ class PlainWizard:
             edit(choice)
 
     def show(self, a: Analysis) -> None:
-        from diskwright.tui.cli import print_estimate
+        from .cli import print_estimate
 
         self.say("\n== Estimate ==")
         print_estimate(a.estimate)
@@ -355,8 +355,8 @@ class PlainWizard:
             return
 
     def build(self, a: Analysis) -> int:
-        from diskwright.core.runner import Runner
-        from diskwright.tui.progress import BuildDisplay
+        from ..core.runner import Runner
+        from .progress import BuildDisplay
 
         if a.existing and not self.draft.force:
             files = ", ".join(a.existing)

@@ -9,8 +9,8 @@ from types import TracebackType
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from diskwright.core.plan import Plan
-from diskwright.core.runner import (
+from ..core.plan import Plan
+from ..core.runner import (
     CancelledEvent,
     Event,
     Failed,
@@ -19,8 +19,8 @@ from diskwright.core.runner import (
     StepFinished,
     StepStarted,
 )
-from diskwright.core.runner import Progress as ProgressEvent
-from diskwright.core.units import format_size
+from ..core.runner import Progress as ProgressEvent
+from ..core.units import format_size
 
 
 class BuildDisplay:

@@ -25,12 +25,12 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from diskwright.core.errors import ProfileError
-from diskwright.core.units import format_size
-from diskwright.tui.model import STEP_TITLES, Analysis, PathKey, error_text, field_name
+from ..core.errors import ProfileError
+from ..core.units import format_size
+from .model import STEP_TITLES, Analysis, PathKey, error_text, field_name
 
 if TYPE_CHECKING:
-    from diskwright.tui.app import WizardApp
+    from .app import WizardApp
 
 # Partition colours of the disk bar; the number inside each segment and the
 # legend carry the same information for people who cannot tell them apart.

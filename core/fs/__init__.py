@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from diskwright.core.fs.base import FsBuilder, FsSize, PartCtx
-from diskwright.core.fs.erofs import ErofsBuilder
-from diskwright.core.fs.ext4 import Ext4Builder
-from diskwright.core.fs.other import NoneBuilder, SwapBuilder
-from diskwright.core.fs.squashfs import SquashfsBuilder
-from diskwright.core.fs.vfat import VfatBuilder
-from diskwright.core.fs.zfs import ZfsBuilder
-from diskwright.core.profile import Filesystem
+from ..profile import Filesystem
+from .base import FsBuilder, FsSize, PartCtx
+from .erofs import ErofsBuilder
+from .ext4 import Ext4Builder
+from .other import NoneBuilder, SwapBuilder
+from .squashfs import SquashfsBuilder
+from .vfat import VfatBuilder
+from .zfs import ZfsBuilder
 
 REGISTRY: dict[Filesystem, FsBuilder] = {
     Filesystem.ext4: Ext4Builder(),

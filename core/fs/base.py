@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from diskwright.core.errors import ProfileError
-from diskwright.core.layout import PartInfo
-from diskwright.core.plan import Arg, Or, Step, Word, cmd, ws
-from diskwright.core.profile import Partition, Profile
-from diskwright.core.sample import Sample
-from diskwright.core.scan import Stats
-from diskwright.core.units import MiB, parse_size, round_up
+from ..errors import ProfileError
+from ..layout import PartInfo
+from ..plan import Arg, Or, Step, Word, cmd, ws
+from ..profile import Partition, Profile
+from ..sample import Sample
+from ..scan import Stats
+from ..units import MiB, parse_size, round_up
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def owners_unsupported(ctx: PartCtx, why: str) -> list[ProfileError]:
 
 def too_small(ctx: PartCtx, size: FsSize) -> list[ProfileError]:
     if size.fixed and size.minimum > size.image:
-        from diskwright.core.units import format_size
+        from ..units import format_size
 
         return [
             ProfileError(

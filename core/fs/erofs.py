@@ -6,11 +6,11 @@ are refused at validation instead of being passed and not taking effect.
 
 from __future__ import annotations
 
-from diskwright.core.errors import ProfileError
-from diskwright.core.fs.base import FsSize, PartCtx, auto_or_fixed, owners_unsupported, too_small
-from diskwright.core.plan import Step, cmd
-from diskwright.core.tools import erofs_features
-from diskwright.core.units import MiB, round_up
+from ..errors import ProfileError
+from ..plan import Step, cmd
+from ..tools import erofs_features
+from ..units import MiB, round_up
+from .base import FsSize, PartCtx, auto_or_fixed, owners_unsupported, too_small
 
 BLOCK = 4096
 

@@ -13,10 +13,10 @@ import os
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from diskwright.core.errors import ProfileError
-from diskwright.core.fs.base import FsSize, PartCtx, auto_or_fixed, too_small
-from diskwright.core.plan import And, Arith, Expr, Or, Pipe, Step, Var, cmd
-from diskwright.core.units import MiB, parse_size, round_up
+from ..errors import ProfileError
+from ..plan import And, Arith, Expr, Or, Pipe, Step, Var, cmd
+from ..units import MiB, parse_size, round_up
+from .base import FsSize, PartCtx, auto_or_fixed, too_small
 
 INODE_SIZE = 256
 FIRST_INO = 11

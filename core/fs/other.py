@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from diskwright.core.errors import ProfileError
-from diskwright.core.fs.base import FsSize, PartCtx
-from diskwright.core.plan import Step, cmd
-from diskwright.core.units import MiB
+from ..errors import ProfileError
+from ..plan import Step, cmd
+from ..units import MiB
+from .base import FsSize, PartCtx
 
 
 class SwapBuilder:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from diskwright.core.errors import ProfileError
-from diskwright.core.fs.base import FsSize, PartCtx, auto_or_fixed, owners_unsupported, too_small
-from diskwright.core.plan import Step, cmd
-from diskwright.core.tools import squashfs_compressors
-from diskwright.core.units import MiB, parse_size, round_up
+from ..errors import ProfileError
+from ..plan import Step, cmd
+from ..tools import squashfs_compressors
+from ..units import MiB, parse_size, round_up
+from .base import FsSize, PartCtx, auto_or_fixed, owners_unsupported, too_small
 
 
 class SquashfsBuilder:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from diskwright.core.errors import ProfileError
-from diskwright.core.fs.base import FsSize, PartCtx, owners_unsupported, too_small
-from diskwright.core.plan import Step, Word, cmd
-from diskwright.core.units import MiB, format_size, round_up
+from ..errors import ProfileError
+from ..plan import Step, Word, cmd
+from ..units import MiB, format_size, round_up
+from .base import FsSize, PartCtx, owners_unsupported, too_small
 
 SECTOR = 512
 FAT12_MAX = 4084

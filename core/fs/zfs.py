@@ -22,13 +22,12 @@ from __future__ import annotations
 import functools
 from pathlib import PurePosixPath
 
-from diskwright.core.disk import disk_file
-from diskwright.core.errors import ProfileError
-from diskwright.core.fs.base import FsSize, PartCtx, too_small
-from diskwright.core.plan import And, Arg, Pipe, Step, Word, cmd, prefixed, w
-from diskwright.core.profile import Filesystem, Table, derive_hex, derive_uuid
-from diskwright.core.units import MiB, format_size, round_up
-from diskwright.core.zfs.job import (
+from ..disk import disk_file
+from ..errors import ProfileError
+from ..plan import And, Arg, Pipe, Step, Word, cmd, prefixed, w
+from ..profile import Filesystem, Table, derive_hex, derive_uuid
+from ..units import MiB, format_size, round_up
+from ..zfs.job import (
     CHECK_SERIAL,
     RESULT_SERIAL,
     VDEV_SERIAL,
@@ -38,9 +37,10 @@ from diskwright.core.zfs.job import (
     expectation_text,
     verify_script,
 )
-from diskwright.core.zfs.model import ZfsPool
-from diskwright.core.zfs.props import needs_version, newer_than, required_feature
-from diskwright.core.zfs.size import content_need, partition_for
+from ..zfs.model import ZfsPool
+from ..zfs.props import needs_version, newer_than, required_feature
+from ..zfs.size import content_need, partition_for
+from .base import FsSize, PartCtx, too_small
 
 ZFS_PART_TYPE = "6A898CC3-1DD2-11B2-99A6-080020736631"
 VDEV_LEAD = MiB  # the pool's partition starts 1 MiB into the vdev disk
@@ -51,8 +51,8 @@ VDEV_TAIL = MiB  # room for the backup GPT
 def kit_zfs_version() -> str | None:
     """OpenZFS version of the helper VM, if it can be told without building anything."""
     try:
-        from diskwright.core.zfs.helper import kit_sources
-        from diskwright.core.zfs.kit import kit_status
+        from ..zfs.helper import kit_sources
+        from ..zfs.kit import kit_status
 
         return kit_status(*kit_sources()).zfs_version
     except Exception:  # a probe must never break validation

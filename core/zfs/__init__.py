@@ -5,8 +5,8 @@ modules) from host packages and caches it; `vm` boots it for one job script
 and streams its output. The ZFS commands themselves come from the Plan.
 """
 
-from diskwright.core.zfs.kit import Kit, KitStatus, build_kit, kit_status
-from diskwright.core.zfs.vm import JobResult, VmDisk, accel_probe, build_job_tar, run_job
+from .kit import Kit, KitStatus, build_kit, kit_status
+from .vm import JobResult, VmDisk, accel_probe, build_job_tar, run_job
 
 __all__ = [
     "JobResult",

@@ -17,7 +17,7 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from diskwright.core.zfs.props import same_value
+from .props import same_value
 
 MAX_SHOWN = 25
 

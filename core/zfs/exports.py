@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from diskwright.core.layout import PartInfo, resolve
-from diskwright.core.profile import Filesystem, Profile, Table, derive_hex
+from ..layout import PartInfo, resolve
+from ..profile import Filesystem, Profile, Table, derive_hex
 
 
 @dataclass(frozen=True)

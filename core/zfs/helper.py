@@ -18,7 +18,7 @@ import signal
 import sys
 from pathlib import Path
 
-from diskwright.core.errors import DiskwrightError
+from ..errors import DiskwrightError
 
 EXIT_CANCELLED = 130
 # Where a NixOS or Ubuntu host keeps the kernel and zfs.ko, for every kit lookup.
@@ -71,8 +71,8 @@ def _say(line: str, *, err: bool = False) -> None:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from diskwright.core.zfs.kit import build_kit
-    from diskwright.core.zfs.vm import VmDisk, accel_probe, run_job
+    from .kit import build_kit
+    from .vm import VmDisk, accel_probe, run_job
 
     kernel, modules = kit_sources()
     kit = await asyncio.to_thread(build_kit, False, kernel, modules)
@@ -149,7 +149,7 @@ def zfs_check_main(argv: list[str]) -> int:
     p.add_argument("--result", required=True, type=Path, help="the verify VM's result disk")
     p.add_argument("--source", type=Path, help="the tree that went into the pool")
     args = p.parse_args(argv)
-    from diskwright.core.zfs.check import run_check
+    from .check import run_check
 
     try:
         ok, report = run_check(args.expect, args.result, args.source)
@@ -207,7 +207,7 @@ def zfs_kit_main(argv: list[str]) -> int:
     p.add_argument("--modules", type=Path, help=f"/lib/modules/<version> (or ${ENV_MODULES})")
     p.add_argument("--force", action="store_true", help="rebuild even if a kit is cached")
     args = p.parse_args(argv)
-    from diskwright.core.zfs.kit import build_kit, kit_status
+    from .kit import build_kit, kit_status
 
     env_kernel, env_modules = kit_sources()
     kernel, modules = args.kernel or env_kernel, args.modules or env_modules

@@ -12,7 +12,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from diskwright.core.zfs.model import CREATE_ONLY, MountSpec, Node, ZfsPool
+from .model import CREATE_ONLY, MountSpec, Node, ZfsPool
 
 ALTROOT = "/mnt"
 VDEV_SERIAL = "vdev"  # the build VM's target disk

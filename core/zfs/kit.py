@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from diskwright.core.errors import BuildFailed, ToolMissing
+from ..errors import BuildFailed, ToolMissing
 
 # Bump when the layout of the initramfs changes in a way the init hash misses.
 KIT_FORMAT = 1

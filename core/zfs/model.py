@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from diskwright.core.units import parse_size
-from diskwright.core.zfs.props import FS_PROPERTIES, Value, check_fs_property, check_pool_property
+from ..units import parse_size
+from .props import FS_PROPERTIES, Value, check_fs_property, check_pool_property
 
 MAX_NAME = 255  # bytes of a full dataset name (ZFS_MAX_DATASET_NAME_LEN - 1)
 # A pool name leaves room for "pool/$ORIGIN@$ORIGIN" (pool_namecheck): 239 bytes.
@@ -196,7 +196,7 @@ class ZfsVolume(BaseModel):
     def _blocks(self) -> ZfsVolume:
         vbs = self.properties.get("volblocksize")
         if vbs is not None:
-            from diskwright.core.zfs.props import zfs_size
+            from .props import zfs_size
 
             if parse_size(self.size) % zfs_size(str(vbs)):
                 raise ValueError(
@@ -479,7 +479,7 @@ class ZfsPool(BaseModel):
 
     def compression(self) -> str | None:
         """The compression most of the data sees: the least effective among file systems."""
-        from diskwright.core.zfs.props import compression_ratio
+        from .props import compression_ratio
 
         values = {self.effective(n.name, "compression") for n in self.nodes() if n.kind != "volume"}
         return max(values, key=lambda v: (compression_ratio(v), str(v)), default=None)

@@ -11,11 +11,11 @@ helper VM for partitions from 64 MiB to 9 GiB.
 
 from __future__ import annotations
 
-from diskwright.core.sample import Sample
-from diskwright.core.scan import Stats
-from diskwright.core.units import MiB, round_up
-from diskwright.core.zfs.model import ZfsPool
-from diskwright.core.zfs.props import compression_ratio, zfs_size
+from ..sample import Sample
+from ..scan import Stats
+from ..units import MiB, round_up
+from .model import ZfsPool
+from .props import compression_ratio, zfs_size
 
 MIN_VDEV = 64 * MiB  # SPA_MINDEVSIZE
 LABELS = 4 * 256 * 1024  # four vdev labels, two at each end

@@ -27,8 +27,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from diskwright.core.errors import BuildFailed, ToolMissing
-from diskwright.core.zfs.kit import Kit, build_kit, install_command, which
+from ..errors import BuildFailed, ToolMissing
+from .kit import Kit, build_kit, install_command, which
 
 SENTINEL = "DISKWRIGHT-JOB-EXIT="
 INIT_ERROR = "DISKWRIGHT-INIT-ERROR="

@@ -15,12 +15,12 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
-from diskwright.tui.model import Analysis, describe_field
-from diskwright.tui.widgets import Field, Problems
+from ..model import Analysis, describe_field
+from ..widgets import Field, Problems
 
 if TYPE_CHECKING:
-    from diskwright.tui.app import WizardApp
-    from diskwright.tui.model import Draft
+    from ..app import WizardApp
+    from ..model import Draft
 
 
 class Section(Vertical):

@@ -18,9 +18,9 @@ from textual.widgets import Button, DataTable, Label, ProgressBar, RichLog, Stat
 from textual.widgets.data_table import ColumnKey
 from textual.worker import Worker
 
-from diskwright.core.errors import BuildFailed, Cancelled, DiskwrightError, ProfileErrors
-from diskwright.core.plan import Plan
-from diskwright.core.runner import (
+from ...core.errors import BuildFailed, Cancelled, DiskwrightError, ProfileErrors
+from ...core.plan import Plan
+from ...core.runner import (
     CancelledEvent,
     Event,
     Failed,
@@ -31,9 +31,9 @@ from diskwright.core.runner import (
     StepFinished,
     StepStarted,
 )
-from diskwright.core.units import format_size
-from diskwright.tui.dialogs import ConfirmModal
-from diskwright.tui.model import Analysis, describe_field, error_text
+from ...core.units import format_size
+from ..dialogs import ConfirmModal
+from ..model import Analysis, describe_field, error_text
 
 STATE_MARKS = {
     "waiting": ("·", "dim"),
@@ -204,8 +204,8 @@ class BuildForm(Vertical):
                                       exclusive=True, exit_on_error=False)
 
     async def _run(self, profile: Any) -> None:
-        from diskwright.core.planner import check_profile, make_plan
-        from diskwright.core.scan import scan_tree
+        from ...core.planner import check_profile, make_plan
+        from ...core.scan import scan_tree
 
         self._begin()
         self._status(Text("Scanning the source again and making the plan…", style="yellow"))

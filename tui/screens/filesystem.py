@@ -9,9 +9,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, Select, Static
 
-from diskwright.tui.model import EROFS_COMPRESSORS, FS_HELP, SQUASHFS_COMPRESSORS
-from diskwright.tui.screens.base import Section, StepForm
-from diskwright.tui.widgets import BoolField, ChoiceField, Field, TextField
+from ..model import EROFS_COMPRESSORS, FS_HELP, SQUASHFS_COMPRESSORS
+from ..widgets import BoolField, ChoiceField, Field, TextField
+from .base import Section, StepForm
 
 FS_CHOICES = ("ext4", "erofs", "squashfs", "vfat", "swap", "none")
 LABEL_HINT = {

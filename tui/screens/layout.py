@@ -11,9 +11,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Label, Select, Static
 
-from diskwright.tui.model import ROLE_HELP, TABLE_HELP, Analysis
-from diskwright.tui.screens.base import Section, StepForm
-from diskwright.tui.widgets import (
+from ..model import ROLE_HELP, TABLE_HELP, Analysis
+from ..widgets import (
     BoolField,
     ChoiceField,
     DiskBarRenderable,
@@ -21,6 +20,7 @@ from diskwright.tui.widgets import (
     TextField,
     legend_table,
 )
+from .base import Section, StepForm
 
 ROLES = ("root", "esp", "data", "store", "swap", "bios-boot", "zfs")
 
@@ -252,6 +252,6 @@ class LayoutForm(StepForm):
 
 
 def _size(n: int) -> str:
-    from diskwright.core.units import format_size
+    from ...core.units import format_size
 
     return format_size(n)

@@ -12,10 +12,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Checkbox, Label, Static
 
-from diskwright.tui.dialogs import PathModal
-from diskwright.tui.model import COMPRESSION_HELP, FORMAT_HELP, Analysis
-from diskwright.tui.screens.base import Section, StepForm
-from diskwright.tui.widgets import ChoiceField, Field, TextField, Tick
+from ..dialogs import PathModal
+from ..model import COMPRESSION_HELP, FORMAT_HELP, Analysis
+from ..widgets import ChoiceField, Field, TextField, Tick
+from .base import Section, StepForm
 
 
 class OutputSection(Section):

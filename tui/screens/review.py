@@ -12,10 +12,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Label, Static
 
-from diskwright.core.units import format_size
-from diskwright.tui.model import STEP_TITLES, Analysis, describe_field, error_text, step_of
-from diskwright.tui.screens.base import Section, StepForm
-from diskwright.tui.widgets import TextField, mark
+from ...core.units import format_size
+from ..model import STEP_TITLES, Analysis, describe_field, error_text, step_of
+from ..widgets import TextField, mark
+from .base import Section, StepForm
 
 
 class NameSection(Section):

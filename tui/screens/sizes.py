@@ -9,10 +9,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Label, Static
 
-from diskwright.core.units import format_size
-from diskwright.tui.model import Analysis
-from diskwright.tui.screens.base import Section, StepForm
-from diskwright.tui.widgets import TextField
+from ...core.units import format_size
+from ..model import Analysis
+from ..widgets import TextField
+from .base import Section, StepForm
 
 
 class SizesSection(Section):

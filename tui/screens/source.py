@@ -11,10 +11,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Label, Static
 
-from diskwright.tui.dialogs import MappingModal, PathModal
-from diskwright.tui.model import REGISTRATION_HELP, Analysis
-from diskwright.tui.screens.base import Section, StepForm
-from diskwright.tui.widgets import ChoiceField, ListField, TextField, update_if_changed
+from ..dialogs import MappingModal, PathModal
+from ..model import REGISTRATION_HELP, Analysis
+from ..widgets import ChoiceField, ListField, TextField, update_if_changed
+from .base import Section, StepForm
 
 
 class SourceSection(Section):

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
-from diskwright.core.presets import BLANK_WHO_FOR, presets
+from ...core.presets import BLANK_WHO_FOR, presets
 
 
 class StartScreen(Screen[None]):

@@ -17,12 +17,12 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, ContentSwitcher, Footer, Header, Static, Tab, Tabs
 
-from diskwright.core.units import format_size
-from diskwright.tui.model import STEP_TITLES, STEPS, Analysis
-from diskwright.tui.widgets import EstimatePanel, PlanPanel, StepList, update_if_changed
+from ...core.units import format_size
+from ..model import STEP_TITLES, STEPS, Analysis
+from ..widgets import EstimatePanel, PlanPanel, StepList, update_if_changed
 
 if TYPE_CHECKING:
-    from diskwright.tui.app import WizardApp
+    from ..app import WizardApp
 
 WIDE = 110
 # step → (module, class); imported on the first visit so the first paint stays quick
@@ -198,7 +198,7 @@ class WizardScreen(Screen[None]):
 
     def show_value(self, path: Any, value: Any) -> None:
         """Every field bound to `path` shows `value` (fields echo nothing back)."""
-        from diskwright.tui.widgets import Field
+        from ..widgets import Field
 
         focused = self.app.focused
         for form in self._forms.values():

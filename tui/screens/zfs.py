@@ -18,8 +18,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
-from diskwright.tui.screens.base import Section, StepForm
-from diskwright.tui.screens.filesystem import PartPicker
+from .base import Section, StepForm
+from .filesystem import PartPicker
 
 
 def toml_literal(value: Any) -> str:
@@ -65,8 +65,8 @@ SETTINGS = ("pool", "vm_timeout", "vm_memory")
 
 def about(group: str, key: str) -> str:
     """One line on what a key means and which values it takes, from core's catalog."""
-    from diskwright.core.zfs.model import ZfsPool
-    from diskwright.core.zfs.props import FS_PROPERTIES, POOL_PROPERTIES, is_user_property
+    from ...core.zfs.model import ZfsPool
+    from ...core.zfs.props import FS_PROPERTIES, POOL_PROPERTIES, is_user_property
 
     if group == "settings":
         field = ZfsPool.model_fields.get(key)
