@@ -72,8 +72,8 @@ def tmux_first_paint(work: Path, repeat: int) -> dict[str, Any]:
     ready: list[float] = []
     for i in range(repeat):
         session = f"diskwright-bench-{os.getpid()}-{i}"
-        cmd = (f"cd {shlex.quote(str(work))} && PYTHONPATH={shlex.quote(str(REPO))} "
-               f"exec {shlex.quote(sys.executable)} -m tui.cli wizard vm-disk.toml")
+        cmd = (f"cd {shlex.quote(str(work))} "
+               f"exec {shlex.quote(sys.executable)} -m diskwright.tui.cli wizard vm-disk.toml")
         t0 = time.perf_counter()
         subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", cmd],
                        check=True)

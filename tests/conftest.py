@@ -46,7 +46,7 @@ def run_cli(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, **(env or {}), "PYTHONPATH": str(REPO)},
+        env={**os.environ, **(env or {})},
     )
 
 

@@ -75,7 +75,7 @@ def test_cancel_mid_step(tmp_path: Path, example_root: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        env=dict(os.environ),
     )
     assert proc.stderr is not None
     seen = []

@@ -857,7 +857,7 @@ def test_helper_reports_a_hang_and_stops_on_sigterm(kit: object, tmp_path: Path)
     job = tmp_path / "hang.sh"
     job.write_text("echo 'about to hang'\nsleep 600\n")
     argv = [sys.executable, "-m", "diskwright.tui.cli", "helper", "zfs-vm", "--job", str(job)]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = dict(os.environ)
     r = subprocess.run([*argv, "--timeout", "20"], capture_output=True, text=True, env=env,
                        timeout=120)  # fmt: skip
     assert r.returncode == 1

@@ -45,8 +45,8 @@ def wait_gone(session: str, text: str, timeout: float = 20.0) -> None:
 
 def test_wizard_in_tmux(tui_work: Path) -> None:
     session = f"diskwright-tui-test-{os.getpid()}"
-    command = (f"cd {shlex.quote(str(tui_work))} && PYTHONPATH={shlex.quote(str(REPO))} "
-               f"{shlex.quote(sys.executable)} -m tui.cli wizard vm-disk.toml; "
+    command = (f"cd {shlex.quote(str(tui_work))} "
+               f"{shlex.quote(sys.executable)} -m diskwright.tui.cli wizard vm-disk.toml; "
                "echo DISKWRIGHT-EXITED-$?; sleep 60")
     tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", command)
     try:
@@ -70,8 +70,8 @@ def test_wizard_in_tmux(tui_work: Path) -> None:
 
 def test_bare_diskwright_opens_the_start_screen_and_quits_cleanly(tui_work: Path) -> None:
     session = f"diskwright-tui-start-{os.getpid()}"
-    command = (f"cd {shlex.quote(str(tui_work))} && PYTHONPATH={shlex.quote(str(REPO))} "
-               f"{shlex.quote(sys.executable)} -m tui.cli; echo DISKWRIGHT-EXITED-$?; sleep 60")
+    command = (f"cd {shlex.quote(str(tui_work))} "
+               f"{shlex.quote(sys.executable)} -m diskwright.tui.cli; echo DISKWRIGHT-EXITED-$?; sleep 60")
     tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", command)
     try:
         screen = wait_for_pane(session, "Start from a preset")
