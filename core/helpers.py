@@ -1,5 +1,6 @@
 """The two jobs no packaged tool does, run by the plan as `diskwright helper …`.
 
+- place: put an extra file into a staging tree without following a symlink.
 - erofs-label: mkfs.erofs 1.5 has no -L; write volume_name into the
   superblock and fix its crc32c so the kernel and blkid accept it.
 - check-table: read a disk's table back with `sfdisk -J` and compare it with
@@ -162,6 +163,15 @@ def main(argv: list[str]) -> int:
             owners = "--owners" in args
             rest = [a for a in args[2:] if a != "--owners"]
             return ext4_pin(args[0], int(args[1]), owners, rest)
+        if cmd == "place" and len(args) == 4:
+            from .safefs import UnsafePath, place_file
+
+            try:
+                place_file(args[0], args[1], args[2], int(args[3], 8))
+            except UnsafePath as err:
+                print(f"helper place: {err}", file=sys.stderr)
+                return 1
+            return 0
         if cmd == "check-table" and len(args) >= 3:
             problems = check_table(args[0], args[1], args[2], args[3:])
             for p in problems:

@@ -7,6 +7,7 @@ what validation refuses and what the plan runs never drift apart.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -17,7 +18,7 @@ from .fs import builder_for
 from .fs.base import FsSize, PartCtx
 from .layout import PartInfo, orphan_files, resolve
 from .output import output_steps
-from .plan import And, Arg, Cmd, Or, Plan, Step, Word, cmd, ws
+from .plan import Arg, Cmd, Or, Plan, Step, Word, cmd, ws
 from .profile import Compression, Format, Profile, Role, Table
 from .sample import Sample, sample
 from .scan import BLOCK_SIZES, Scan, Stats
@@ -199,6 +200,9 @@ def check_profile(profile: Profile, scan: Scan | None) -> list[ProfileError]:
                     "point it at an existing file",
                 )
             )
+    if root is not None and root.is_dir():
+        for i, fm in enumerate(profile.source.files):
+            errors += _target_problems(root, i, fm.target)
     for fm in orphan_files(profile):
         errors.append(
             ProfileError(
@@ -243,6 +247,39 @@ def check_profile(profile: Profile, scan: Scan | None) -> list[ProfileError]:
                 )
             )
     return errors
+
+
+def _target_problems(root: Path, i: int, target: str) -> list[ProfileError]:
+    """A target must not pass through a symlink or a file of the source tree, nor land
+    on a folder: staging would have to follow the link (out of the tree) or fail."""
+    where = f"source.files[{i}].target"
+    cur = root
+    parts = PurePosixPath(target).parts[1:]
+    for n, name in enumerate(parts):
+        cur = cur / name
+        shown = "/" + "/".join(parts[: n + 1])
+        try:
+            st = cur.lstat()
+        except FileNotFoundError:
+            return []  # staging makes the missing folders
+        except OSError as err:
+            return [ProfileError(where, f"cannot inspect {shown} in the source ({err.strerror})",
+                                 "fix its permissions")]
+        last = n == len(parts) - 1
+        if last:
+            if stat.S_ISDIR(st.st_mode):
+                return [ProfileError(where, f"{shown} is a folder in the source tree",
+                                     "name a file path (e.g. add the file name)")]
+            return []
+        if stat.S_ISLNK(st.st_mode):
+            link = os.readlink(cur)
+            return [ProfileError(where, f"{shown} in the source is a symlink (to {link}); "
+                                 "a file is never placed through a symlink",
+                                 "name the real folder the file belongs in")]
+        if not stat.S_ISDIR(st.st_mode):
+            return [ProfileError(where, f"{shown} in the source is a file, not a folder",
+                                 "choose a target whose parent is a folder")]
+    return []
 
 
 def validate(profile: Profile, scan: Scan | None) -> None:
@@ -464,20 +501,13 @@ def _staging_steps(profile: Profile, scan: Scan | None, ctx: PartCtx) -> list[St
         link_level(sub, "")
     for i, fm in enumerate(info.files):
         rel = str(PurePosixPath(fm.target).relative_to(info.subtree or "/"))
-        dest = _join(stage, rel)
-        parent = _join(stage, str(PurePosixPath(rel).parent)) if "/" in rel else stage
+        # never through a symlink: a link in the tree must not redirect the write to the host
         steps.append(
             st(
                 f"file{i}",
                 f"Place {fm.target} (mode {fm.mode})",
-                And(
-                    (
-                        cmd("mkdir", "-p", parent),
-                        cmd("rm", "-f", dest),
-                        cmd("cp", "--", str(profile.resolve(fm.source)), dest),
-                        cmd("chmod", fm.mode, dest),
-                    )
-                ),
+                cmd("diskwright", "helper", "place", stage, rel,
+                    str(profile.resolve(fm.source)), fm.mode),
                 0.02,
             )
         )

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from .errors import BuildFailed, Cancelled, PreflightError
 from .plan import Plan, Step, render_step
+from .safefs import remove_tree
 from .tools import require
 from .units import format_size
 
@@ -346,16 +347,12 @@ class Runner:
 
 
 def remove_workspace(path: str) -> None:
-    """Remove the workspace even where staging left read-only folders (a Nix store copy).
+    """Remove the workspace at any depth, even where staging left read-only folders.
 
     Only folders get u+w: files may be hard links to the user's own files.
     """
-    for dirpath, _dirs, _files in os.walk(path):
-        with contextlib.suppress(OSError):
-            st = os.lstat(dirpath)
-            if not st.st_mode & stat.S_IWUSR:
-                os.chmod(dirpath, st.st_mode | stat.S_IWUSR | stat.S_IXUSR)
-    shutil.rmtree(path, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        remove_tree(path)
 
 
 def run_plan(plan: Plan, on_event: EventHandler | None = None, **kw: object) -> Finished:

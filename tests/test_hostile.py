@@ -1,0 +1,149 @@
+"""Hostile inputs (issue 8): nothing outside the outputs, their logs and the workspace is
+touched, and nothing the user had is lost. Every case builds for real in a throwaway folder
+and checks the outside world byte for byte."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomli_w
+from conftest import leftovers, run_cli
+
+pytestmark = pytest.mark.integration
+
+
+def tree(base: Path) -> Path:
+    """A tiny source tree: /etc/hostname, /usr/bin/tool, /boot/EFI/x.efi."""
+    root = base / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/hostname").write_text("hostile\n")
+    (root / "usr/bin").mkdir(parents=True)
+    (root / "usr/bin/tool").write_bytes(b"#!/bin/sh\n")
+    (root / "boot/EFI").mkdir(parents=True)
+    (root / "boot/EFI/x.efi").write_bytes(b"MZ" + bytes(100))
+    return root
+
+
+def profile(base: Path, *, fs: str = "ext4", output: str = "out.img", **extra: Any) -> Path:
+    """A one-disk bare-filesystem profile over `root`, written to base/p.toml."""
+    part: dict[str, Any] = {"role": "root", "filesystem": fs, "mount_point": "/"}
+    if fs != "squashfs":
+        part["label"] = "root"
+    part.update(extra.pop("part", {}))
+    data: dict[str, Any] = {
+        "version": 1,
+        "name": "hostile",
+        "source": {"path": "root"} | extra.pop("source", {}),
+        "reproducible": {"source_date_epoch": 1700000000},
+        "disks": [{"name": "d", "table": "none", "output": {"path": output},
+                   "partitions": [part]}],
+    }
+    data.update(extra)
+    path = base / "p.toml"
+    path.write_text(tomli_w.dumps(data))
+    return path
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, bytes | str]]:
+    """Every entry under `folder` with its mode and bytes (or link target)."""
+    out: dict[str, tuple[int, bytes | str]] = {}
+    for dirpath, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            p = Path(dirpath) / name
+            st = p.lstat()
+            if stat.S_ISLNK(st.st_mode):
+                out[str(p)] = (st.st_mode, os.readlink(p))
+            elif stat.S_ISREG(st.st_mode):
+                out[str(p)] = (st.st_mode, p.read_bytes())
+            else:
+                out[str(p)] = (st.st_mode, "")
+    return out
+
+
+def debugfs_cat(image: Path, path: str) -> bytes:
+    r = subprocess.run(["debugfs", "-R", f"cat {path}", str(image)], capture_output=True)
+    return r.stdout
+
+
+# ---------------------------------------------------------------- 1. host overwrite
+
+
+def test_file_target_through_a_symlink_is_refused(tmp_path: Path) -> None:
+    """Item 1: root/evil -> outside, target /evil/pwn.txt: refused at validation (exit 2),
+    the outside folder keeps its bytes and modes."""
+    root = tree(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "pwn.txt").write_text("original\n")
+    (outside / "pwn.txt").chmod(0o600)
+    (root / "evil").symlink_to(outside)
+    (tmp_path / "payload").write_text("payload\n")
+    before = snapshot(outside)
+    p = profile(tmp_path, source={"files": [
+        {"source": "payload", "target": "/evil/pwn.txt", "mode": "4755"}]})
+    r = run_cli("build", p)
+    assert r.returncode == 2, r.stderr
+    assert "source.files[0].target" in r.stderr and "symlink" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert snapshot(outside) == before
+    assert not (tmp_path / "out.img").exists() and leftovers(tmp_path) == []
+
+
+def test_symlink_planted_after_planning_is_never_followed(tmp_path: Path) -> None:
+    """Item 1 at depth: the printed plan, run by `sh` after the symlink appears, still
+    never writes through it — staging itself refuses symlink components."""
+    root = tree(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "pwn.txt").write_text("original\n")
+    (tmp_path / "payload").write_text("payload\n")
+    (root / "evil").mkdir()  # a real folder while validating and planning …
+    p = profile(tmp_path, source={"files": [
+        {"source": "payload", "target": "/evil/pwn.txt", "mode": "4755"}]})
+    r = run_cli("plan", p)
+    assert r.returncode == 0, r.stderr
+    (root / "evil").rmdir()  # … swapped for a symlink before the build runs
+    (root / "evil").symlink_to(outside)
+    before = snapshot(outside)
+    script = tmp_path / "plan.sh"
+    script.write_text(r.stdout)
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(os.sys.executable).parent}:{env['PATH']}"  # type: ignore[attr-defined]
+    s = subprocess.run(["sh", str(script)], capture_output=True, text=True, env=env,
+                       cwd=tmp_path)
+    assert s.returncode != 0
+    assert "symlink" in s.stderr
+    assert snapshot(outside) == before
+    assert not (tmp_path / "out.img").exists()
+
+
+def test_file_target_replacing_a_symlink_stays_inside(tmp_path: Path) -> None:
+    """A target that *is* a symlink in the tree replaces the link in the image;
+    the file the link pointed to on the host is untouched."""
+    root = tree(tmp_path)
+    victim = tmp_path / "victim"
+    victim.write_text("host file\n")
+    (root / "etc/motd").symlink_to(victim)
+    (tmp_path / "payload").write_text("payload\n")
+    p = profile(tmp_path, source={"files": [
+        {"source": "payload", "target": "/etc/motd", "mode": "0644"}]})
+    r = run_cli("build", p)
+    assert r.returncode == 0, r.stderr
+    assert victim.read_text() == "host file\n"
+    assert debugfs_cat(tmp_path / "out.img", "/etc/motd") == b"payload\n"
+
+
+def test_file_target_over_a_folder_or_under_a_file(tmp_path: Path) -> None:
+    """Item 15: such targets fail at validation, naming the field."""
+    tree(tmp_path)
+    (tmp_path / "payload").write_text("x")
+    for target in ("/etc", "/etc/hostname/x"):
+        p = profile(tmp_path, source={"files": [{"source": "payload", "target": target}]})
+        r = run_cli("validate", p)
+        assert r.returncode == 2, (target, r.stderr)
+        assert "source.files[0].target" in r.stderr and "Traceback" not in r.stderr
