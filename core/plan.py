@@ -11,7 +11,9 @@ printed script and the runner compute them the same way.
 from __future__ import annotations
 
 import shlex
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 # ------------------------------------------------------------------ words
@@ -221,16 +223,34 @@ class Plan:
         return sum(s.weight for s in self.steps) or 1.0
 
 
-def render_script(plan: Plan, *, header: str = "") -> str:
-    """The plan as a POSIX shell script: run it with `sh` to get the same images."""
+def helper_dir() -> str:
+    """The folder of the running interpreter, which holds this installation's `diskwright`.
+
+    Not resolved: a venv's python is a symlink to the system one, and the venv's
+    bin folder is what holds the script. The Runner puts it first on PATH too.
+    """
+    return str(Path(sys.executable).parent)
+
+
+def render_script(plan: Plan, *, header: str = "", helper_bin: str | None = None) -> str:
+    """The plan as a POSIX shell script: run it with `sh` to get the same images.
+
+    `helper_bin` (a script that leaves the program, e.g. `diskwright plan`, passes
+    `helper_dir()`) goes first on PATH, so the plan's `diskwright helper` steps run
+    this same installation from a shell where its venv is not activated. The live
+    preview leaves it out: it names a folder of this machine only.
+    """
     out = ["#!/bin/sh"]
     if header:
         out += [f"# {line}" if line else "#" for line in header.splitlines()]
-    out += [
-        "set -eu",
-        "umask 022",
-        'export PATH="$PATH:/usr/sbin:/sbin"',
-    ]
+    out += ["set -eu", "umask 022"]
+    if helper_bin:
+        out += [
+            "# `diskwright helper` steps run the diskwright that printed this plan",
+            f'export PATH={shlex.quote(helper_bin)}:"$PATH:/usr/sbin:/sbin"',
+        ]
+    else:
+        out.append('export PATH="$PATH:/usr/sbin:/sbin"')
     for k, v in sorted(plan.env.items()):
         out.append(f"export {k}={shlex.quote(v)}")
     out.append(

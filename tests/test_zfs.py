@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 import tomli_w
-from conftest import EXAMPLES, REPO, leftovers, run_cli
+from conftest import EXAMPLES, leftovers, run_cli
 from imagecheck import extract, partitions, to_raw
 
 from diskwright.core import exports

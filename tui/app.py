@@ -634,10 +634,11 @@ class WizardApp(App[int]):
         default = self.draft.base_dir / f"{self.draft.get(('name',)) or 'plan'}-plan.sh"
 
         def write(path: Path) -> None:
-            from ..core.plan import render_script
+            from ..core.plan import helper_dir, render_script
 
             text = render_script(a.plan, header=plan_header(str(self.draft.get(("name",))),
-                                                            self.draft.path))
+                                                            self.draft.path),
+                                 helper_bin=helper_dir())
             try:
                 path.write_text(text, encoding="utf-8")
                 path.chmod(0o755)

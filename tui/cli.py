@@ -110,7 +110,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from ..core.plan import render_script
+    from ..core.plan import helper_dir, render_script
     from ..core.planner import make_plan
 
     profile, scan = load(args.profile, args.output_dir)
@@ -118,7 +118,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(plan_json(plan), indent=2))
     else:
-        sys.stdout.write(render_script(plan, header=_plan_header(profile, args.profile)))
+        header = _plan_header(profile, args.profile)
+        sys.stdout.write(render_script(plan, header=header, helper_bin=helper_dir()))
     return EXIT_OK
 
 
@@ -134,7 +135,7 @@ def plan_json(plan: Plan) -> dict[str, object]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ..core.plan import render_script
+    from ..core.plan import helper_dir, render_script
     from ..core.planner import make_plan
 
     profile, scan = load(args.profile, args.output_dir)
@@ -159,7 +160,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.as_ == "script":
         plan = make_plan(profile, scan, force=args.force)
-        text = render_script(plan, header=_plan_header(profile, args.profile))
+        header = _plan_header(profile, args.profile)
+        text = render_script(plan, header=header, helper_bin=helper_dir())
     else:
         from ..core import exports
 
@@ -283,11 +285,34 @@ def cmd_wizard(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ parser
 
 
+def version() -> str:
+    """The installed distribution's version (what pip and `--version` report)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("diskwright")
+    except PackageNotFoundError:
+        return "unknown (not installed; run scripts/setup.sh or pip install .)"
+
+
+class _Version(argparse.Action):
+    """`--version`, looked up only when asked (the wizard's first paint stays quick)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(f"diskwright {version()}")
+        parser.exit()
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="diskwright",
         description="Build filesystem and disk images from a profile, or open the wizard.",
     )
+    p.add_argument("--version", action=_Version, help="print the installed version and exit")
     sub = p.add_subparsers(dest="command")
 
     def add(name: str, help_: str, fn: object, *, profile: bool = True) -> argparse.ArgumentParser:
@@ -358,6 +383,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command is None:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            # no terminal: a full-screen app would print escape codes and wait forever
+            parser().print_usage(sys.stderr)
+            _err("no terminal for the wizard; name a command (diskwright --help lists them)")
+            return EXIT_INPUT
         args = parser().parse_args(["wizard"])
     try:
         return int(args.fn(args))

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-from wizard_helpers import REPO
 
 pytestmark = [
     pytest.mark.tui,
@@ -70,8 +69,9 @@ def test_wizard_in_tmux(tui_work: Path) -> None:
 
 def test_bare_diskwright_opens_the_start_screen_and_quits_cleanly(tui_work: Path) -> None:
     session = f"diskwright-tui-start-{os.getpid()}"
-    command = (f"cd {shlex.quote(str(tui_work))} "
-               f"{shlex.quote(sys.executable)} -m diskwright.tui.cli; echo DISKWRIGHT-EXITED-$?; sleep 60")
+    command = (f"cd {shlex.quote(str(tui_work))} && "
+               f"{shlex.quote(sys.executable)} -m diskwright.tui.cli; "
+               "echo DISKWRIGHT-EXITED-$?; sleep 60")
     tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", command)
     try:
         screen = wait_for_pane(session, "Start from a preset")

@@ -1,0 +1,197 @@
+"""Set-up and packaging: contrib on every apt sources form, the lock, the console entry points.
+
+The scripts run for real (bash, awk) on sample apt trees in tmp_path; nothing
+here touches the host's own /etc/apt.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES, REPO, run_cli
+
+ENABLE = REPO / "scripts" / "enable-contrib.sh"
+
+DEB822 = """\
+Types: deb
+URIs: http://mirror.invalid/debian
+Suites: {s} {s}-updates
+Components: {c}
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://mirror.invalid/debian-security
+Suites: {s}-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: https://vendor.invalid/linux/debian
+Suites: {s}
+Components: stable
+"""
+
+
+def apt_root(tmp: Path, codename: str, distro: str = "debian") -> Path:
+    (tmp / "etc/apt/sources.list.d").mkdir(parents=True)
+    (tmp / "etc/os-release").write_text(f"ID={distro}\nVERSION_CODENAME={codename}\n")
+    return tmp
+
+
+def enable(root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(ENABLE), str(root)], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("components", ["main", "main non-free-firmware", "main non-free"])
+def test_contrib_added_to_every_deb822_debian_stanza(tmp_path: Path, components: str) -> None:
+    root = apt_root(tmp_path, "trixie")
+    src = root / "etc/apt/sources.list.d/debian.sources"
+    src.write_text(DEB822.format(s="trixie", c=components))
+    src.chmod(0o640)
+    r = enable(root)
+    assert r.returncode == 0, r.stderr
+    text = src.read_text()
+    assert f"Components: {components} contrib\n" in text
+    assert "Suites: trixie-security\nComponents: main contrib\n" in text
+    assert "Components: stable\n" in text  # another vendor's repository is left alone
+    assert f'"Components: {components}" -> "Components: {components} contrib"' in r.stdout
+    assert src.stat().st_mode & 0o777 == 0o640  # edited in place
+    again = enable(root)  # idempotent, and says so
+    assert again.returncode == 0 and src.read_text() == text
+    assert "nothing to change" in again.stdout
+
+
+def test_contrib_added_to_one_line_sources(tmp_path: Path) -> None:
+    root = apt_root(tmp_path, "bookworm")
+    lst = root / "etc/apt/sources.list"
+    lst.write_text(
+        "# deb http://mirror.invalid/debian bookworm main\n"
+        "deb [arch=amd64 signed-by=/k.gpg] http://mirror.invalid/debian bookworm main"
+        " non-free-firmware # my mirror\n"
+        "deb-src http://mirror.invalid/debian bookworm-updates main\n"
+        "deb http://mirror.invalid/debian-security bookworm-security main contrib\n"
+        "deb http://ppa.invalid/ubuntu noble main\n"
+    )
+    r = enable(root)
+    assert r.returncode == 0, r.stderr
+    assert lst.read_text().splitlines() == [
+        "# deb http://mirror.invalid/debian bookworm main",
+        "deb [arch=amd64 signed-by=/k.gpg] http://mirror.invalid/debian bookworm main"
+        " non-free-firmware contrib # my mirror",
+        "deb-src http://mirror.invalid/debian bookworm-updates main contrib",
+        "deb http://mirror.invalid/debian-security bookworm-security main contrib",
+        "deb http://ppa.invalid/ubuntu noble main",
+    ]
+    assert r.stdout.count("->") == 2 and "already enabled" in r.stdout
+
+
+def test_no_debian_source_is_an_error_that_says_so(tmp_path: Path) -> None:
+    root = apt_root(tmp_path, "trixie")
+    (root / "etc/apt/sources.list.d/other.list").write_text("deb http://x.invalid/ stable-x c\n")
+    r = enable(root)
+    assert r.returncode == 1
+    assert "no source for Debian trixie" in r.stdout and "add contrib" in r.stdout
+
+
+def test_not_debian_changes_nothing(tmp_path: Path) -> None:
+    root = apt_root(tmp_path, "noble", distro="ubuntu")
+    lst = root / "etc/apt/sources.list"
+    lst.write_text("deb http://archive.invalid/ubuntu noble main\n")
+    r = enable(root)
+    assert r.returncode == 0 and "not Debian" in r.stdout
+    assert lst.read_text() == "deb http://archive.invalid/ubuntu noble main\n"
+
+
+# ------------------------------------------------------------------ Python dependencies
+
+
+def _pins(lock: Path) -> dict[str, str]:
+    pins = {}
+    for line in lock.read_text().splitlines():
+        m = re.match(r"^([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?==([^ ;\\]+)", line)
+        if m:
+            pins[m.group(1).lower()] = m.group(2)
+    return pins
+
+
+def test_lock_pins_everything_exactly_with_hashes() -> None:
+    lock = REPO / "requirements" / "test.lock"
+    text = lock.read_text()
+    pins = _pins(lock)
+    for name in ("pytest", "textual", "pygments", "rich", "pydantic", "syrupy", "hypothesis",
+                 "mypy", "ruff", "tomlkit", "pytest-textual-snapshot", "setuptools"):
+        assert name in pins, f"{name} is not pinned in requirements/test.lock"
+    blocks = re.split(r"\n(?=[A-Za-z0-9])", text.split("\n", 2)[-1])
+    for block in blocks:
+        if "==" in block:
+            assert "--hash=sha256:" in block, f"no hash for {block.splitlines()[0]}"
+    major, minor = (int(x) for x in pins["pygments"].split(".")[:2])
+    assert (major, minor) < (2, 21), "the snapshots need Pygments < 2.21 (constraints.txt)"
+
+
+def test_pyproject_has_ranges_and_the_lock_satisfies_them() -> None:
+    """Users get ranges (diskwright sits beside other Textual apps); only the lock is exact."""
+    from packaging.requirements import Requirement
+
+    meta = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    reqs = [Requirement(r) for r in meta["dependencies"] + meta["optional-dependencies"]["test"]]
+    pins = _pins(REPO / "requirements" / "test.lock")
+    for req in reqs:
+        assert not any(s.operator == "==" for s in req.specifier), f"{req} is pinned exactly"
+        assert req.name.lower() in pins, f"{req.name} is missing from the lock: run scripts/lock.sh"
+        assert req.specifier.contains(pins[req.name.lower()]), f"lock {pins[req.name]} ∉ {req}"
+
+
+def test_installed_versions_are_the_locked_ones() -> None:
+    """The environment the suite runs in is the lock (scripts/setup.sh installs it)."""
+    from importlib.metadata import version
+
+    pins = _pins(REPO / "requirements" / "test.lock")
+    for name in ("textual", "pygments", "rich", "pytest", "syrupy"):
+        assert version(name) == pins[name], f"{name} {version(name)} is not the locked {pins[name]}"
+
+
+# ------------------------------------------------------------------ the command
+
+
+def test_version() -> None:
+    from importlib.metadata import version
+
+    r = run_cli("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"diskwright {version('diskwright')}"
+
+
+def test_bare_diskwright_without_a_terminal_prints_usage_and_exits_2() -> None:
+    r = subprocess.run([sys.executable, "-m", "diskwright.tui.cli"], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2
+    assert r.stdout == ""  # no escape codes from a full-screen app
+    assert r.stderr.startswith("usage: diskwright") and "no terminal" in r.stderr
+
+
+def test_printed_plan_runs_from_a_shell_without_the_venv(
+    tmp_path: Path, example_root: Path
+) -> None:
+    """`diskwright plan | sh` with a PATH that has no diskwright: the helper steps still run."""
+    work = tmp_path / "w"
+    work.mkdir()
+    (work / "root").symlink_to(example_root)
+    text = (EXAMPLES / "vm-disk.toml").read_text()
+    (work / "vm-disk.toml").write_text(text)
+    plan = run_cli("plan", work / "vm-disk.toml")
+    assert plan.returncode == 0, plan.stderr
+    assert "diskwright helper" in plan.stdout
+    bare = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    assert subprocess.run(["sh", "-c", "command -v diskwright"], env=bare,
+                          capture_output=True).returncode != 0
+    r = subprocess.run(["sh"], input=plan.stdout, env=bare, cwd=tmp_path, capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert (work / "vm-disk.qcow2").stat().st_size > 0
+    assert not [p for p in os.listdir(work) if p.startswith(".diskwright")]
