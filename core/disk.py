@@ -171,7 +171,6 @@ def assemble_steps(profile: Profile, d: int, infos: list[PartInfo]) -> list[Step
             phase="disk",
             expr=cmd("truncate", "-s", size_arg, raw),  # type: ignore[arg-type]
             weight=0.01,
-            produces=(f"disk{d}.raw",),
         )
     )
     lines = sfdisk_lines(profile, d, infos, last_lba)

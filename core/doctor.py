@@ -40,10 +40,8 @@ def report() -> list[DoctorRow]:
 
 
 def _zfs_rows() -> list[DoctorRow]:
-    try:
-        from .zfs.kit import kit_status
-    except ImportError:
-        return []
+    from .zfs.kit import kit_status
+
     try:
         from .zfs.helper import kit_sources
 

@@ -759,7 +759,7 @@ def finish_steps(profile: Profile, scan: Scan | None, *, force: bool,
         expr = And((cmd("cp", src, partial), cmd("mv", "-f", partial, out)))
     finish = [
         Step(id="nix-registration-finish", title=f"Move the registration to {out}",
-             phase="finish", expr=expr, weight=0.01, produces=(out,))  # type: ignore[arg-type]
+             phase="finish", expr=expr, weight=0.01)  # type: ignore[arg-type]
     ]
     return guards, finish, [out]
 

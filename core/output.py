@@ -13,8 +13,6 @@ QEMU_FORMAT = {
     Format.vmdk: ("vmdk", ["-o", "subformat=streamOptimized"]),
     Format.vhdx: ("vhdx", []),
 }
-# Formats whose bytes carry random ids or times: compared with qemu-img, not cmp.
-NOT_BYTE_REPRODUCIBLE = {Format.vdi, Format.vpc, Format.vmdk, Format.vhdx}
 CHECKABLE = {Format.qcow2, Format.qcow2_compressed, Format.vdi, Format.vmdk, Format.vhdx}
 
 

@@ -106,14 +106,7 @@ class And:
     items: tuple[Expr, ...]
 
 
-@dataclass(frozen=True)
-class Not:
-    """Succeed only if the inner test fails (e.g. refuse an existing output)."""
-
-    inner: Expr
-
-
-Expr = Cmd | Pipe | Or | And | Not
+Expr = Cmd | Pipe | Or | And
 
 
 def cmd(*argv: Arg, env: dict[str, Arg] | None = None, **kw: object) -> Cmd:
@@ -139,8 +132,6 @@ def render_expr(e: Expr) -> str:
         return f"{{ {render_expr(e.first)}; }} || {{ {render_expr(e.then)}; }}"
     if isinstance(e, And):
         return " && ".join(render_expr(i) for i in e.items)
-    if isinstance(e, Not):
-        return "! " + render_expr(e.inner)
     raise TypeError(f"not an expression: {e!r}")
 
 
@@ -164,9 +155,7 @@ class Step:
     value: Arith | None = None  # capture an arithmetic value instead of a command's output
     path: Arg | None = None  # for kind="write": the file written
     content: str = ""  # for kind="write"
-    produces: tuple[str, ...] = ()
     weight: float = 1.0
-    progress: str | None = None  # name of a progress parser for the tool's output
     comment: str = ""
 
     def render(self) -> str:

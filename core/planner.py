@@ -614,7 +614,6 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
                 phase="finish",
                 expr=cmd("mv", "-f", src, out),  # type: ignore[arg-type]
                 weight=0.05,
-                produces=(out,),
             )
         )
     steps += reg_finish

@@ -807,9 +807,6 @@ def _loc(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-_KNOWN_KEYS: dict[str, type[BaseModel]] = {}
-
-
 def _fix_for(err: dict[str, Any]) -> tuple[str, str]:
     """Turn one pydantic error into (problem, fix) words for a person."""
     kind = err["type"]

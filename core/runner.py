@@ -151,16 +151,6 @@ def step_env(plan: Plan, workspace: str, variables: dict[str, str]) -> dict[str,
     return env
 
 
-_QEMU_PROGRESS = re.compile(r"\((\d+(?:\.\d+)?)/100%\)")
-
-
-def _parse_progress(step: Step, line: str) -> float | None:
-    m = _QEMU_PROGRESS.search(line)
-    if m:
-        return float(m.group(1)) / 100
-    return None
-
-
 class Runner:
     """Execute a plan once. Call `run()`; cancel the task running it to stop."""
 
@@ -202,7 +192,7 @@ class Runner:
                 self._write_log(f"\n## [{i + 1}/{len(self.plan.steps)}] {step.title}")
                 self._write_log(f"$ {render_step(step)}")
                 t1 = time.monotonic()
-                await self._run_step(step, workspace, total)
+                await self._run_step(step, workspace)
                 self._done_weight += step.weight
                 self.on_event(Progress(step.id, 1.0, self._done_weight / total))
                 self.on_event(StepFinished(i, step, time.monotonic() - t1))
@@ -262,7 +252,7 @@ class Runner:
             files.append(OutputFile(out, os.path.getsize(out), h.hexdigest()))
         return files
 
-    async def _run_step(self, step: Step, workspace: str, total: float) -> None:
+    async def _run_step(self, step: Step, workspace: str) -> None:
         text = render_step(step)
         if step.kind == "capture":
             assert step.capture
@@ -296,9 +286,9 @@ class Runner:
                 buf += chunk
                 *lines, buf = re.split(rb"\r\n|\r|\n", buf)
                 for raw in lines:
-                    self._line(step, raw, name, total)
+                    self._line(step, raw, name)
             if buf:
-                self._line(step, buf, name, total)
+                self._line(step, buf, name)
 
         assert proc.stdout is not None and proc.stderr is not None
         await asyncio.gather(pump(proc.stdout, "stdout"), pump(proc.stderr, "stderr"))
@@ -318,13 +308,9 @@ class Runner:
             self.variables[step.capture] = value
             self._write_log(f"{step.capture}={value}")
 
-    def _line(self, step: Step, raw: bytes, stream: str, total: float) -> None:
+    def _line(self, step: Step, raw: bytes, stream: str) -> None:
         line = raw.decode("utf-8", "replace").rstrip()
         if not line:
-            return
-        frac = _parse_progress(step, line)
-        if frac is not None:
-            self.on_event(Progress(step.id, frac, (self._done_weight + frac * step.weight) / total))
             return
         self._tail.append(line)
         self._write_log(line)

@@ -193,19 +193,3 @@ def squashfs_compressors() -> tuple[str, ...]:
         c for c in ("gzip", "lzo", "lz4", "xz", "zstd") if re.search(rf"^\s*{c}\b", text, re.M)
     ]
     return tuple(found) or ("gzip",)
-
-
-@dataclass(frozen=True)
-class DoctorRow:
-    command: str
-    purpose: str
-    path: str | None
-    optional: bool
-    hints: dict[str, str]
-
-
-def doctor() -> list[DoctorRow]:
-    return [
-        DoctorRow(t.command, t.purpose, which(t.command), t.optional, t.all_hints())
-        for t in TOOLS.values()
-    ]

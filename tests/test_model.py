@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -71,12 +73,27 @@ def test_schema_is_json(capsys: Any) -> None:
 
 
 def test_doctor_json(capsys: Any) -> None:
-    main(["doctor", "--json"])
+    code = main(["doctor", "--json"])
     rows = json.loads(capsys.readouterr().out)
-    names = {r["name"] for r in rows}
-    assert {"mkfs.ext4", "mkfs.erofs", "sfdisk", "qemu-img"} <= names
+    by_name = {r["name"]: r for r in rows}
+    required = {"mkfs.ext4", "mkfs.erofs", "sfdisk", "qemu-img"}
+    assert required <= set(by_name)
+    # the test machine has every required tool: doctor must find each and say so
+    assert all(by_name[n]["ok"] for n in required)
+    assert code == (0 if all(r["ok"] or r["optional"] for r in rows) else 1)
     for r in rows:
-        assert r["ok"] or r["hints"] or r["optional"]
+        if r["name"] == "zfs-kit":
+            continue
+        # found ⇔ the detail starts with the executable's path; missing ⇔ "missing"
+        first = r["detail"].split(" ")[0]
+        assert r["ok"] == (first != "missing"), r
+        if r["ok"]:
+            assert os.access(first, os.X_OK), r
+        else:
+            assert shutil.which(r["name"]) is None, r
+        # every tool tells how to install it on each distribution doctor knows
+        assert set(r["hints"]) == {"debian", "fedora", "arch", "nix"}, r
+        assert r["hints"]["debian"].startswith("sudo apt-get install "), r
 
 
 def test_estimate_json(capsys: Any, example_root: Path, tmp_path: Path) -> None:

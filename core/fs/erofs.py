@@ -96,7 +96,6 @@ class ErofsBuilder:
                 f"Make the erofs image for {info.where} from {info.subtree}",
                 expr=cmd(*argv),  # type: ignore[arg-type]
                 weight=max(ctx.stats.bytes / MiB / 30, 1),
-                produces=(f"{info.key}.img",),
             )
         ]
         if ctx.part.label and not feats.label:

@@ -207,7 +207,6 @@ class Ext4Builder:
                 title,
                 expr=mkfs,
                 weight=max(ctx.stats.bytes / MiB / 40, 1),
-                produces=(f"{info.key}.img",),
                 comment=comment,
             )
         ]

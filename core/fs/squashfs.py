@@ -82,7 +82,6 @@ class SquashfsBuilder:
                 f"Make the squashfs image for {info.where} from {info.subtree}",
                 expr=cmd(*argv),  # type: ignore[arg-type]
                 weight=max(ctx.stats.bytes / MiB / 25, 1),
-                produces=(f"{info.key}.img",),
                 comment="every timestamp comes from SOURCE_DATE_EPOCH (mksquashfs refuses "
                 "-all-time alongside it)"
                 if opts.tool == "mksquashfs"

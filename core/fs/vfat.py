@@ -116,7 +116,6 @@ class VfatBuilder:
                 f"Allocate the {format_size(size.image)} FAT image for {info.where}",
                 expr=cmd("truncate", "-s", str(size.image), ctx.image),
                 weight=0.01,
-                produces=(f"{info.key}.img",),
             ),
             ctx.step(
                 "mkfs",

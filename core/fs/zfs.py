@@ -386,7 +386,6 @@ class ZfsBuilder:
                     )
                 ),
                 weight=max(size / MiB / 500, 0.1),
-                produces=(f"{info.key}.img",),
             )
         )
         steps.append(ctx.capture_size())

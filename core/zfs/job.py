@@ -189,10 +189,6 @@ def _create(node: Node, pool: str, tmp: str) -> str:
     return text + ("  # parent of listed datasets" if node.implicit else "")
 
 
-RESULT_FILES = ("pool.tsv", "datasets.tsv", "props.tsv", "mounts.txt", "files.sha256",
-                "entries.txt", "links.txt")  # fmt: skip
-
-
 def verify_script(pool: ZfsPool, ctx: JobContext) -> str:
     """The verify job: import read-only under the real name, mount, describe, export."""
     name = pool.pool

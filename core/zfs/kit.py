@@ -33,18 +33,7 @@ from ..errors import BuildFailed, ToolMissing
 # Bump when the layout of the initramfs changes in a way the init hash misses.
 KIT_FORMAT = 1
 
-# Debian packages, and which of them live in the `contrib` component.
-KIT_PACKAGES = (
-    "qemu-system-x86",
-    "linux-image-amd64",
-    "linux-headers-amd64",
-    "zfs-dkms",
-    "zfsutils-linux",
-    "busybox-static",
-    "dkms",
-    "build-essential",
-    "kmod",
-)
+# Debian packages that live in the `contrib` component.
 CONTRIB_PACKAGES = frozenset({"zfs-dkms", "zfsutils-linux"})
 ENABLE_CONTRIB = (
     "sudo sed -i 's/^Components: main$/Components: main contrib/' "

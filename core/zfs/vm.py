@@ -30,7 +30,6 @@ from pathlib import Path
 from ..errors import BuildFailed, ToolMissing
 from .kit import Kit, build_kit, install_command, which
 
-SENTINEL = "DISKWRIGHT-JOB-EXIT="
 INIT_ERROR = "DISKWRIGHT-INIT-ERROR="
 PROBE_OK = "DISKWRIGHT-PROBE-OK"
 JOB_START = "diskwright-init: job start"
