@@ -154,6 +154,10 @@ def main(argv: list[str]) -> int:
             "zfs-labels": zfs_helper.zfs_labels_main,
             "zfs-kit": zfs_helper.zfs_kit_main,
         }[cmd](args)
+    if cmd in ("grub-bios-install", "grub-bios-check"):  # core/boot: GRUB on a disk file
+        from .boot.grub import bios_main
+
+        return bios_main(cmd, args)
     try:
         if cmd == "erofs-label" and len(args) == 2:
             erofs_set_label(args[0], args[1])

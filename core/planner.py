@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from . import nix
+from .boot import steps as boot
 from .disk import assemble_steps, check_table_step, disk_file, layout
 from .errors import ProfileError, ProfileErrors
 from .fs import builder_for
@@ -88,6 +89,8 @@ def contexts(profile: Profile, scan: Scan | None) -> list[PartCtx]:
                 stats.add(_file_stats(profile.resolve(fm.source)))
             except OSError:
                 pass  # reported by check_profile
+        if info.part.role == Role.esp and (extra := boot.esp_stats(profile, scan, info)):
+            stats.add(extra)
         out.append(
             PartCtx(profile, info, stats, src, cpus, top, dirents, _sample_for(scan, info))
         )
@@ -212,6 +215,7 @@ def check_profile(profile: Profile, scan: Scan | None) -> list[ProfileError]:
             )
         )
     errors += nix.check(profile, scan)
+    errors += boot.check(profile, scan)
     if errors:
         return errors
     ctxs = contexts(profile, scan)
@@ -570,6 +574,7 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
             steps += _staging_steps(profile, scan, ctx)
     for ctx in ctxs:
         steps += builder_for(ctx.part.filesystem).steps(ctx)
+    steps += boot.esp_steps(profile, scan)
     steps += nix.unstage_steps(
         profile, scan, [c.info.key for c in ctxs if needs_staging(c.info, scan)]
     )
@@ -577,12 +582,14 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
     for d, disk in enumerate(profile.disks):
         mine = [c.info for c in ctxs if c.info.disk_index == d]
         steps += assemble_steps(profile, d, mine)
+        steps += boot.disk_steps(profile, scan, d)
         raw = disk_file(d) if disk.table != Table.none else ws(f"{mine[0].key}.img")
         conv, final = output_steps(d, disk, raw)
         steps += conv
         finals.append(final)
     for ctx in ctxs:
         steps += builder_for(ctx.part.filesystem).verify(ctx)
+    steps += boot.verify_steps(profile, scan)
     for d, disk in enumerate(profile.disks):
         if disk.table != Table.none:
             steps.append(

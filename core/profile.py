@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from .boot.model import Boot
 from .errors import ProfileError, ProfileErrors
 from .units import MiB, parse_size
 from .zfs.model import ZfsPool
@@ -723,6 +724,7 @@ class Profile(BaseModel):
     source: Source = Field(default_factory=Source)
     reproducible: Reproducible = Field(default_factory=Reproducible)
     disks: list[Disk] = Field(min_length=1)
+    boot: Boot = Field(default_factory=Boot, description="How the disks boot (loader, kernel)")
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 

@@ -221,6 +221,47 @@ def cmd_build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """Boot the built disks in QEMU; with --expect, exit 0 once the text shows on the console."""
+    from ..core.boot.run import disks_of, run
+    from ..core.profile import load_profile
+
+    profile = load_profile(Path(args.profile))
+    if args.output_dir is not None:
+        out = Path(args.output_dir).resolve()
+        for disk in profile.disks:
+            disk.output.path = str(out / Path(disk.output.path).name)
+    disks = disks_of(profile)
+    piped = args.expect is not None or args.json
+
+    def show(line: str) -> None:
+        if not args.json:
+            print(line, flush=True)
+
+    result = run(
+        disks,
+        firmware=args.firmware,
+        expect=args.expect,
+        timeout=args.timeout,
+        memory=args.memory,
+        on_line=show if piped else None,
+    )
+    if args.json:
+        print(json.dumps({"ok": result.ok, "reason": result.reason,
+                          "elapsed": round(result.elapsed, 3),
+                          "seen_at": None if result.seen_at is None else round(result.seen_at, 3),
+                          "last_lines": result.last_lines}, indent=2))
+    elif result.ok and args.expect is not None:
+        print(f"diskwright: saw {args.expect!r} after {result.seen_at:.1f} s", file=sys.stderr)
+    elif not result.ok:
+        _err(f"run failed: {result.reason}")
+        if args.expect is not None:
+            print("    last console lines:", file=sys.stderr)
+            for line in result.last_lines[-12:]:
+                print(f"    | {line}", file=sys.stderr)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from ..core.profile import json_schema
 
@@ -350,6 +391,13 @@ def parser() -> argparse.ArgumentParser:
     )
     x.add_argument("--force", action="store_true", help="replace an existing file")
     x.add_argument("--output-dir", help="image outputs into this folder (script)")
+    r = add("run", "boot the built disks in QEMU, serial console on the terminal", cmd_run)
+    r.add_argument("--firmware", choices=["uefi", "bios"], default="uefi",
+                   help="OVMF (uefi, default) or SeaBIOS (bios)")
+    r.add_argument("--expect", help="exit 0 as soon as this text appears on the console")
+    r.add_argument("--timeout", type=float, help="give up after this many seconds (exit 1)")
+    r.add_argument("--memory", type=int, default=512, help="guest memory in MiB (default 512)")
+    r.add_argument("--output-dir", help="the outputs were built into this folder")
     add(
         "doctor",
         "list the tools diskwright needs and how to install them",

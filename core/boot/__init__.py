@@ -1,0 +1,1 @@
+"""Making disks boot: systemd-boot and GRUB installed rootless, and `diskwright run`."""

@@ -1,0 +1,260 @@
+"""Disks that boot: the [boot] table, the plan's boot steps, real boots in QEMU.
+
+Boots run under software emulation (TCG) with a timeout each: UEFI +
+systemd-boot, BIOS + GRUB, UEFI + GRUB, a negative case (the root's label
+changed after the build, so the initramfs cannot find it), and two builds
+of the bootable example compared byte for byte.
+"""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES, run_cli, sha256
+
+from diskwright.core.boot import grub
+from diskwright.core.boot.cpio import Tree, records
+from diskwright.core.boot.demo import make_demo_tree
+from diskwright.core.boot.resolve import boot_setup
+from diskwright.core.errors import ProfileErrors, ToolMissing
+from diskwright.core.plan import render_script
+from diskwright.core.planner import check_profile, make_plan
+from diskwright.core.profile import load_profile, parse_profile
+from diskwright.core.scan import scan_source
+
+MARKER = "boot-disk: root reached"
+BOOT_TIMEOUT = 240
+
+
+def _boot_tools_reason() -> str | None:
+    if grub.which_mkimage() is None or grub.grub_dir("i386-pc") is None:
+        return "GRUB is not installed: " + grub.install_hint("grub-mkimage", "i386-pc")
+    if grub.grub_dir("x86_64-efi") is None:
+        return "GRUB EFI is not installed: " + grub.install_hint("x86_64-efi")
+    if grub.systemd_boot_efi() is None:
+        return "systemd-boot-efi is not installed: " + grub.install_hint("systemd-boot")
+    if shutil.which("qemu-system-x86_64") is None:
+        return "qemu-system-x86 is not installed"
+    return None
+
+
+@pytest.fixture(scope="session")
+def boot_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    try:
+        return make_demo_tree(tmp_path_factory.mktemp("boot") / "boot-root", marker=MARKER)
+    except ToolMissing as err:
+        pytest.skip(str(err))
+
+
+@pytest.fixture
+def boot_dir(tmp_path: Path, boot_root: Path) -> Path:
+    shutil.copy(EXAMPLES / "boot-disk.toml", tmp_path / "boot-disk.toml")
+    (tmp_path / "boot-root").symlink_to(boot_root)
+    return tmp_path
+
+
+def _profile(boot_dir: Path, name: str = "boot-disk.toml", **boot: object):  # type: ignore[no-untyped-def]
+    p = load_profile(boot_dir / name)
+    for k, v in boot.items():
+        setattr(p.boot, k, v)
+    return p
+
+
+# ------------------------------------------------------------------ model, plan
+
+
+def test_boot_table_explains_bad_input() -> None:
+    base = {"disks": [{"output": {"path": "x.img"}, "partitions": [
+        {"role": "root", "filesystem": "ext4", "mount_point": "/"}]}]}
+    with pytest.raises(ProfileErrors) as e:
+        parse_profile({**base, "boot": {"loader": "none", "kernel": "/boot/vmlinuz"}})
+    assert "boot.kernel" in str(e.value) and "loader" in str(e.value)
+    with pytest.raises(ProfileErrors) as e:
+        parse_profile({**base, "boot": {"loader": "grub", "cmdline": "root=/dev/sda1 quiet"}})
+    assert "boot.cmdline" in str(e.value) and "derived" in str(e.value)
+    with pytest.raises(ProfileErrors) as e:
+        parse_profile({**base, "boot": {"loader": "lilo"}})
+    assert "boot.loader" in str(e.value)
+
+
+def test_boot_without_esp_names_the_fix(boot_dir: Path) -> None:
+    p = load_profile(boot_dir / "boot-disk.toml")
+    p.disks[0].partitions = [p.disks[0].partitions[2]]
+    errors = check_profile(p, scan_source(p))
+    text = "\n".join(map(str, errors))
+    assert "boot.loader: systemd-boot is a UEFI loader and needs an ESP" in text
+    assert "boot.bios" not in text  # no bios-boot partition: BIOS is not asked for
+
+
+def test_kernel_and_root_found_from_the_tree(boot_dir: Path, boot_root: Path) -> None:
+    p = load_profile(boot_dir / "boot-disk.toml")
+    s, errors = boot_setup(p, scan_source(p))
+    assert errors == [] and s is not None
+    ver = next(boot_root.glob("boot/vmlinuz-*")).name.removeprefix("vmlinuz-")
+    assert s.kernel.dest == f"/vmlinuz-{ver}" and not s.kernel.copy  # the ESP holds /boot
+    assert s.initrd is not None and s.initrd.dest == f"/initrd.img-{ver}"
+    from diskwright.core.layout import resolve
+
+    root = resolve(p)[2]
+    assert s.root == f"root=PARTUUID={root.partuuid.lower()}"  # type: ignore[union-attr]
+    assert s.options.startswith(s.root + " rootfstype=ext4 ro console=ttyS0")
+    assert s.uefi and s.bios and s.bios_part is not None
+    p.boot.root_by = "label"  # type: ignore[assignment]
+    s2, _ = boot_setup(p, scan_source(p))
+    assert s2 is not None and s2.root == "root=LABEL=boot-root"
+
+
+def test_kernel_outside_the_esp_is_copied_there(boot_dir: Path) -> None:
+    p = load_profile(boot_dir / "boot-disk.toml")
+    p.disks[0].partitions[1].mount_point = "/efi"  # the ESP no longer receives /boot
+    (boot_dir / "boot-root").resolve()
+    s, errors = boot_setup(p, scan_source(p))
+    assert s is not None, errors
+    assert s.kernel.copy and s.kernel.dest.startswith("/EFI/diskwright/vmlinuz-")
+
+
+@pytest.mark.skipif(_boot_tools_reason() is not None, reason=str(_boot_tools_reason()))
+def test_plan_shows_every_boot_step(boot_dir: Path) -> None:
+    p = load_profile(boot_dir / "boot-disk.toml")
+    plan = make_plan(p, scan_source(p))
+    ids = [s.id for s in plan.steps]
+    for want in ("boot-sd-boot", "boot-loader-conf", "boot-bls-entry", "boot-grub-cfg",
+                 "boot-esp-copy", "boot-grub-core", "boot-grub-bios", "boot-check-esp",
+                 "boot-check-bios"):
+        assert want in ids
+    assert ids.index("boot-grub-bios") < ids.index("disk0-convert") if "disk0-convert" in ids \
+        else True
+    script = render_script(plan)
+    assert "grub-mkimage -O i386-pc" in script
+    assert "diskwright helper grub-bios-install" in script
+    assert "options root=PARTUUID=" in script
+
+
+# ------------------------------------------------------------------ pieces
+
+
+def test_cpio_is_newc_and_sorted(tmp_path: Path) -> None:
+    t = Tree()
+    t.file("b/x", b"hello", 0o644)
+    t.chardev("dev/console", 5, 1)
+    t.symlink("a", "b/x")
+    data = b"".join(records(t, 1700000000))
+    out = tmp_path / "x"
+    out.mkdir()
+    r = subprocess.run(["cpio", "-t"], input=data, capture_output=True, check=False) \
+        if shutil.which("cpio") else None
+    if r is not None:
+        assert r.stdout.decode().split() == ["a", "b", "b/x", "dev", "dev/console"]
+    assert data.startswith(b"070701") and data.count(b"TRAILER!!!") == 1
+    assert data == b"".join(records(t, 1700000000))
+
+
+@pytest.mark.skipif(_boot_tools_reason() is not None, reason=str(_boot_tools_reason()))
+def test_bios_install_keeps_the_table_and_patches_pointers(tmp_path: Path) -> None:
+    disk = tmp_path / "d.raw"
+    subprocess.run(["truncate", "-s", "8M", disk], check=True)
+    subprocess.run(["sfdisk", "-q", disk], input="label: gpt\nstart=2048, size=2048, "
+                   "type=21686148-6449-6E6F-744E-656564454649\nstart=4096, type=linux\n",
+                   text=True, check=True)
+    before = disk.read_bytes()[:4096]
+    early = tmp_path / "e.cfg"
+    early.write_text("set prefix=(hd0,gpt2)/grub\n")
+    core = tmp_path / "core.img"
+    d = grub.grub_dir("i386-pc")
+    subprocess.run(["grub-mkimage", "-O", "i386-pc", "-d", str(d), "-o", core, "-c", early,
+                    "-p", "/grub", *grub.GRUB_MODULES["i386-pc"]], check=True)
+    grub.bios_install(disk, d / "boot.img", core, 2048, 2048)  # type: ignore[operator]
+    after = disk.read_bytes()
+    assert after[440:4096] == before[440:4096]  # signature, partition table, GPT untouched
+    assert after[:440] != before[:440]
+    assert struct.unpack_from("<Q", after, 0x5C)[0] == 2048
+    assert struct.unpack_from("<Q", after, 2048 * 512 + 0x1F4)[0] == 2049
+    r = subprocess.run(["sfdisk", "-J", disk], capture_output=True, text=True, check=True)
+    assert '"start": 2048' in r.stdout and '"start": 4096' in r.stdout
+    small = tmp_path / "small.raw"
+    small.write_bytes(before + b"\0" * (1 << 20))
+    with pytest.raises(Exception, match="bios-boot room holds 10"):
+        grub.bios_install(small, d / "boot.img", core, 2048, 10)  # type: ignore[operator]
+
+
+# ------------------------------------------------------------------ real boots
+
+boots = pytest.mark.skipif(_boot_tools_reason() is not None, reason=str(_boot_tools_reason()))
+
+
+def _build(boot_dir: Path, profile: str = "boot-disk.toml", *extra: str) -> None:
+    r = run_cli("build", profile, *extra, cwd=boot_dir, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def _run(boot_dir: Path, firmware: str, profile: str = "boot-disk.toml",
+         expect: str = MARKER) -> subprocess.CompletedProcess[str]:
+    return run_cli("run", profile, "--firmware", firmware, "--expect", expect,
+                   "--timeout", str(BOOT_TIMEOUT), cwd=boot_dir, timeout=BOOT_TIMEOUT + 60)
+
+
+@pytest.mark.boot
+@boots
+def test_boots_with_systemd_boot_uefi_and_grub_bios(boot_dir: Path) -> None:
+    _build(boot_dir)
+    r = _run(boot_dir, "uefi")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr
+    assert f"diskwright-init: {MARKER}" in r.stdout
+    r = _run(boot_dir, "bios")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr
+    assert "diskwright-initrd: root=PARTUUID=" in r.stdout
+
+
+@pytest.mark.boot
+@boots
+def test_boots_with_grub_uefi(boot_dir: Path) -> None:
+    text = (boot_dir / "boot-disk.toml").read_text()
+    text = text.replace('loader = "systemd-boot"', 'loader = "grub"\nroot_by = "label"')
+    text = text.replace('path = "boot-disk.qcow2"', 'path = "grub-disk.qcow2"')
+    (boot_dir / "grub-disk.toml").write_text(text)
+    _build(boot_dir, "grub-disk.toml")
+    r = _run(boot_dir, "uefi", "grub-disk.toml")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr
+    assert "diskwright-initrd: root=LABEL=boot-root" in r.stdout
+
+
+@pytest.mark.boot
+@boots
+def test_wrong_root_label_fails_with_the_guests_last_lines(boot_dir: Path) -> None:
+    text = (boot_dir / "boot-disk.toml").read_text()
+    text = text.replace('cmdline = "console', 'root_by = "label"\ncmdline = "console')
+    text = text.replace('format = "qcow2"', 'format = "raw"').replace("boot-disk.qcow2",
+                                                                      "bad.raw")
+    (boot_dir / "bad.toml").write_text(text)
+    _build(boot_dir, "bad.toml")
+    # relabel the root filesystem with the real tool, so root=LABEL=boot-root finds nothing
+    p = load_profile(boot_dir / "bad.toml")
+    from diskwright.core.planner import estimate
+
+    part = estimate(p, scan_source(p)).disks[0].parts[2]
+    fs = boot_dir / "root.ext4"
+    subprocess.run(["dd", f"if={boot_dir / 'bad.raw'}", f"of={fs}", "bs=1M",
+                    f"skip={part.start // (1 << 20)}", f"count={part.size // (1 << 20)}",
+                    "status=none"], check=True)
+    subprocess.run(["tune2fs", "-L", "other", fs], check=True, capture_output=True)
+    subprocess.run(["dd", f"if={fs}", f"of={boot_dir / 'bad.raw'}", "bs=1M",
+                    f"seek={part.start // (1 << 20)}", "conv=notrunc", "status=none"],
+                   check=True)
+    r = _run(boot_dir, "bios", "bad.toml")
+    assert r.returncode == 1
+    assert "before 'boot-disk: root reached' appeared" in r.stderr
+    assert "root device LABEL=boot-root not found" in r.stderr  # the guest's last lines
+
+
+@pytest.mark.boot
+@boots
+def test_two_builds_of_the_bootable_example_are_identical(boot_dir: Path) -> None:
+    _build(boot_dir)
+    first = sha256(boot_dir / "boot-disk.qcow2")
+    (boot_dir / "boot-disk.qcow2").rename(boot_dir / "first.qcow2")
+    _build(boot_dir)
+    assert sha256(boot_dir / "boot-disk.qcow2") == first
