@@ -42,9 +42,10 @@ host_uri() {  # $1: debian | debian-security
   for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
     [ -f "$f" ] && awk -v w="$want" '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { u = $i; sub(/\/+$/, "", u); n = split(u, p, "/"); if (p[n] == w) print u; break } }' "$f"
   done
+  return 0
 }
-mirror=${MIRROR:-$(host_uri debian | head -1)}
-security=${SECURITY_MIRROR:-$(host_uri debian-security | head -1)}
+mirror=${MIRROR:-$(host_uri debian | head -n1 || true)}
+security=${SECURITY_MIRROR:-$(host_uri debian-security | head -n1 || true)}
 [ -n "$mirror" ] || { echo "check-fresh.sh: no Debian mirror in this machine's apt sources; set MIRROR=URL" >&2; exit 2; }
 
 mounts=(proc sys dev dev/pts dev/shm)

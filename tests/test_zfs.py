@@ -513,6 +513,14 @@ def test_estimate_includes_headroom(workdir: Path) -> None:
     assert size.image % MiB == 0
 
 
+def test_release_of_a_pool_comes_from_the_features_it_lists() -> None:
+    """`zpool get all` lists every feature its OpenZFS knows: the newest dates the release."""
+    v21 = ["size", "feature@lz4_compress", "feature@draid", "feature@zstd_compress"]
+    assert zprops.release_of(v21) == "2.1"
+    assert zprops.release_of([*v21, "feature@blake3", "feature@fast_dedup"]) == "2.3"
+    assert zprops.release_of(["size", "health"]) is None
+
+
 def test_property_catalog_is_complete() -> None:
     for table in (zprops.POOL_PROPERTIES, zprops.FS_PROPERTIES):
         for name, prop in table.items():
@@ -525,7 +533,13 @@ def test_property_catalog_is_complete() -> None:
                     elif prop.targets != {"volume"}:
                         zprops.check_fs_property(name, v)
     assert zprops.same_value("acltype", "posixacl", "posix")
-    assert zprops.same_value("xattr", "dir", "on")
+    assert zprops.same_value("xattr", "dir", "on")  # OpenZFS 2.1: on is dir
+    assert not zprops.same_value("xattr", "sa", "on")
+    assert zprops.same_value("xattr", "sa", "on", release="2.3")  # 2.3: on is sa
+    assert zprops.same_value("xattr", "sa", "on", release="2.3.9-1")
+    assert not zprops.same_value("xattr", "dir", "on", release="2.3")
+    assert zprops.same_value("xattr", "dir", "dir", release="2.3")
+    assert not zprops.same_value("xattr", "sa", "on", release="2.2.7")
     assert zprops.same_value("compression", "gzip-6", "gzip")
     assert zprops.same_value("quota", "1G", "1073741824")
     assert zprops.same_value("filesystem_limit", "none", str(2**64 - 1))
@@ -718,7 +732,11 @@ def test_build_imports_in_a_fresh_vm(built: Path, kit: Any, example_root: Path) 
     got = {(n, p): (v, src) for n, p, v, src in (ln.split("\t") for ln in s["ZFS_GET"])}
     assert got[("tank", "compression")] == ("lz4", "local")
     assert got[("tank", "acltype")] == ("posix", "local")  # posixacl, as OpenZFS shows it
-    assert got[("tank", "xattr")] == ("sa", "local")
+    # OpenZFS 2.3 shows xattr=sa as `on` (sa became what on means); 2.1 shows `sa`
+    sa_shown = "sa" if zprops.newer_than("2.3", kit.zfs_version) else "on"
+    assert got[("tank", "xattr")] == (sa_shown, "local")
+    assert zprops.same_value("xattr", "sa", sa_shown,
+                             release=zprops.release_of(ln.split("\t")[0] for ln in s["ZPOOL_GET"]))
     assert got[("tank", "atime")] == ("off", "local")
     assert got[("tank", "dnodesize")] == ("auto", "local")
     assert got[("tank", "normalization")][0] == "formD"

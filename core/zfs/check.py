@@ -17,7 +17,7 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .props import same_value
+from .props import release_of, same_value
 
 MAX_SHOWN = 25
 
@@ -141,6 +141,7 @@ def compare(expect: dict[str, object], got: Found, want: Found | None) -> list[s
     altroot = str(expect.get("altroot", "/mnt"))
     if not got.pool:
         problems.append(f"pool {pool!r}: zpool get returned nothing (was it imported?)")
+    release = release_of(got.pool)  # values are compared as the OpenZFS that wrote them means them
     for prop, value in dict(expect.get("pool_properties", {})).items():  # type: ignore[arg-type]
         if prop not in got.pool:
             problems.append(f"pool {pool!r}: property {prop} is missing")
@@ -168,7 +169,7 @@ def compare(expect: dict[str, object], got: Found, want: Found | None) -> list[s
             actual, source = row
             if prop == "mountpoint" and actual.startswith("/"):
                 actual = actual.removeprefix(altroot) or "/"
-            if not same_value(prop, str(value), actual):
+            if not same_value(prop, str(value), actual, release=release):
                 problems.append(f"dataset {name}: {prop} is {actual!r}, the profile says {value!r}")
             elif prop not in create_only and source != "local":
                 problems.append(f"dataset {name}: {prop} is {source}, not set on the dataset")

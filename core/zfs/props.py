@@ -14,7 +14,7 @@ Every check raises ValueError("<name>: problem; fix"), the profile's style.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -928,8 +928,37 @@ def needs_version(name: str, value: str, target: Target) -> str | None:
     return prop.value_since.get(value) or prop.since
 
 
-def same_value(name: str, expected: str, actual: str, target: Target = "filesystem") -> bool:
-    """Does `zfs get -p`/`zpool get -p` output `actual` mean the profile's `expected`?"""
+def release_of(pool_props: Iterable[str]) -> str | None:
+    """The oldest OpenZFS release that knows every feature `zpool get all` listed.
+
+    `zpool get all` lists each feature the running OpenZFS knows (enabled or
+    not), so the newest such feature dates the release that made the pool.
+    """
+    since = [
+        FEATURES[n.removeprefix("feature@")].since
+        for n in pool_props
+        if n.startswith("feature@") and n.removeprefix("feature@") in FEATURES
+    ]
+    return max(since, key=_version_key) if since else None
+
+
+# OpenZFS 2.3 made xattr=sa the meaning of `on` (and shows sa as on); `dir` is
+# the old directory-based kind. Before 2.3, `on` meant dir and sa was its own.
+XATTR_ALIASES_SINCE_2_3 = {"sa": "on"}
+
+
+def same_value(
+    name: str,
+    expected: str,
+    actual: str,
+    target: Target = "filesystem",
+    release: str | None = None,
+) -> bool:
+    """Does `zfs get -p`/`zpool get -p` output `actual` mean the profile's `expected`?
+
+    `release` is the OpenZFS that reported `actual` (see `release_of`), where a
+    value's meaning changed between releases; None means 2.1's meanings.
+    """
     if name.startswith("feature@"):
         return actual in (("enabled", "active") if expected == "enabled" else ("disabled",))
     table = POOL_PROPERTIES if target == "pool" else FS_PROPERTIES
@@ -946,7 +975,10 @@ def same_value(name: str, expected: str, actual: str, target: Target = "filesyst
             return want == int(actual)
         except ValueError:
             return expected == actual
-    return prop.aliases.get(expected, expected) == prop.aliases.get(actual, actual)
+    aliases = prop.aliases
+    if name == "xattr" and release is not None and not newer_than("2.3", release):
+        aliases = XATTR_ALIASES_SINCE_2_3
+    return aliases.get(expected, expected) == aliases.get(actual, actual)
 
 
 __all__ = [
@@ -962,6 +994,7 @@ __all__ = [
     "is_user_property",
     "needs_version",
     "newer_than",
+    "release_of",
     "required_feature",
     "same_value",
     "zfs_size",
