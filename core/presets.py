@@ -11,10 +11,22 @@ import copy
 import os
 import tomllib
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+def _examples() -> Path:
+    """The example profiles shipped as `diskwright.examples` (importlib.resources).
+
+    Found the same way from a wheel and from an editable checkout; named
+    relative to this package, like every import between core/ and tui/.
+    """
+    top = __package__.rpartition(".")[0]  # diskwright.core → diskwright
+    return Path(str(resources.files(f"{top}.examples")))
+
+
+EXAMPLES = _examples()
 
 # "Who it is for", in one line each; the examples' own description is the fallback.
 WHO_FOR: dict[str, str] = {

@@ -63,7 +63,14 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+trap 'say "FAILED at line $LINENO: $BASH_COMMAND"' ERR
 trap 'exit 130' INT TERM
+
+# Commands in the root get a clean environment, as a user logging in has
+# (nothing of this shell's TMPDIR, PATH, virtualenv or proxy settings).
+clean_env=(env -i HOME=/root TERM=xterm-256color LANG=C.UTF-8
+           PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
+clean_chroot() { "${clean_env[@]}" chroot "$root" "$@"; }
 
 command -v mmdebstrap >/dev/null || { say "installing mmdebstrap"; DEBIAN_FRONTEND=noninteractive apt-get install -y -q mmdebstrap >>"$log" 2>&1; }
 [ ! -e "$root" ] || { say "removing the previous $root"; cleanup; rm -rf --one-file-system "$root"; }
@@ -83,7 +90,7 @@ rm -f "$root/etc/apt/sources.list"
 # This machine's extra CA certificates (a TLS-inspecting proxy), so pip verifies.
 if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
   cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
-  chroot "$root" update-ca-certificates >>"$log" 2>&1
+  clean_chroot update-ca-certificates >>"$log" 2>&1
 fi
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 mount -t proc proc "$root/proc"
@@ -92,23 +99,21 @@ mount --bind /dev "$root/dev"
 mount --bind /dev/pts "$root/dev/pts"
 mount -t tmpfs tmpfs "$root/dev/shm"
 t1=$(date +%s)
-say "root ready in $((t1 - t0)) s: $(chroot "$root" sh -c '. /etc/os-release; echo "$PRETTY_NAME"'), python3: $(chroot "$root" sh -c 'command -v python3 || echo none')"
+say "root ready in $((t1 - t0)) s: $(clean_chroot sh -c '. /etc/os-release; echo "$PRETTY_NAME"'), python3: $(clean_chroot sh -c 'command -v python3 || echo none')"
 
 git -C "$here" diff --quiet HEAD || say "note: uncommitted changes are not part of the check (it clones HEAD $(git -C "$here" rev-parse --short HEAD))"
 git clone -q --no-hardlinks "$here" "$root/root/diskwright"
 # the clone's origin is this checkout, a path that does not exist in the root
 git -C "$root/root/diskwright" remote remove origin
 
-in_root() {  # a login shell in the root with a clean environment, as a user has
-  env -i HOME=/root TERM=xterm-256color LANG=C.UTF-8 \
-    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    chroot "$root" /bin/bash -c "cd /root/diskwright && $1"
+in_root() {  # a shell in the clone, in the root
+  clean_chroot /bin/bash -c "cd /root/diskwright && $1"
 }
 
 # 1. scripts/start.sh: install, then the wizard on the built-in example.
 say "scripts/start.sh (in tmux; output in $root/root/start.log)"
 tmux new-session -d -s "fresh-$release" -x 120 -y 40 \
-  "env -i HOME=/root TERM=xterm-256color LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin chroot $(printf %q "$root") /bin/bash -c 'cd /root/diskwright && script -qfec scripts/start.sh /root/start.log; echo START-EXITED-\$?; sleep 600'"
+  "${clean_env[*]} chroot $(printf %q "$root") /bin/bash -c 'cd /root/diskwright && script -qfec scripts/start.sh /root/start.log; echo START-EXITED-\$?; sleep 600'"
 pane() { tmux capture-pane -p -t "fresh-$release" 2>/dev/null || true; }
 deadline=$(( $(date +%s) + 3600 ))
 until pane | grep -q "vm · gpt · disk\|START-EXITED"; do

@@ -26,7 +26,10 @@ SUDO=()
 
 TOOLS=(e2fsprogs erofs-utils squashfs-tools squashfs-tools-ng dosfstools mtools
        fdisk gdisk qemu-utils zstd xz-utils util-linux btrfs-progs tmux nix-bin
-       systemd librsvg2-bin procps python3 python3-venv)
+       systemd librsvg2-bin procps python3 python3-venv
+       # boot loaders as files only (never grub-pc/grub-efi-amd64/systemd-boot:
+       # those configure this machine's own boot) and the firmware `diskwright run` uses
+       grub-common grub-pc-bin grub-efi-amd64-bin systemd-boot-efi ovmf qemu-system-x86 cpio)
 ZFS=(qemu-system-x86 linux-image-amd64 linux-headers-amd64 zfs-dkms
      zfsutils-linux busybox-static dkms build-essential kmod)
 

@@ -195,3 +195,74 @@ def test_printed_plan_runs_from_a_shell_without_the_venv(
     assert r.returncode == 0, r.stderr
     assert (work / "vm-disk.qcow2").stat().st_size > 0
     assert not [p for p in os.listdir(work) if p.startswith(".diskwright")]
+
+
+# ------------------------------------------------------------------ packaging
+
+SKIP_COPY = {".git", ".venv", ".tmp", ".cache", "build", "dist", "root", "boot-root",
+             "zfs-boot-root", "nix-demo", "__pycache__", ".pytest_cache", ".ruff_cache"}
+
+
+@pytest.fixture(scope="module")
+def dists(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A wheel and an sdist built from a copy of this checkout (the checkout stays clean)."""
+    import shutil
+
+    base = tmp_path_factory.mktemp("dist")
+    src = base / "src"
+    shutil.copytree(REPO, src, symlinks=True, ignore=lambda d, names: [
+        n for n in names if n in SKIP_COPY or n.endswith((".egg-info", ".qcow2", ".img"))])
+    out = base / "out"
+    out.mkdir()
+    built = []
+    for hook in ("build_sdist", "build_wheel"):  # one process each, as a build frontend does
+        r = subprocess.run(
+            [sys.executable, "-c", "import sys, setuptools.build_meta as b; "
+             f"print('BUILT', b.{hook}(sys.argv[1]))", str(out)],
+            cwd=src, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-3000:]
+        built.append(next(ln for ln in r.stdout.splitlines() if ln.startswith("BUILT ")).split()[1])
+    return out / built[1], out / built[0]
+
+
+def test_wheel_carries_examples_license_and_no_stray_top_level(dists: tuple[Path, Path]) -> None:
+    import zipfile
+
+    names = zipfile.ZipFile(dists[0]).namelist()
+    tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert tops == {"diskwright"}, tops  # nothing that another distribution could overwrite
+    assert "diskwright/examples/vm-disk.toml" in names
+    assert "diskwright/examples/make_root.py" in names
+    assert any(n.endswith(".dist-info/licenses/LICENSE") or n.endswith(".dist-info/LICENSE")
+               for n in names)
+
+
+def test_sdist_has_the_tests_lock_and_scripts(dists: tuple[Path, Path]) -> None:
+    import tarfile
+
+    with tarfile.open(dists[1]) as tar:
+        names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+    for want in ("tests/conftest.py", "tests/test_setup.py", "requirements/test.lock",
+                 "scripts/setup.sh", "scripts/test.sh", "LICENSE", "examples/vm-disk.toml"):
+        assert want in names, f"{want} is not in the sdist"
+    assert not [n for n in names if n.startswith("examples/root/")]
+
+
+def test_presets_from_a_non_editable_install(dists: tuple[Path, Path], tmp_path: Path) -> None:
+    """The wheel's wizard has presets: read from the installed package, not from a checkout."""
+    target = tmp_path / "site"
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                        "--no-index", "--target", str(target), str(dists[0])],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    # -I -S: nothing of this checkout or its editable install is importable
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); "
+            "from diskwright.core.presets import EXAMPLES, presets; "
+            "print(EXAMPLES); print(' '.join(p.name for p in presets()))")
+    r = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(target)], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    folder, names = r.stdout.splitlines()
+    assert Path(folder) == target / "diskwright" / "examples"
+    assert names.split()[:2] == ["vm-disk", "sd-card"]
+    assert "zfs-root" in names.split()
