@@ -9,7 +9,10 @@ do; resize2fs -M then shrinks whatever the model overshot.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -17,6 +20,10 @@ from ..errors import ProfileError
 from ..plan import And, Arith, Expr, Or, Pipe, Step, Var, cmd
 from ..units import MiB, parse_size, round_up
 from .base import FsSize, PartCtx, auto_or_fixed, too_small
+from .ext4_split import is_big
+
+# mke2fs -d links each entry after searching only the folder's last block (EXT2FS_LINK_APPEND)
+LINEAR_LINK_VERSION = (1, 47, 3)
 
 INODE_SIZE = 256
 FIRST_INO = 11
@@ -126,6 +133,29 @@ def tight_blocks(ctx: PartCtx) -> int:
     return round_up(need + need // 50 + 256, 256)
 
 
+@functools.cache
+def e2fsprogs_version() -> tuple[int, ...]:
+    """The installed e2fsprogs (mke2fs -V), (0,) when it cannot be read."""
+    try:
+        p = subprocess.run(["mke2fs", "-V"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return (0,)
+    m = re.search(r"mke2fs (\d+(?:\.\d+)+)", p.stdout + p.stderr)
+    return tuple(int(x) for x in m.group(1).split(".")) if m else (0,)
+
+
+def splits_big_folders(ctx: PartCtx) -> bool:
+    """Split-then-merge only where mkfs.ext4 -d is quadratic and a folder is big enough."""
+    if ctx.src is None or e2fsprogs_version() >= LINEAR_LINK_VERSION:
+        return False
+    b = ctx.part.ext4.block_size
+    return any(is_big(d, b) for d in ctx.dirents)
+
+
+def _version(v: tuple[int, ...]) -> str:
+    return ".".join(map(str, v))
+
+
 class Ext4Builder:
     def tools(self, ctx: PartCtx) -> list[str]:
         tools = ["mkfs.ext4", "e2fsck", "resize2fs", "dumpe2fs"]
@@ -166,6 +196,46 @@ class Ext4Builder:
             )
         ]
 
+    def _split_steps(self, ctx: PartCtx, tree: object, in_place: bool) -> list[Step]:
+        """Big folders go into one-block parts first, so mkfs -d never searches long ones."""
+        v = _version(e2fsprogs_version())
+        argv: list[object] = ["diskwright", "helper", "ext4-split", ctx.src, tree]
+        argv += [ctx.work_file("merge"), str(ctx.part.ext4.block_size)]
+        if in_place:
+            argv.append("--in-place")
+        return [
+            ctx.step(
+                "split",
+                "Split big folders into one-block parts "
+                + ("in the staging copy" if in_place else "in a hard-link mirror"),
+                expr=cmd(*argv),  # type: ignore[arg-type]
+                weight=max(ctx.stats.entries / 50000, 0.1),
+                comment=(
+                    f"mkfs.ext4 -d of e2fsprogs {v} searches a whole folder for each new entry "
+                    f"(quadratic; {_version(LINEAR_LINK_VERSION)} appends): the parts are merged "
+                    "back with debugfs once the folders are htree-indexed"
+                ),
+            )
+        ]
+
+    def _index_step(self, ctx: PartCtx, env: dict[str, str], suffix: str) -> Step:
+        """Every multi-block folder htree-indexed: mke2fs -d leaves them all linear."""
+        return ctx.step(
+            suffix,
+            "Index every multi-block folder (e2fsck -fyD)"
+            + (" so the merge inserts by hash" if suffix == "index-parts" else ""),
+            # exit 1 = "file system modified", which -D always is; 2+ is a failure
+            expr=cmd(
+                "sh",
+                "-c",
+                'e2fsck -fyD "$1"; test "$?" -le 1',
+                "index",
+                ctx.image,
+                env={**env, "E2FSCK_TIME": str(ctx.epoch)},
+            ),
+            weight=max(ctx.stats.entries / 100000, 0.1),
+        )
+
     def steps(self, ctx: PartCtx) -> list[Step]:
         part, opts, info = ctx.part, ctx.part.ext4, ctx.info
         b = opts.block_size
@@ -178,8 +248,11 @@ class Ext4Builder:
             argv += ["-L", part.label]
         assert info.fs_uuid
         argv += ["-U", info.fs_uuid, "-E", f"hash_seed={info.fs_uuid},root_owner=0:0"]
-        if ctx.src is not None:
-            argv += ["-d", ctx.src]
+        split = splits_big_folders(ctx)
+        in_place = ctx.src == ctx.work_file("stage")
+        tree = ctx.src if in_place or not split else ctx.work_file("split")
+        if tree is not None:
+            argv += ["-d", tree]
         argv.append(ctx.image)
         env = {"E2FSPROGS_FAKE_TIME": str(ctx.epoch)}
         if os.geteuid() != 0:
@@ -201,7 +274,8 @@ class Ext4Builder:
                 f"sized to the modelled minimum ({tight // MiB} MiB); if the tree does not fit, "
                 f"again at {loose // MiB} MiB — resize2fs -M then finds the real minimum"
             )
-        steps = [
+        steps = self._split_steps(ctx, tree, in_place) if split else []
+        steps += [
             ctx.step(
                 "mkfs",
                 title,
@@ -210,7 +284,26 @@ class Ext4Builder:
                 comment=comment,
             )
         ]
+        if split:
+            steps.append(self._index_step(ctx, env, "index-parts"))
+            steps.append(
+                ctx.step(
+                    "merge",
+                    "Move the split entries back into their indexed folders (debugfs ln)",
+                    expr=cmd(
+                        "diskwright",
+                        "helper",
+                        "ext4-merge",
+                        ctx.image,
+                        ctx.work_file("merge"),
+                        str(ctx.epoch),
+                        env=env,
+                    ),
+                    weight=max(ctx.stats.entries / 40000, 0.1),
+                )
+            )
         if ctx.src is not None:
+            steps.append(self._index_step(ctx, env, "index"))
             steps += self._normalize_steps(ctx, env)
         if not size.fixed:
             var = info.var
