@@ -159,6 +159,7 @@ class ErofsFeatures:
     label: bool  # -L
     compressors: tuple[str, ...]
     extended: tuple[str, ...]  # -E options that really take effect
+    label_max: int = 0  # bytes -L takes, as its help says (1.8: 15); 0 without -L
 
     def describe(self) -> str:
         return "mkfs.erofs " + ".".join(map(str, self.version))
@@ -173,17 +174,41 @@ def erofs_features() -> ErofsFeatures:
     banner = _run(["mkfs.erofs"])
     m = re.search(r"mkfs\.erofs\s+(?:\(erofs-utils\)\s+)?v?(\d+(?:\.\d+)*)", banner + help_text)
     version = tuple(int(x) for x in m.group(1).split(".")) if m else (0,)
-    comp = re.search(r"Available compressors are:\s*(.*)", help_text)
-    compressors = tuple(c.strip() for c in comp.group(1).split(",")) if comp else ("lz4",)
     extended = ["ztailpacking"] if version >= (1, 5) else []
     if version >= (1, 6):
         extended += ["dedupe", "fragments"]
+    label = re.search(r"^\s*-L\b.*?(?:maximum\s+(\d+)\s+bytes)?\)?\s*$", help_text, re.M)
     return ErofsFeatures(
         version=version,
-        label=bool(re.search(r"^\s*-L\b", help_text, re.M)),
-        compressors=compressors,
+        label=bool(label),
+        compressors=erofs_compressors(help_text),
         extended=tuple(extended),
+        label_max=(int(label.group(1)) if label.group(1) else 16) if label else 0,
     )
+
+
+def erofs_compressors(help_text: str) -> tuple[str, ...]:
+    """The compressors `mkfs.erofs --help` lists, in either format it has used.
+
+    Up to 1.7: `Available compressors are: lz4hc, lz4`. From 1.8: after
+    `supported compressors and their option ranges are:`, one name per line,
+    each followed by its indented `[,level=…]` lines.
+    """
+    old = re.search(r"Available compressors are:\s*(.*)", help_text)
+    if old:
+        return tuple(c.strip() for c in old.group(1).split(",") if c.strip())
+    lines = help_text.splitlines()
+    start = next((i for i, ln in enumerate(lines) if "supported compressors" in ln), None)
+    if start is None:
+        return ("lz4",)  # the one every erofs-utils with compression has
+    found: list[str] = []
+    for ln in lines[start + 1 :]:
+        if re.match(r"^\s{0,4}-", ln):  # the next option: the list is over
+            break
+        m = re.match(r"^\s+([a-z][a-z0-9]*)\s*$", ln)
+        if m:
+            found.append(m.group(1))
+    return tuple(found) or ("lz4",)
 
 
 @functools.cache

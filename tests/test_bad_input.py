@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import tomli_w
 
+from diskwright.core.tools import erofs_features
 from diskwright.tui.cli import main
 
 BASE: dict[str, Any] = {
@@ -141,7 +142,6 @@ CASES: list[tuple[str, Mutation, str]] = [
     ),
     ("output under /dev", output(path="/dev/sda"), "output.path"),
     ("alignment not a power of two", disk(alignment="3MiB"), "disks[0].alignment"),
-    ("erofs dedupe ignored by tool", erofs_root(dedupe=True), "erofs.dedupe"),
     ("erofs level without lz4hc", erofs_root(compressor="lz4", level=3), "erofs"),
     (
         "swap without size",
@@ -191,6 +191,29 @@ def write(tmp: Path, example_root: Path, mutate: Mutation) -> Path:
     path = tmp / "profile.toml"
     path.write_text(tomli_w.dumps(data))
     return path
+
+
+# Cases that depend on the installed erofs-utils: each release gets the branch it has.
+_EROFS = erofs_features()
+if "dedupe" not in _EROFS.extended:  # 1.5 accepts -Ededupe and silently ignores it
+    CASES.append(("erofs dedupe ignored by tool", erofs_root(dedupe=True), "erofs.dedupe"))
+if _EROFS.label:  # native -L (1.8: at most 15 bytes), which the profile's 16 can exceed
+    CASES.append(
+        (
+            "erofs label over -L's limit",
+            lambda d, _: d["disks"][0]["partitions"][1].update(
+                filesystem="erofs", label="x" * (_EROFS.label_max + 1)
+            ),
+            "partitions[1].label",
+        )
+    )
+
+
+def test_erofs_release_cases_are_the_ones_this_release_needs() -> None:
+    """Says which branch ran: a version-dependent case is never skipped without a word."""
+    names = {c[0] for c in CASES}
+    assert ("erofs dedupe ignored by tool" in names) == (_EROFS.version < (1, 6)), _EROFS
+    assert ("erofs label over -L's limit" in names) == _EROFS.label, _EROFS
 
 
 def test_at_least_25_cases() -> None:

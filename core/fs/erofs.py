@@ -48,6 +48,16 @@ class ErofsBuilder:
                         f"set {flag} = false or upgrade erofs-utils",
                     )
                 )
+        label = ctx.part.label
+        if label and feats.label and len(label.encode()) > feats.label_max:
+            errors.append(
+                ProfileError(
+                    f"{ctx.info.where}.label",
+                    f"{label!r} is {len(label.encode())} bytes; {feats.describe()} -L takes at "
+                    f"most {feats.label_max}",
+                    f"shorten the label to {feats.label_max} bytes",
+                )
+            )
         errors += owners_unsupported(ctx, "erofs images here are all root-owned")
         return errors + too_small(ctx, self.estimate(ctx))
 
