@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .layout import PartInfo, disk_id
-from .plan import Arith, Pipe, Step, Var, Word, cmd, prefixed, w, ws
+from .plan import Arg, Arith, Pipe, Step, Var, Word, cmd, prefixed, w, ws
 from .profile import Disk, Profile, Table
 from .units import parse_size, round_up
 
@@ -56,7 +56,7 @@ def layout(disk: Disk, image_sizes: list[int]) -> tuple[list[PartPlace], int]:
     return places, total
 
 
-def shell_check(step_id: str, title: str, script: str, *args: object) -> Step:
+def shell_check(step_id: str, title: str, script: str, *args: Arg) -> Step:
     """A disk-phase check run by `sh -c` with its values as positional arguments.
 
     Values stay out of the script text, so nothing a profile says is parsed as code.
@@ -65,7 +65,7 @@ def shell_check(step_id: str, title: str, script: str, *args: object) -> Step:
         id=step_id,
         title=title,
         phase="disk",
-        expr=cmd("sh", "-c", script, "check", *args),  # type: ignore[arg-type]
+        expr=cmd("sh", "-c", script, "check", *args),
         weight=0.01,
     )
 
@@ -159,7 +159,7 @@ def assemble_steps(profile: Profile, d: int, infos: list[PartInfo]) -> list[Step
                 str(d),
             )
         )
-        size_arg: object = str(fixed * SECTOR)
+        size_arg: Arg = str(fixed * SECTOR)
         last_lba = str(fixed - tail_room(disk) // SECTOR - 1)
     else:
         size_arg = Arith((total, " * 512"))
@@ -169,7 +169,7 @@ def assemble_steps(profile: Profile, d: int, infos: list[PartInfo]) -> list[Step
             id=f"disk{d}-alloc",
             title=f"Allocate the sparse disk file for {disk.name}",
             phase="disk",
-            expr=cmd("truncate", "-s", size_arg, raw),  # type: ignore[arg-type]
+            expr=cmd("truncate", "-s", size_arg, raw),
             weight=0.01,
         )
     )
@@ -223,10 +223,10 @@ def assemble_steps(profile: Profile, d: int, infos: list[PartInfo]) -> list[Step
 
 def sfdisk_lines(
     profile: Profile, d: int, infos: list[PartInfo], last_lba: str | None
-) -> list[object]:
+) -> list[Arg]:
     disk = profile.disks[d]
     gpt = disk.table in (Table.gpt, Table.hybrid)
-    lines: list[object] = [f"label: {'gpt' if gpt else 'dos'}", f"label-id: {disk_id(profile, d)}"]
+    lines: list[Arg] = [f"label: {'gpt' if gpt else 'dos'}", f"label-id: {disk_id(profile, d)}"]
     lines += ["unit: sectors", "sector-size: 512"]
     if gpt:
         lines.append("first-lba: 34")
@@ -246,7 +246,7 @@ def check_table_step(profile: Profile, d: int, infos: list[PartInfo]) -> Step:
     """Read the table back with sfdisk -J and compare it with what the plan wrote."""
     disk = profile.disks[d]
     gpt = disk.table in (Table.gpt, Table.hybrid)
-    expect: list[object] = ["gpt" if gpt else "dos", disk_id(profile, d)]
+    expect: list[Arg] = ["gpt" if gpt else "dos", disk_id(profile, d)]
     for info in infos:
         typ = info.gpt_type if gpt else info.mbr_type
         expect.append(
@@ -261,6 +261,6 @@ def check_table_step(profile: Profile, d: int, infos: list[PartInfo]) -> Step:
         id=f"disk{d}-check-table",
         title=f"Read the partition table of {disk.name} back (sfdisk -J) and compare",
         phase="verify",
-        expr=cmd("diskwright", "helper", "check-table", disk_file(d), *expect),  # type: ignore[arg-type]
+        expr=cmd("diskwright", "helper", "check-table", disk_file(d), *expect),
         weight=0.05,
     )

@@ -123,7 +123,10 @@ def check_table(disk: str, label: str, label_id: str, parts: list[str]) -> list[
         problems.append(f"{len(found)} partitions, expected {len(parts)}")
     for i, (want, got) in enumerate(zip(parts, found, strict=False), 1):
         start, size, typ, uuid, name = want.split(":", 4)
-        checks = [("start", int(start), got.get("start")), ("size", int(size), got.get("size"))]
+        checks: list[tuple[str, object, object]] = [
+            ("start", int(start), got.get("start")),
+            ("size", int(size), got.get("size")),
+        ]
         got_type = str(got.get("type", "")).lower()
         if label == "dos":  # sfdisk -J prints MBR types without leading zeros
             typ, got_type = f"{int(typ, 16):x}", f"{int(got_type or '0', 16):x}"

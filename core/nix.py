@@ -29,7 +29,7 @@ from .errors import ProfileError
 from .layout import PartInfo, resolve
 from .plan import And, Or, Step, Word, cmd, ws
 from .profile import Filesystem, Profile, Registration
-from .scan import Scan, ScanCancelled, Stats, scan_store_path
+from .scan import PathScan, Scan, ScanCancelled, Stats, scan_store_path
 from .tools import which
 
 STORE_DIR = "/nix/store"
@@ -297,7 +297,7 @@ def scan_closure(
     return scan
 
 
-def _merge(base: Scan | None, closure: Closure, parts: list) -> Scan:  # type: ignore[type-arg]
+def _merge(base: Scan | None, closure: Closure, parts: list[PathScan]) -> Scan:
     """One Scan of the base tree (if any) with the closure's paths under nix/store."""
     dirs: dict[str, Stats] = dict(base.dirs) if base else {}
     children: dict[str, list[str]] = dict(base.children) if base else {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -109,8 +110,22 @@ class And:
 Expr = Cmd | Pipe | Or | And
 
 
-def cmd(*argv: Arg, env: dict[str, Arg] | None = None, **kw: object) -> Cmd:
-    return Cmd(tuple(argv), tuple((env or {}).items()), **kw)  # type: ignore[arg-type]
+def cmd(
+    *argv: Arg,
+    env: Mapping[str, Arg] | None = None,
+    stdin: Arg | None = None,
+    stdout: Arg | None = None,
+    stderr_to_stdout: bool = False,
+    quiet_stderr: bool = False,
+) -> Cmd:
+    return Cmd(
+        tuple(argv),
+        tuple((env or {}).items()),
+        stdin=stdin,
+        stdout=stdout,
+        stderr_to_stdout=stderr_to_stdout,
+        quiet_stderr=quiet_stderr,
+    )
 
 
 def render_expr(e: Expr) -> str:

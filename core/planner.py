@@ -19,7 +19,7 @@ from .fs import builder_for
 from .fs.base import FsSize, PartCtx
 from .layout import PartInfo, orphan_files, resolve
 from .output import output_steps
-from .plan import Arg, Cmd, Or, Plan, Step, Word, cmd, ws
+from .plan import And, Arg, Cmd, Or, Pipe, Plan, Step, Word, cmd, ws
 from .profile import Compression, Format, Profile, Role, Table
 from .sample import Sample, sample
 from .scan import BLOCK_SIZES, Scan, Stats
@@ -654,15 +654,15 @@ def _plan_tools(steps: list[Step]) -> set[str]:
         if isinstance(e, Cmd):
             if e.argv and isinstance(e.argv[0], str):
                 found.add(e.argv[0])
-        elif hasattr(e, "cmds"):
-            for c in e.cmds:  # type: ignore[attr-defined]
-                walk(c)
-        elif hasattr(e, "items"):
-            for c in e.items:  # type: ignore[attr-defined]
-                walk(c)
-        elif hasattr(e, "first"):
-            walk(e.first)  # type: ignore[attr-defined]
-            walk(e.then)  # type: ignore[attr-defined]
+        elif isinstance(e, Pipe):
+            for part in e.cmds:
+                walk(part)
+        elif isinstance(e, And):
+            for item in e.items:
+                walk(item)
+        elif isinstance(e, Or):
+            walk(e.first)
+            walk(e.then)
 
     for s in steps:
         if s.expr is not None:

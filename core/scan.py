@@ -294,7 +294,7 @@ def _stats_out(st: Stats) -> list[int]:
 
 def _stats_in(v: list[int]) -> Stats:
     n = len(_STATS_FIELDS)
-    return Stats(*v[:n], v[n:])  # type: ignore[arg-type]  # field order checked below
+    return Stats(**dict(zip(_STATS_FIELDS, v[:n], strict=True)), blocks=list(v[n:]))
 
 
 assert tuple(f.name for f in fields(Stats)) == (*_STATS_FIELDS, "blocks")

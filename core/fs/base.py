@@ -7,7 +7,7 @@ from typing import Protocol
 
 from ..errors import ProfileError
 from ..layout import PartInfo
-from ..plan import Arg, Or, Step, Word, cmd, ws
+from ..plan import Arg, Arith, Expr, Or, Step, StepKind, Word, cmd, ws
 from ..profile import Partition, Profile
 from ..sample import Sample
 from ..scan import Stats
@@ -64,8 +64,39 @@ class PartCtx:
     def fixed_size(self) -> int | None:
         return None if self.part.size == "auto" else parse_size(self.part.size)
 
-    def step(self, suffix: str, title: str, **kw: object) -> Step:
-        return Step(id=f"{self.info.key}-{suffix}", title=title, phase="filesystem", **kw)  # type: ignore[arg-type]
+    def step(
+        self,
+        suffix: str,
+        title: str,
+        expr: Expr | None = None,
+        *,
+        weight: float = 1.0,
+        comment: str = "",
+        kind: StepKind = "run",
+        capture: str | None = None,
+        value: Arith | None = None,
+        path: Arg | None = None,
+        content: str = "",
+    ) -> Step:
+        return Step(
+            id=f"{self.info.key}-{suffix}",
+            title=title,
+            phase="filesystem",
+            expr=expr,
+            kind=kind,
+            capture=capture,
+            value=value,
+            path=path,
+            content=content,
+            weight=weight,
+            comment=comment,
+        )
+
+    @property
+    def source_dir(self) -> Arg:
+        """The folder the tool reads; only asked for when the partition has content."""
+        assert self.src is not None, f"{self.info.where} has no source folder"
+        return self.src
 
     def capture_size(self) -> Step:
         """Every builder ends by recording the image's size for the disk layout."""

@@ -7,7 +7,7 @@ are refused at validation instead of being passed and not taking effect.
 from __future__ import annotations
 
 from ..errors import ProfileError
-from ..plan import Step, cmd
+from ..plan import Arg, Step, cmd
 from ..tools import erofs_features
 from ..units import MiB, round_up
 from .base import FsSize, PartCtx, auto_or_fixed, owners_unsupported, too_small
@@ -84,7 +84,7 @@ class ErofsBuilder:
         opts, info = ctx.part.erofs, ctx.info
         feats = erofs_features()
         # with SOURCE_DATE_EPOCH set, mkfs.erofs 1.5 writes ~1% larger images than with -T
-        argv: list[object] = ["env", "-u", "SOURCE_DATE_EPOCH", "mkfs.erofs"]
+        argv: list[Arg] = ["env", "-u", "SOURCE_DATE_EPOCH", "mkfs.erofs"]
         if opts.compressor != "none":
             z = opts.compressor + (f",{opts.level}" if opts.level is not None else "")
             argv.append(f"-z{z}")
@@ -99,12 +99,12 @@ class ErofsBuilder:
         argv += ["-T", str(ctx.epoch), "-U", info.fs_uuid, "--all-root"]
         if ctx.part.label and feats.label:
             argv += ["-L", ctx.part.label]
-        argv += [ctx.image, ctx.src]
+        argv += [ctx.image, ctx.source_dir]
         steps = [
             ctx.step(
                 "mkfs",
                 f"Make the erofs image for {info.where} from {info.subtree}",
-                expr=cmd(*argv),  # type: ignore[arg-type]
+                expr=cmd(*argv),
                 weight=max(ctx.stats.bytes / MiB / 30, 1),
             )
         ]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from ..errors import ProfileError
-from ..plan import And, Arith, Expr, Or, Pipe, Step, Var, cmd
+from ..plan import And, Arg, Arith, Expr, Or, Pipe, Step, Var, cmd
 from ..units import MiB, parse_size, round_up
 from .base import FsSize, PartCtx, auto_or_fixed, too_small
 from .ext4_split import is_big
@@ -178,7 +178,7 @@ class Ext4Builder:
         mkfs.ext4 -d copies atime/ctime from the source, and staging by hard
         links changes ctime, so without this two builds differ.
         """
-        argv: list[object] = ["diskwright", "helper", "ext4-pin", ctx.image, str(ctx.epoch)]
+        argv: list[Arg] = ["diskwright", "helper", "ext4-pin", ctx.image, str(ctx.epoch)]
         if ctx.stats.not_root or os.geteuid() != 0:
             argv.append("--owners")
         for fm in ctx.info.files:
@@ -191,7 +191,7 @@ class Ext4Builder:
                 f"Set every timestamp to {ctx.epoch}"
                 + (" and owners to root" if "--owners" in argv else "")
                 + " (debugfs, by inode)",
-                expr=cmd(*argv, env=env),  # type: ignore[arg-type]
+                expr=cmd(*argv, env=env),
                 weight=max(ctx.stats.entries / 80000, 0.1),
             )
         ]
@@ -240,7 +240,7 @@ class Ext4Builder:
         part, opts, info = ctx.part, ctx.part.ext4, ctx.info
         b = opts.block_size
         size = self.estimate(ctx)
-        argv: list[object] = ["mkfs.ext4", "-F", "-b", str(b), "-i", str(opts.inode_ratio)]
+        argv: list[Arg] = ["mkfs.ext4", "-F", "-b", str(b), "-i", str(opts.inode_ratio)]
         argv += ["-I", str(INODE_SIZE), "-m", f"{opts.reserved_percent:g}"]
         if not size.fixed:
             argv += ["-J", f"size={max(journal_blocks_for(ctx) * b // MiB, 1)}"]
@@ -261,14 +261,14 @@ class Ext4Builder:
             f" from {info.subtree}" if info.subtree else " (empty)"
         )
         if size.fixed:
-            mkfs: Expr = cmd(*argv, f"{size.image // 1024}k", env=env)  # type: ignore[arg-type]
+            mkfs: Expr = cmd(*argv, f"{size.image // 1024}k", env=env)
             comment = ""
         else:
             tight = size.minimum
             loose = round_up(tight + tight // 2 + 16 * MiB, MiB)
             mkfs = Or(
-                cmd(*argv, f"{tight // 1024}k", env=env),  # type: ignore[arg-type]
-                And((cmd("rm", "-f", ctx.image), cmd(*argv, f"{loose // 1024}k", env=env))),  # type: ignore[arg-type]
+                cmd(*argv, f"{tight // 1024}k", env=env),
+                And((cmd("rm", "-f", ctx.image), cmd(*argv, f"{loose // 1024}k", env=env))),
             )
             comment = (
                 f"sized to the modelled minimum ({tight // MiB} MiB); if the tree does not fit, "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import ProfileError
-from ..plan import Step, cmd
+from ..plan import Arg, Step, cmd
 from ..units import MiB
 from .base import FsSize, PartCtx
 
@@ -35,7 +35,7 @@ class SwapBuilder:
 
     def steps(self, ctx: PartCtx) -> list[Step]:
         size = self.estimate(ctx).image
-        argv: list[object] = ["mkswap", "-U", ctx.info.fs_uuid or ""]
+        argv: list[Arg] = ["mkswap", "-U", ctx.info.fs_uuid or ""]
         if ctx.part.label:
             argv += ["-L", ctx.part.label]
         return [
@@ -45,7 +45,7 @@ class SwapBuilder:
                 expr=cmd("truncate", "-s", str(size), ctx.image),
                 weight=0.01,
             ),
-            ctx.step("mkswap", "Write the swap signature", expr=cmd(*argv, ctx.image), weight=0.05),  # type: ignore[arg-type]
+            ctx.step("mkswap", "Write the swap signature", expr=cmd(*argv, ctx.image), weight=0.05),
             ctx.capture_size(),
         ]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import ProfileError
-from ..plan import Step, cmd
+from ..plan import Arg, Step, cmd
 from ..tools import squashfs_compressors
 from ..units import MiB, parse_size, round_up
 from .base import FsSize, PartCtx, auto_or_fixed, owners_unsupported, too_small
@@ -44,10 +44,10 @@ class SquashfsBuilder:
         opts, info = ctx.part.squashfs, ctx.info
         bs = parse_size(opts.block_size)
         if opts.tool == "gensquashfs":
-            argv: list[object] = [
+            argv: list[Arg] = [
                 "gensquashfs",
                 "--pack-dir",
-                ctx.src,
+                ctx.source_dir,
                 "--compressor",
                 opts.compressor,
                 "--block-size",
@@ -64,7 +64,7 @@ class SquashfsBuilder:
         else:
             argv = [
                 "mksquashfs",
-                ctx.src,
+                ctx.source_dir,
                 ctx.image,
                 "-noappend",
                 "-all-root",
@@ -80,7 +80,7 @@ class SquashfsBuilder:
             ctx.step(
                 "mkfs",
                 f"Make the squashfs image for {info.where} from {info.subtree}",
-                expr=cmd(*argv),  # type: ignore[arg-type]
+                expr=cmd(*argv),
                 weight=max(ctx.stats.bytes / MiB / 25, 1),
                 comment="every timestamp comes from SOURCE_DATE_EPOCH (mksquashfs refuses "
                 "-all-time alongside it)"

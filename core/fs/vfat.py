@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import ProfileError
-from ..plan import Step, Word, cmd
+from ..plan import Arg, Step, Word, cmd
 from ..units import MiB, format_size, round_up
 from .base import FsSize, PartCtx, owners_unsupported, too_small
 
@@ -106,7 +106,7 @@ class VfatBuilder:
         info, part = ctx.info, ctx.part
         size = self.estimate(ctx)
         bits, cluster = fat_geometry(size.image, self._forced(ctx))
-        argv: list[object] = ["mkfs.vfat", "--invariant", "-i", info.fs_uuid or "0"]
+        argv: list[Arg] = ["mkfs.vfat", "--invariant", "-i", info.fs_uuid or "0"]
         if part.label:
             argv += ["-n", part.label]
         argv += ["-F", str(bits), "-S", str(SECTOR), "-s", str(cluster // SECTOR), ctx.image]
@@ -120,7 +120,7 @@ class VfatBuilder:
             ctx.step(
                 "mkfs",
                 f"Make the FAT{bits} filesystem (cluster {cluster} bytes)",
-                expr=cmd(*argv),  # type: ignore[arg-type]
+                expr=cmd(*argv),
                 weight=0.1,
             ),
         ]
@@ -157,7 +157,7 @@ class VfatBuilder:
         ]
 
 
-def _join(base: object, name: str) -> object:
+def _join(base: Arg, name: str) -> Arg:
     if isinstance(base, Word):
         return Word((*base.parts, "/" + name))
     return f"{base}/{name}"

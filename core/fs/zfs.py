@@ -191,17 +191,17 @@ class ZfsBuilder:
                     )
         for node in pool.nodes():
             for k, v in node.properties.items():
-                feat = required_feature(k, v)
-                if feat is None:
+                needed = required_feature(k, v)
+                if needed is None:
                     continue
-                if feat in disabled or (allowed is not None and feat not in allowed):
-                    reason = f"feature@{feat}=disabled" if feat in disabled else why
+                if needed in disabled or (allowed is not None and needed not in allowed):
+                    reason = f"feature@{needed}=disabled" if needed in disabled else why
                     errors.append(
                         ProfileError(
                             f"{where}.datasets"
                             if node.kind != "root"
                             else f"{where}.filesystem_properties.{k}",
-                            f"{node.name}: {k}={v} needs the pool feature {feat}, but {reason}",
+                            f"{node.name}: {k}={v} needs the pool feature {needed}, but {reason}",
                             f"choose another {k} or drop that pool setting",
                         )
                     )
@@ -473,7 +473,7 @@ class ZfsBuilder:
 
 def w_join(word: Word, suffix: str) -> Word:
     """One argument from a workspace path and a suffix, e.g. "${W}"/d1p1.vdev:vdev."""
-    return w(*word.parts, suffix)  # type: ignore[arg-type]
+    return w(*word.parts, suffix)
 
 
 __all__ = ["ZfsBuilder", "build_timeout", "kit_zfs_version", "verify_timeout"]

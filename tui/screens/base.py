@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.widget import Widget
 from textual.widgets import Static
 
 from ..model import Analysis, describe_field
@@ -55,7 +56,7 @@ class Section(Vertical):
             fid = focused.id if focused is not None and self in focused.ancestors else None
             await self.recompose()
             if fid:
-                found = [w for w in self.walk_children() if w.id == fid]
+                found = [w for w in self.walk_children(Widget) if w.id == fid]
                 if found:
                     found[0].focus()
         else:

@@ -105,7 +105,7 @@ class PartsSection(Section):
 
     def rows(self) -> list[tuple[str, ...]]:
         d = self.wiz.selected[0]
-        out = []
+        out: list[tuple[str, ...]] = []
         for i, part in enumerate(self.draft.parts(d)):
             out.append((
                 str(i + 1), str(part.get("role", "")), str(part.get("filesystem", "")),

@@ -40,7 +40,8 @@ FORMS: dict[str, tuple[str, str]] = {
 
 def make_form(step: str) -> Widget:
     module, name = FORMS[step]
-    return getattr(importlib.import_module(module), name)()  # type: ignore[no-any-return]
+    form: Widget = getattr(importlib.import_module(module), name)()
+    return form
 PANELS = ("form", "estimate", "plan")
 
 
