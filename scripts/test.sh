@@ -7,4 +7,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/python -m ruff check .
+.venv/bin/python scripts/typecheck.py
 exec .venv/bin/python -m pytest -q -rs "$@"

@@ -196,14 +196,14 @@ def initramfs_tree(k: HostKernel, *, zfs: bool = False, work: Path) -> Tree:
     tree.symlink("etc/mtab", "/proc/self/mounts")
     tree.file("bin/busybox", Path(bb).read_bytes(), 0o755)
     libs: dict[str, Path] = {}
-    names = BASE_MODULES
+    names: tuple[str, ...] = BASE_MODULES
     if zfs:
         names = BASE_MODULES + ZFS_MODULES
         for name, dest in zkit.ZFS_TOOLS:
-            p = zkit.which(name)
-            if p is None:
+            tool = zkit.which(name)
+            if tool is None:
                 raise ToolMissing(name, zkit.install_command(["zfsutils-linux"]))
-            _add_binary(tree, Path(p), dest, libs)
+            _add_binary(tree, Path(tool), dest, libs)
     lib_dirs: list[str] = []
     for name, lib in sorted(libs.items()):
         tree.file(name, lib.read_bytes(), 0o755)

@@ -158,8 +158,10 @@ def find_kernel(profile: Profile, scan: Scan | None) -> Found:
                 if not ((host / "init").exists() or (host / "init").is_symlink()):
                     continue
                 kernel = _store_resolve(scan, f"{r}/kernel")
-                initrd = _store_resolve(scan, f"{r}/initrd") if (host / "initrd").exists() else None
-                return Found(kernel, initrd, f"{r}/init", "nixos")
+                nix_initrd = (
+                    _store_resolve(scan, f"{r}/initrd") if (host / "initrd").exists() else None
+                )
+                return Found(kernel, nix_initrd, f"{r}/init", "nixos")
     return Found(None, None, None, "")
 
 

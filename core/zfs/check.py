@@ -16,6 +16,7 @@ import stat
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .props import release_of, same_value
 
@@ -47,8 +48,8 @@ def read_result(path: Path) -> Found:
     """Parse the tar the verify VM wrote onto its result disk."""
     blobs: dict[str, bytes] = {}
     with open(path, "rb") as raw:
-        head = raw.read(512)
-        if not head.strip(b"\0"):
+        first = raw.read(512)
+        if not first.strip(b"\0"):
             raise ValueError("the verify VM wrote no findings (the result disk is empty)")
         raw.seek(0)
         with tarfile.open(fileobj=raw, mode="r:") as tar:
@@ -134,7 +135,7 @@ def source_manifest(src: Path) -> Found:
     return found
 
 
-def compare(expect: dict[str, object], got: Found, want: Found | None) -> list[str]:
+def compare(expect: dict[str, Any], got: Found, want: Found | None) -> list[str]:
     """Every difference between the pool and the profile (and the source), for a person."""
     problems: list[str] = []
     pool = str(expect["pool"])
@@ -142,14 +143,14 @@ def compare(expect: dict[str, object], got: Found, want: Found | None) -> list[s
     if not got.pool:
         problems.append(f"pool {pool!r}: zpool get returned nothing (was it imported?)")
     release = release_of(got.pool)  # values are compared as the OpenZFS that wrote them means them
-    for prop, value in dict(expect.get("pool_properties", {})).items():  # type: ignore[arg-type]
+    for prop, value in dict(expect.get("pool_properties", {})).items():
         if prop not in got.pool:
             problems.append(f"pool {pool!r}: property {prop} is missing")
             continue
         actual = got.pool[prop][0]
         if not same_value(prop, str(value), actual, "pool"):
             problems.append(f"pool {pool!r}: {prop} is {actual!r}, the profile says {value!r}")
-    datasets = dict(expect.get("datasets", {}))  # type: ignore[arg-type]
+    datasets = dict(expect.get("datasets", {}))
     for name, kind in datasets.items():
         if name not in got.datasets:
             problems.append(f"dataset {name} is missing from the pool")
@@ -157,8 +158,8 @@ def compare(expect: dict[str, object], got: Found, want: Found | None) -> list[s
             problems.append(f"dataset {name} is a {got.datasets[name]}, expected a {kind}")
     for name in sorted(set(got.datasets) - set(datasets)):
         problems.append(f"dataset {name} is in the pool but not in the profile")
-    create_only = set(expect.get("create_only", []))  # type: ignore[arg-type]
-    for name, props in dict(expect.get("properties", {})).items():  # type: ignore[arg-type]
+    create_only = set(expect.get("create_only", []))
+    for name, props in dict(expect.get("properties", {})).items():
         if name not in got.datasets:
             continue
         for prop, value in dict(props).items():
@@ -174,13 +175,13 @@ def compare(expect: dict[str, object], got: Found, want: Found | None) -> list[s
             elif prop not in create_only and source != "local":
                 problems.append(f"dataset {name}: {prop} is {source}, not set on the dataset")
     mounted = {(ds, path) for ds, path in got.mounts}
-    for m in list(expect.get("mounts", [])):  # type: ignore[arg-type]
+    for m in list(expect.get("mounts", [])):
         where = altroot if m["path"] == "/" else altroot + m["path"]
         if (m["dataset"], where) not in mounted:
             how = "legacy mount" if m["legacy"] else "ZFS mountpoint"
             problems.append(f"dataset {m['dataset']} did not mount at {m['path']} ({how})")
     if want is not None:
-        problems += compare_tree(want, got, set(expect.get("mount_dirs", [])))  # type: ignore[arg-type]
+        problems += compare_tree(want, got, set(expect.get("mount_dirs", [])))
     return problems
 
 
@@ -195,9 +196,9 @@ def compare_tree(want: Found, got: Found, mount_dirs: set[str]) -> list[str]:
         if want.files[name] != got.files[name]:
             problems.append(f"file {name[1:]} differs from the source (sha256)")
     for name in sorted(set(want.links) | set(got.links)):
-        a, b = want.links.get(name), got.links.get(name)
-        if a != b:
-            problems.append(f"symlink {name[1:]} points to {b!r}, the source to {a!r}")
+        link_a, link_b = want.links.get(name), got.links.get(name)
+        if link_a != link_b:
+            problems.append(f"symlink {name[1:]} points to {link_b!r}, the source to {link_a!r}")
     for name in sorted(set(want.entries) | set(got.entries)):
         if name == ".":
             continue

@@ -173,8 +173,8 @@ COMPRESSION = (
     *(f"zstd-{i}" for i in range(1, 20)),
     *(f"zstd-fast-{i}" for i in (*range(1, 11), *range(20, 101, 10), 500, 1000)),
 )
-CHECKSUM = ("on", "off", "fletcher2", "fletcher4", "sha256", "noparity", "sha512", "skein")
-CHECKSUM += ("edonr", "blake3")
+CHECKSUM: tuple[str, ...] = ("on", "off", "fletcher2", "fletcher4", "sha256", "noparity")
+CHECKSUM += ("sha512", "skein", "edonr", "blake3")
 _DEDUP_BASE = ("sha256", "sha512", "skein", "blake3")
 DEDUP = ("off", "on", "verify", *_DEDUP_BASE, *(f"{h},verify" for h in _DEDUP_BASE), "edonr,verify")
 
