@@ -232,12 +232,12 @@ def merge(image: str, script: str, epoch: int) -> int:
         f.write(b"\n".join(out) + b"\n")
     r = subprocess.run(["debugfs", "-w", "-f", script, image], capture_output=True)
     errors = [
-        ln
-        for ln in r.stderr.decode(errors="replace").splitlines()
-        if ln and not ln.startswith("debugfs ")
+        text
+        for text in r.stderr.decode(errors="replace").splitlines()
+        if text and not text.startswith("debugfs ")
     ]
-    for ln in errors[:20]:
-        print(ln, file=sys.stderr)
+    for text in errors[:20]:
+        print(text, file=sys.stderr)
     with open(script, "rb") as f:
         moved = sum(1 for ln in f if ln.startswith(b"ln "))
     print(f"{image}: {moved} entries moved into their indexed folders")
