@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DirectoryTree, Input, Label, Markdown, Static
 
 from .model import error_text
+from .widgets import Entry
 
 
 class ConfirmModal(ModalScreen[str | None]):
@@ -96,7 +97,7 @@ class PathModal(ModalScreen[Path | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box wide"):
             yield Label(self.title_text, classes="dialog-title")
-            yield Input(str(self.initial), id="path-input", compact=True)
+            yield Entry(str(self.initial), id="path-input", compact=True)
             yield Static(self.note or self._hint(), id="path-note", markup=False)
             yield _Tree(self.start, self.mode, self.suffix, id="path-tree")
             with Horizontal(classes="dialog-buttons"):
@@ -211,7 +212,7 @@ class MappingModal(ModalScreen[dict[str, Any] | None]):
             for key, label, hint in self.FIELDS:
                 with Horizontal(classes="row"):
                     yield Label(label, classes="flabel")
-                    yield Input(str(self.mapping.get(key, "")), placeholder=hint, id=f"m-{key}",
+                    yield Entry(str(self.mapping.get(key, "")), placeholder=hint, id=f"m-{key}",
                                 compact=True)
                 yield Static("", id=f"m-{key}-error", classes="note error")
             with Horizontal(classes="dialog-buttons"):

@@ -14,7 +14,7 @@ from rich.style import Style
 from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.geometry import Size
@@ -54,6 +54,26 @@ def mark(ok: bool | None) -> str:
 
 
 # ------------------------------------------------------------------ fields
+
+
+class Entry(Input):
+    """An Input whose editing keys keep their place among the typed characters.
+
+    Textual's Input inserts a printable character as soon as the key reaches it,
+    but a bound key (backspace, delete, arrows, ctrl+u…) first bubbles up to the
+    app and only then runs. Typed fast, "⌫⌫root" became "ro" plus two deletions
+    out of order (the issue's `/no` for `root`; Textualize/textual#6605). Here the
+    Input's own bindings run the moment their key arrives, in order.
+    """
+
+    async def _on_key(self, event: events.Key) -> None:
+        for binding in self._bindings.key_to_bindings.get(event.key, ()):
+            if not binding.priority and await self.app.run_action(binding.action, self):
+                event.stop()
+                event.prevent_default()
+                return
+        await super()._on_key(event)
+
 
 
 class Field(Vertical):
@@ -146,7 +166,7 @@ class TextField(Field):
         self.number = number
 
     def make_control(self) -> Widget:
-        inp = Input(self._text(self.value), placeholder=self.placeholder, compact=True,
+        inp = Entry(self._text(self.value), placeholder=self.placeholder, compact=True,
                     classes="control")
         inp.cursor_blink = not getattr(self.app, "frozen", False)
         return inp

@@ -44,7 +44,7 @@ def wait_gone(session: str, text: str, timeout: float = 20.0) -> None:
 
 def test_wizard_in_tmux(tui_work: Path) -> None:
     session = f"diskwright-tui-test-{os.getpid()}"
-    command = (f"cd {shlex.quote(str(tui_work))} "
+    command = (f"cd {shlex.quote(str(tui_work))} && "
                f"{shlex.quote(sys.executable)} -m diskwright.tui.cli wizard vm-disk.toml; "
                "echo DISKWRIGHT-EXITED-$?; sleep 60")
     tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", command)

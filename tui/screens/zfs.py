@@ -18,6 +18,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
+from ..widgets import Entry
 from .base import Section, StepForm
 from .filesystem import PartPicker
 
@@ -156,13 +157,13 @@ class ZfsSection(Section):
         yield table
         with Horizontal(classes="row"):
             yield Label("  Key", classes="flabel")
-            yield Input(
+            yield Entry(
                 placeholder="e.g. compression", id="zfs-key", compact=True, classes="control"
             )
         yield Static("", id="zfs-help", classes="note")
         with Horizontal(classes="row"):
             yield Label("  Value", classes="flabel")
-            yield Input(
+            yield Entry(
                 placeholder='e.g. "lz4", 12, true, { mount_point = "/" }',
                 id="zfs-value",
                 compact=True,
