@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .plan import And, Arg, Cmd, Step, Word, cmd, ws
-from .profile import Compression, Disk, Format
+from .profile import Compression, Disk, Format, Output
 
 QEMU_FORMAT = {
     Format.qcow2: ("qcow2", []),
@@ -16,6 +16,23 @@ QEMU_FORMAT = {
 CHECKABLE = {Format.qcow2, Format.qcow2_compressed, Format.vdi, Format.vmdk, Format.vhdx}
 
 
+def qcow2_compression_args(kind: str, parallel: bool) -> list[str]:
+    """zlib is qemu-img's default (no -o, same bytes as before); -W trades bytes for cores.
+
+    Measured on 716 MiB of libraries, 2 shared cores: zlib 57.5 s, zstd 12.4 s
+    (2% smaller); -m 16 -W gave zstd 7.2-8.6 s but different bytes every run.
+    """
+    args = ["-o", "compression_type=zstd"] if kind == "zstd" else []
+    return [*args, "-m", "16", "-W"] if parallel else args
+
+
+def _compression_note(out: Output) -> str:
+    if out.format != Format.qcow2_compressed:
+        return ""
+    how = "parallel, out-of-order writes" if out.parallel_writes else "one writer, reproducible"
+    return f": {out.compression_type} clusters, {how}"
+
+
 def output_steps(d: int, disk: Disk, raw: Word) -> tuple[list[Step], Word]:
     """Steps turning the raw disk into the requested output; returns the final workspace file."""
     out = disk.output
@@ -23,11 +40,14 @@ def output_steps(d: int, disk: Disk, raw: Word) -> tuple[list[Step], Word]:
     current: Word = raw
     if out.format != Format.raw:
         fmt, extra = QEMU_FORMAT[out.format]
+        if out.format == Format.qcow2_compressed:
+            extra = [*extra, *qcow2_compression_args(out.compression_type, out.parallel_writes)]
         converted = ws(f"disk{d}.{fmt}")
         steps.append(
             Step(
                 id=f"disk{d}-convert",
-                title=f"Convert disk {disk.name} to {out.format.value} (qemu-img)",
+                title=f"Convert disk {disk.name} to {out.format.value} (qemu-img)"
+                + _compression_note(out),
                 phase="output",
                 expr=cmd("qemu-img", "convert", "-f", "raw", "-O", fmt, *extra, raw, converted),
                 weight=1.0,
