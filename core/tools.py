@@ -160,6 +160,7 @@ class ErofsFeatures:
     compressors: tuple[str, ...]
     extended: tuple[str, ...]  # -E options that really take effect
     label_max: int = 0  # bytes -L takes, as its help says (1.8: 15); 0 without -L
+    workers: bool = False  # --workers=N: multi-threaded compression (erofs-utils 1.8+)
 
     def describe(self) -> str:
         return "mkfs.erofs " + ".".join(map(str, self.version))
@@ -184,6 +185,7 @@ def erofs_features() -> ErofsFeatures:
         compressors=erofs_compressors(help_text),
         extended=tuple(extended),
         label_max=(int(label.group(1)) if label.group(1) else 16) if label else 0,
+        workers="--workers" in help_text,
     )
 
 

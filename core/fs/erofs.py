@@ -99,11 +99,18 @@ class ErofsBuilder:
         argv += ["-T", str(ctx.epoch), "-U", info.fs_uuid, "--all-root"]
         if ctx.part.label and feats.label:
             argv += ["-L", ctx.part.label]
+        threads = "uncompressed"
+        if opts.compressor != "none":
+            if feats.workers and ctx.cpus > 1:
+                argv.append(f"--workers={ctx.cpus}")
+                threads = f"{ctx.cpus} compression threads"
+            else:
+                threads = f"one thread: {feats.describe()} has no --workers, 1.8 has"
         argv += [ctx.image, ctx.source_dir]
         steps = [
             ctx.step(
                 "mkfs",
-                f"Make the erofs image for {info.where} from {info.subtree}",
+                f"Make the erofs image for {info.where} from {info.subtree} ({threads})",
                 expr=cmd(*argv),
                 weight=max(ctx.stats.bytes / MiB / 30, 1),
             )
