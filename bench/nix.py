@@ -44,7 +44,7 @@ from diskwright.core.layout import resolve  # noqa: E402
 from diskwright.core.planner import estimate, make_plan, validate  # noqa: E402
 from diskwright.core.profile import load_profile  # noqa: E402
 from diskwright.core.runner import StepFinished, run_plan  # noqa: E402
-from diskwright.core.scan import scan_source  # noqa: E402
+from diskwright.core.source import read_source  # noqa: E402
 from diskwright.core.units import format_size  # noqa: E402
 
 WORDS = b"nix store closure derivation output path hash reference erofs image boot ".split()
@@ -77,11 +77,11 @@ import sys, time
 sys.path.insert(0, {repo!r})
 t0 = time.perf_counter()
 from diskwright.core.profile import load_profile
-from diskwright.core.scan import scan_source
+from diskwright.core.source import read_source
 from diskwright.core.planner import estimate
 p = load_profile(__import__("pathlib").Path({profile!r}))
 t1 = time.perf_counter()
-s = scan_source(p)
+s = read_source(p)
 estimate(p, s)
 print(time.perf_counter() - t1, t1 - t0)
 """
@@ -157,7 +157,7 @@ def run(work: Path, paths: int, mib: int, repeat: int) -> int:
     profile = load_profile(profile_path)
 
     def scan_and_estimate() -> tuple:
-        s = scan_source(profile)
+        s = read_source(profile)
         return s, estimate(profile, s)
 
     (scan, est), t_cold = timed(scan_and_estimate)

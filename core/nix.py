@@ -20,20 +20,21 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from .closure import STORE_DIR, STORE_KEY, Closure
 from .errors import ProfileError
 from .layout import PartInfo, resolve
 from .plan import And, Or, Step, Word, cmd, ws
-from .profile import Filesystem, Profile, Registration
-from .scan import PathScan, Scan, ScanCancelled, Stats, scan_store_path
+from .profile import Filesystem, Profile, Registration, SourceRef
+from .scan import Scan, ScanCancelled, Stats
+from .storecache import PathScan, scan_store_path
 from .tools import which
 
-STORE_DIR = "/nix/store"
-STORE_KEY = "nix/store"  # the closure's folder in the image tree, as a Scan key
 REGISTRATION_TARGET = "/nix-path-registration"
 REGISTRATION_MODE = "0644"
 REGISTRATION_SUFFIX = ".nix-path-registration"
@@ -49,33 +50,6 @@ _INSTALLABLE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:|[#^]")
 _DUMP_BATCH = 1000  # paths per nix-store call: argv stays far below ARG_MAX
 
 
-# ------------------------------------------------------------------ the closure
-
-
-@dataclass(frozen=True)
-class Closure:
-    """The resolved closure: which store paths, where they live, what registers them."""
-
-    roots: tuple[str, ...]  # store paths the profile's entries resolved to
-    paths: tuple[str, ...]  # the whole closure, sorted
-    store_root: Path | None  # a chroot store's folder; None = the system store
-    nar_hash: dict[str, str] = field(compare=False, repr=False)
-    nar_size: int = 0  # sum of NAR sizes: what `nix path-info -S` would say
-    registration_bytes: int = 0
-    seconds: float = 0.0
-
-    @property
-    def store_dir(self) -> Path:
-        """Where the store paths are on this machine."""
-        if self.store_root is None:
-            return Path(STORE_DIR)
-        return self.store_root / STORE_DIR.lstrip("/")
-
-    def physical(self, path: str) -> Path:
-        """The host path of a store path (or of a file inside one)."""
-        return self.store_dir / path[len(STORE_DIR) + 1 :]
-
-
 def nix_store_argv(store_root: Path | None) -> list[str]:
     """`nix-store` aimed at the right store; a chroot store is opened directly, not via a daemon."""
     argv = ["nix-store"]
@@ -86,7 +60,7 @@ def nix_store_argv(store_root: Path | None) -> list[str]:
     return argv
 
 
-def store_root(profile: Profile) -> Path | None:
+def store_root(profile: SourceRef) -> Path | None:
     """The chroot store's folder, symlinks resolved (Nix refuses a store reached through one)."""
     return profile.resolve(profile.source.store).resolve() if profile.source.store else None
 
@@ -139,7 +113,7 @@ def _to_store_path(entry: Path, root: Path | None) -> str | None:
     return None
 
 
-def resolve_closure(profile: Profile) -> Closure:
+def resolve_closure(profile: SourceRef) -> Closure:
     """Ask Nix for the closure of the profile's entries; ProfileError explains any failure."""
     t0 = time.monotonic()
     src = profile.source
@@ -209,7 +183,7 @@ def resolve_closure(profile: Profile) -> Closure:
                    time.monotonic() - t0)
 
 
-def _pinpoint(base: list[str], roots: list[str], profile: Profile) -> None:
+def _pinpoint(base: list[str], roots: list[str], profile: SourceRef) -> None:
     """Re-ask per root so the error names the entry that failed."""
     for root_path in roots:
         r = subprocess.run([*base, "--query", "--hash", "--", root_path], capture_output=True,
@@ -221,7 +195,7 @@ def _pinpoint(base: list[str], roots: list[str], profile: Profile) -> None:
                                f"{root_path}: {msg.strip()}", _fix_for(msg))
 
 
-def _entry_index(profile: Profile, path: str) -> int | None:
+def _entry_index(profile: SourceRef, path: str) -> int | None:
     root = store_root(profile)
     for i, entry in enumerate(profile.source.closure):
         if entry.startswith(path) or _to_store_path(profile.resolve(entry), root) == path:
@@ -229,7 +203,9 @@ def _entry_index(profile: Profile, path: str) -> int | None:
     return None
 
 
-def _installable_paths(profile: Profile, i: int, inst: str, root: Path | None) -> list[str]:
+def _installable_paths(
+    profile: SourceRef, i: int, inst: str, root: Path | None
+) -> list[str]:
     """Installables (flake references) through `nix path-info`, where the nix command exists."""
     where = f"source.closure[{i}]"
     if which("nix") is None:
@@ -261,11 +237,11 @@ def parse_registration(text: str) -> list[tuple[str, str, int]]:
 
 
 def scan_closure(
-    profile: Profile,
+    profile: SourceRef,
     base: Scan | None,
     *,
     progress: Callable[[int, int], None] | None = None,
-    cancel: object = None,
+    cancel: threading.Event | None = None,
 ) -> Scan:
     """Resolve the closure and merge each store path's (cached) scan into the tree at /nix/store."""
     t0 = time.monotonic()
@@ -273,11 +249,11 @@ def scan_closure(
     parts = []
     entries = total = 0
     for path in closure.paths:
-        if cancel is not None and cancel.is_set():  # type: ignore[attr-defined]
+        if cancel is not None and cancel.is_set():
             raise ScanCancelled()
         try:
             ps = scan_store_path(closure.physical(path), path, closure.nar_hash[path],
-                                 cancel=cancel)  # type: ignore[arg-type]
+                                 cancel=cancel)
         except OSError as err:
             raise ProfileError(
                 "source.closure",
@@ -484,7 +460,8 @@ def check(profile: Profile, scan: Scan | None) -> list[ProfileError]:
             ProfileError(
                 "source.closure",
                 "the closure has not been resolved (the source was scanned without it)",
-                "scan with core.scan.scan_source(profile), which asks Nix for the closure",
+                "read the source with core.source.read_source(profile), which asks Nix for "
+                "the closure",
             ),
         ]
     for bad in [u for u in scan.unreadable if u.startswith(STORE_DIR + "/")][:5]:

@@ -10,9 +10,10 @@ import hashlib
 import re
 import tomllib
 import uuid as uuidlib
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import tomli_w
 from pydantic import (
@@ -257,6 +258,35 @@ class Source(BaseModel):
                 f"{self.registration.value!r}; remove it or use beside/both"
             )
         return self
+
+
+class SourceRef(Protocol):
+    """What reading a source needs: the source section and where its paths are relative to.
+
+    A Profile is one; a front end editing only the source uses SourceOnly.
+    """
+
+    @property
+    def source(self) -> Source: ...
+
+    def resolve(self, path: str) -> Path: ...
+
+    def source_root(self) -> Path | None: ...
+
+
+@dataclass(frozen=True)
+class SourceOnly:
+    """A source section on its own (the wizard's Source step, before disks exist)."""
+
+    source: Source
+    base_dir: Path
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    def source_root(self) -> Path | None:
+        return self.resolve(self.source.path) if self.source.path else None
 
 
 class Ext4Options(BaseModel):

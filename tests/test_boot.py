@@ -24,7 +24,7 @@ from diskwright.core.errors import ProfileErrors, ToolMissing
 from diskwright.core.plan import render_script
 from diskwright.core.planner import check_profile, make_plan
 from diskwright.core.profile import load_profile, parse_profile
-from diskwright.core.scan import scan_source
+from diskwright.core.source import read_source
 
 MARKER = "boot-disk: root reached"
 BOOT_TIMEOUT = 240
@@ -84,7 +84,7 @@ def test_boot_table_explains_bad_input() -> None:
 def test_boot_without_esp_names_the_fix(boot_dir: Path) -> None:
     p = load_profile(boot_dir / "boot-disk.toml")
     p.disks[0].partitions = [p.disks[0].partitions[2]]
-    errors = check_profile(p, scan_source(p))
+    errors = check_profile(p, read_source(p))
     text = "\n".join(map(str, errors))
     assert "boot.loader: systemd-boot is a UEFI loader and needs an ESP" in text
     assert "boot.bios" not in text  # no bios-boot partition: BIOS is not asked for
@@ -92,7 +92,7 @@ def test_boot_without_esp_names_the_fix(boot_dir: Path) -> None:
 
 def test_kernel_and_root_found_from_the_tree(boot_dir: Path, boot_root: Path) -> None:
     p = load_profile(boot_dir / "boot-disk.toml")
-    s, errors = boot_setup(p, scan_source(p))
+    s, errors = boot_setup(p, read_source(p))
     assert errors == [] and s is not None
     ver = next(boot_root.glob("boot/vmlinuz-*")).name.removeprefix("vmlinuz-")
     assert s.kernel.dest == f"/vmlinuz-{ver}" and not s.kernel.copy  # the ESP holds /boot
@@ -104,7 +104,7 @@ def test_kernel_and_root_found_from_the_tree(boot_dir: Path, boot_root: Path) ->
     assert s.options.startswith(s.root + " rootfstype=ext4 ro console=ttyS0")
     assert s.uefi and s.bios and s.bios_part is not None
     p.boot.root_by = "label"  # type: ignore[assignment]
-    s2, _ = boot_setup(p, scan_source(p))
+    s2, _ = boot_setup(p, read_source(p))
     assert s2 is not None and s2.root == "root=LABEL=boot-root"
 
 
@@ -112,7 +112,7 @@ def test_kernel_outside_the_esp_is_copied_there(boot_dir: Path) -> None:
     p = load_profile(boot_dir / "boot-disk.toml")
     p.disks[0].partitions[1].mount_point = "/efi"  # the ESP no longer receives /boot
     (boot_dir / "boot-root").resolve()
-    s, errors = boot_setup(p, scan_source(p))
+    s, errors = boot_setup(p, read_source(p))
     assert s is not None, errors
     assert s.kernel.copy and s.kernel.dest.startswith("/EFI/diskwright/vmlinuz-")
 
@@ -120,7 +120,7 @@ def test_kernel_outside_the_esp_is_copied_there(boot_dir: Path) -> None:
 @pytest.mark.skipif(_boot_tools_reason() is not None, reason=str(_boot_tools_reason()))
 def test_plan_shows_every_boot_step(boot_dir: Path) -> None:
     p = load_profile(boot_dir / "boot-disk.toml")
-    plan = make_plan(p, scan_source(p))
+    plan = make_plan(p, read_source(p))
     ids = [s.id for s in plan.steps]
     for want in ("boot-sd-boot", "boot-loader-conf", "boot-bls-entry", "boot-grub-cfg",
                  "boot-esp-copy", "boot-grub-core", "boot-grub-bios", "boot-check-esp",
@@ -235,7 +235,7 @@ def test_wrong_root_label_fails_with_the_guests_last_lines(boot_dir: Path) -> No
     p = load_profile(boot_dir / "bad.toml")
     from diskwright.core.planner import estimate
 
-    part = estimate(p, scan_source(p)).disks[0].parts[2]
+    part = estimate(p, read_source(p)).disks[0].parts[2]
     fs = boot_dir / "root.ext4"
     subprocess.run(["dd", f"if={boot_dir / 'bad.raw'}", f"of={fs}", "bs=1M",
                     f"skip={part.start // (1 << 20)}", f"count={part.size // (1 << 20)}",

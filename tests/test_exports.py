@@ -24,7 +24,7 @@ from diskwright.core.layout import disk_id, resolve
 from diskwright.core.planner import make_plan, validate
 from diskwright.core.profile import load_profile
 from diskwright.core.runner import run_plan
-from diskwright.core.scan import scan_source
+from diskwright.core.source import read_source
 
 HAS_NIX = shutil.which("nix-store") is not None
 ALL = sorted(p.stem for p in EXAMPLES.glob("*.toml"))
@@ -47,7 +47,7 @@ def loaded(folder: Path, name: str) -> tuple:
     if name.startswith("nix-") and not HAS_NIX:
         pytest.skip("the nix examples need nix-store")
     profile = load_profile(folder / f"{name}.toml")
-    scan = scan_source(profile)
+    scan = read_source(profile)
     validate(profile, scan)
     return profile, scan
 
@@ -313,7 +313,7 @@ contents = "/etc"
 mount_point = "/nix"
 """)
     profile = load_profile(p)
-    scan = scan_source(profile)
+    scan = read_source(profile)
     from diskwright.core.planner import check_profile
 
     errs = check_profile(profile, scan)
@@ -401,7 +401,7 @@ label = "nixos"
 mount_point = "/"
 """, name="closure-gpt.toml")
     profile = load_profile(p)
-    scan = scan_source(profile)
+    scan = read_source(profile)
     validate(profile, scan)
     (text,) = exports.repart_files(profile, scan).values()
     copies = [ln for ln in text.splitlines() if ln.startswith("CopyFiles=")]
@@ -443,7 +443,7 @@ label = "swap"
 size = "16MiB"
 """)
     profile = load_profile(p)
-    scan = scan_source(profile)
+    scan = read_source(profile)
     validate(profile, scan)
     run_plan(make_plan(profile, scan))
     ours = partitions(tmp_path / "vm.raw")["partitions"]

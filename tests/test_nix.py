@@ -26,7 +26,9 @@ from diskwright.core.plan import Cmd, render_script
 from diskwright.core.planner import estimate, make_plan, validate
 from diskwright.core.profile import load_profile
 from diskwright.core.runner import Finished, run_plan
-from diskwright.core.scan import Scan, scan_source, scan_store_path, scan_tree
+from diskwright.core.scan import Scan, scan_tree
+from diskwright.core.source import read_source
+from diskwright.core.storecache import scan_store_path
 
 pytestmark = pytest.mark.skipif(shutil.which("nix-store") is None, reason="needs nix-store")
 
@@ -136,7 +138,7 @@ def store_only(fs: str) -> str:
 
 def load(path: Path) -> tuple:
     profile = load_profile(path)
-    scan = scan_source(profile)
+    scan = read_source(profile)
     validate(profile, scan)
     return profile, scan
 
@@ -232,7 +234,7 @@ def test_bad_entries_name_the_field(tmp_path: Path, store: tuple[Path, dict]) ->
         profile = load_profile(write_profile(tmp_path / str(i), store_only("erofs"), root,
                                              closure=closure))
         with pytest.raises(ProfileError) as err:
-            scan_source(profile)
+            read_source(profile)
         assert err.value.field == field, err.value
         assert words in str(err.value)
         assert err.value.fix
@@ -247,7 +249,7 @@ def test_missing_store_paths_are_explained(tmp_path: Path, store: tuple[Path, di
     motd.unlink()  # registered, but gone from disk
     profile = load_profile(write_profile(tmp_path / "a", store_only("erofs"), copy))
     with pytest.raises(ProfileError) as err:
-        scan_source(profile)
+        read_source(profile)
     assert err.value.field == "source.closure" and "--repair" in err.value.fix
 
 
@@ -264,7 +266,7 @@ def test_unreadable_store_paths_are_explained(tmp_path: Path, store: tuple[Path,
             pytest.skip("running with CAP_DAC_OVERRIDE: every folder is readable")
         profile = load_profile(write_profile(tmp_path / "b", store_only("erofs"), copy))
         with pytest.raises(ProfileErrors) as errs:
-            validate(profile, scan_source(profile))
+            validate(profile, read_source(profile))
         assert errs.value.errors[0].field == "source.closure"
     finally:
         (hello / "man").chmod(0o555)
@@ -275,7 +277,7 @@ def test_store_folder_must_hold_a_store(tmp_path: Path, store: tuple[Path, dict]
     path = write_profile(tmp_path, store_only("erofs"), root)
     path.write_text(path.read_text().replace(str(root), str(tmp_path)))
     with pytest.raises(ProfileError) as err:
-        scan_source(load_profile(path))
+        read_source(load_profile(path))
     assert err.value.field == "source.store"
 
 
@@ -286,7 +288,7 @@ def test_installable_without_result_is_explained(tmp_path: Path,
     profile = load_profile(write_profile(tmp_path, store_only("erofs"), root,
                                          closure=f'["path:{tmp_path}/no-flake#x"]'))
     with pytest.raises(ProfileError) as err:
-        scan_source(profile)
+        read_source(profile)
     assert err.value.field == "source.closure[0]"
 
 
@@ -336,7 +338,7 @@ def test_without_nix_a_closure_says_how_to_get_it(tmp_path: Path, store: tuple[P
     profile = load_profile(write_profile(tmp_path / "c", store_only("erofs"), root))
     monkeypatch.setenv("PATH", str(no_nix_path(tmp_path)))
     with pytest.raises(ProfileError) as err:
-        scan_source(profile)
+        read_source(profile)
     assert err.value.field == "source.closure"
     assert "Nix is not installed" in str(err.value)
     assert "apt-get install nix-bin" in err.value.fix
@@ -345,7 +347,7 @@ def test_without_nix_a_closure_says_how_to_get_it(tmp_path: Path, store: tuple[P
     (tmp_path / "d" / "root").symlink_to(example_root)
     shutil.copy(EXAMPLES / "squashfs-store.toml", tmp_path / "d" / "p.toml")
     plain = load_profile(tmp_path / "d" / "p.toml")
-    scan = scan_source(plain)
+    scan = read_source(plain)
     validate(plain, scan)
     assert make_plan(plain, scan).steps
 
@@ -419,7 +421,7 @@ def test_scan_places_the_closure_at_nix_store(tmp_path: Path, store: tuple[Path,
     """The merged scan counts exactly what a copy of the closure at /nix/store would."""
     root, made = store
     profile = load_profile(write_profile(tmp_path, store_only("erofs"), root))
-    scan = scan_source(profile)
+    scan = read_source(profile)
     assert isinstance(scan, Scan) and scan.closure is not None
     ref = scan_tree(_reference_tree(tmp_path, root, made))
     for key in ("", "nix", "nix/store"):
@@ -435,14 +437,14 @@ def test_scan_cache_is_persistent_and_checked(tmp_path: Path, store: tuple[Path,
                                               scan_cache: Path) -> None:
     root, made = store
     profile = load_profile(write_profile(tmp_path, store_only("erofs"), root))
-    first = scan_source(profile)
+    first = read_source(profile)
     files = sorted(p.name for p in scan_cache.rglob("*.json"))
     assert files == sorted(f"{Path(made[n].path).name}.json" for n in CLOSURE)
     path = made["hello-2.12"].path
     phys = root / path.lstrip("/")
     hit = scan_store_path(phys, path, made["hello-2.12"].nar_hash)
     assert hit.cached
-    again = scan_source(profile)
+    again = read_source(profile)
     assert again is not None and first is not None
     assert again.dirs == first.dirs and again.children == first.children
     # a different NAR hash (another build of that path) is never served from the cache
@@ -508,19 +510,19 @@ def test_checks_of_a_closure_profile(tmp_path: Path, store: tuple[Path, dict]) -
     nowhere = store_only("erofs").replace('contents = "/nix/store"', 'contents = "/boot"')
     profile = load_profile(write_profile(tmp_path / "a", nowhere, root))
     with pytest.raises(ProfileErrors) as err:
-        validate(profile, scan_source(profile))
+        validate(profile, read_source(profile))
     assert "source.closure" in [e.field for e in err.value.errors]
     profile = load_profile(write_profile(tmp_path / "b", store_only("erofs"), root,
                                          extra_source='registration = "image"'))
     with pytest.raises(ProfileErrors) as err:
-        validate(profile, scan_source(profile))
+        validate(profile, read_source(profile))
     assert [e.field for e in err.value.errors] == ["source.registration"]
     base = tmp_path / "c" / "tree"
     (base / "nix/store/stray").mkdir(parents=True)
     profile = load_profile(write_profile(tmp_path / "c", EXT4_DISK, root,
                                          extra_source='path = "tree"'))
     with pytest.raises(ProfileErrors) as err:
-        validate(profile, scan_source(profile))
+        validate(profile, read_source(profile))
     assert "source.path" in [e.field for e in err.value.errors]
 
 

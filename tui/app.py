@@ -713,24 +713,19 @@ def scan_for(
     progress: Callable[[int, int], None],
     cancel: threading.Event,
 ) -> Scan | None:
-    """The scan core would make for this source; a plain folder uses the per-process cache."""
-    from ..core.profile import parse_profile
-    from ..core.scan import cached_scan, scan_source
+    """The scan core makes for this source (core.source.read_source, tree scans cached)."""
+    from pydantic import ValidationError
 
-    if not closure:
-        return cached_scan(root, progress=progress, cancel=cancel) if root else None
-    # scan_source reads only the source section; the disk is a placeholder to satisfy the model
-    stub = {"source": source, "disks": [{"name": "scan", "table": "none",
-                                         "output": {"path": "scan.img"},
-                                         "partitions": [{"role": "data", "filesystem": "ext4",
-                                                         "empty": True}]}]}
+    from ..core.profile import Source, errors_from_validation
+    from ..core.source import read_source_section
+
     try:
-        profile = parse_profile(stub, base)
-    except ProfileError:
-        raise
-    except Exception as err:  # ProfileErrors: the source section itself is wrong
-        raise ProfileError("source", str(err), "fix the fields marked on this step") from None
-    return scan_source(profile, progress=progress, cancel=cancel)
+        section = Source.model_validate(source)
+    except ValidationError as exc:  # the source section itself is wrong
+        raise ProfileError(
+            "source", str(errors_from_validation(exc)), "fix the fields marked on this step"
+        ) from None
+    return read_source_section(section, base, progress=progress, cancel=cancel, cached=True)
 
 
 def run_app(profile_path: str | None) -> int:

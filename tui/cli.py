@@ -37,14 +37,14 @@ def load(path: str, output_dir: str | None = None) -> tuple[Profile, Scan | None
     """Load, scan and validate; raises ProfileError(s) for anything wrong."""
     from ..core.planner import validate
     from ..core.profile import load_profile
-    from ..core.scan import scan_source
+    from ..core.source import read_source
 
     profile = load_profile(Path(path))
     if output_dir is not None:
         out = Path(output_dir).resolve()
         for disk in profile.disks:
             disk.output.path = str(out / Path(disk.output.path).name)
-    scan = scan_source(profile)
+    scan = read_source(profile)
     validate(profile, scan)
     return profile, scan
 

@@ -206,18 +206,28 @@ class PlainWizard:
                 self.say(f"  note: {self.draft.resolve(src)} does not exist yet")
 
     def rescan(self) -> None:
-        from ..core.scan import scan_tree
+        from pydantic import ValidationError
 
-        root = self.draft.source_root()
-        if root is None or not root.is_dir():
-            self.scan = None
-            return
+        from ..core.profile import Source
+        from ..core.source import read_source_section
 
         def progress(entries: int, nbytes: int) -> None:
             sys.stderr.write(f"\r  scanning… {entries:,} entries")
             sys.stderr.flush()
 
-        self.scan = scan_tree(root, progress=progress)
+        try:  # the same reader as the CLI: a Nix closure is resolved too
+            section = Source.model_validate(self.draft.data.get("source") or {})
+            self.scan = read_source_section(section, self.draft.base_dir, progress=progress)
+        except ValidationError:
+            self.scan = None  # the source answers are checked (and explained) at validation
+            return
+        except ProfileError as err:
+            sys.stderr.write("\r")
+            self.say(f"  {err}")
+            self.scan = None
+            return
+        if self.scan is None:
+            return
         total = self.scan.total()
         from ..core.units import format_size
 

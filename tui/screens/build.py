@@ -18,7 +18,7 @@ from textual.widgets import Button, DataTable, Label, ProgressBar, RichLog, Stat
 from textual.widgets.data_table import ColumnKey
 from textual.worker import Worker
 
-from ...core.errors import BuildFailed, Cancelled, DiskwrightError, ProfileErrors
+from ...core.errors import BuildFailed, Cancelled, DiskwrightError, ProfileError, ProfileErrors
 from ...core.plan import Plan
 from ...core.runner import (
     CancelledEvent,
@@ -205,13 +205,15 @@ class BuildForm(Vertical):
 
     async def _run(self, profile: Any) -> None:
         from ...core.planner import check_profile, make_plan
-        from ...core.scan import scan_tree
+        from ...core.source import read_source
 
         self._begin()
         self._status(Text("Scanning the source again and making the plan…", style="yellow"))
-        root = profile.source_root()
         try:
-            scan = await asyncio.to_thread(scan_tree, root) if root and root.is_dir() else None
+            try:  # the same reader as the CLI: a Nix closure is resolved too
+                scan = await asyncio.to_thread(read_source, profile)
+            except ProfileError as err:
+                raise ProfileErrors([err]) from None
             errors = check_profile(profile, scan)
             if errors:
                 raise ProfileErrors(errors)
