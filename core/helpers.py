@@ -170,6 +170,10 @@ def main(argv: list[str]) -> int:
             owners = "--owners" in args
             rest = [a for a in args[2:] if a != "--owners"]
             return ext4_pin(args[0], int(args[1]), owners, rest)
+        if cmd == "fat-fill" and len(args) == 3:
+            from .fs.fat_fill import main as fat_fill_main
+
+            return fat_fill_main(args)
         if cmd == "ext4-split" and len(args) in (4, 5):
             from .fs.ext4_split import split_main
 

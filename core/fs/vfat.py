@@ -1,9 +1,9 @@
-"""vfat (the ESP) via mkfs.vfat --invariant, filled with mtools: no mount, no root."""
+"""vfat (the ESP): mkfs.vfat --invariant, filled by fat_fill.py in one pass: no mount, no root."""
 
 from __future__ import annotations
 
 from ..errors import ProfileError
-from ..plan import Arg, Step, Word, cmd
+from ..plan import Arg, Step, cmd
 from ..units import MiB, format_size, round_up
 from .base import FsSize, PartCtx, owners_unsupported, too_small
 
@@ -18,7 +18,7 @@ def fat_geometry(size: int, forced: int | None = None) -> tuple[int, int]:
     sectors = size // SECTOR
     bits = forced
     if bits is None:
-        if sectors <= FAT12_MAX:
+        if sectors <= FAT12_MAX or size < fat16_minimum():  # too few clusters for FAT16
             bits = 12
         elif size < 256 * MiB:
             bits = 16
@@ -36,6 +36,11 @@ def fat_geometry(size: int, forced: int | None = None) -> tuple[int, int]:
         while size // cluster < FAT32_MIN and cluster > SECTOR:
             cluster //= 2
     return bits, cluster
+
+
+def fat16_minimum() -> int:
+    """mkfs.vfat refuses FAT16 with fewer than 4,085 clusters (2 MiB is just short of it)."""
+    return round_up((FAT12_MAX + 1 + 200) * SECTOR, MiB)
 
 
 def fat32_minimum() -> int:
@@ -60,7 +65,7 @@ def _overhead(size: int, bits: int, cluster: int) -> int:
 
 class VfatBuilder:
     def tools(self, ctx: PartCtx) -> list[str]:
-        return ["mkfs.vfat", "fsck.vfat", "mcopy"]
+        return ["mkfs.vfat", "fsck.vfat", "diskwright"]
 
     def _forced(self, ctx: PartCtx) -> int | None:
         f = ctx.part.vfat.fat_size
@@ -77,6 +82,8 @@ class VfatBuilder:
             want = round_up(minimum + ctx.part.headroom_for(minimum), MiB)
             if forced == 32:
                 want = max(want, fat32_minimum())
+            elif forced == 16:
+                want = max(want, fat16_minimum())
             if want <= guess:
                 break
             guess = want
@@ -90,11 +97,13 @@ class VfatBuilder:
     def check(self, ctx: PartCtx) -> list[ProfileError]:
         size = self.estimate(ctx)
         errors = too_small(ctx, size)
-        if self._forced(ctx) == 32 and size.image < fat32_minimum():
+        forced = self._forced(ctx)
+        least = {32: fat32_minimum(), 16: fat16_minimum()}.get(forced or 0, 0)
+        if size.image < least:
             errors.append(
                 ProfileError(
                     f"{ctx.info.where}.vfat.fat_size",
-                    f"FAT32 needs at least {format_size(fat32_minimum())}; "
+                    f"FAT{forced} needs at least {format_size(least)}; "
                     f"{ctx.part.size} is too small",
                     'raise the size or set fat_size = "auto"',
                 )
@@ -125,22 +134,18 @@ class VfatBuilder:
             ),
         ]
         if ctx.src is not None and ctx.top:
-            sources = [_join(ctx.src, name) for name in ctx.top]
             steps.append(
                 ctx.step(
                     "copy",
-                    f"Copy {info.subtree} into the FAT image with mtools",
+                    f"Write {info.subtree} into the FAT image (entries, FAT and data in one pass)",
                     expr=cmd(
-                        "mcopy",
-                        "-s",
-                        "-Q",
-                        "-i",
-                        ctx.image,
-                        *sources,
-                        "::/",
-                        env={"MTOOLS_SKIP_CHECK": "1"},
+                        "diskwright", "helper", "fat-fill", ctx.image, ctx.src, str(ctx.epoch)
                     ),
-                    weight=max(ctx.stats.bytes / MiB / 50, 0.2),
+                    weight=max(ctx.stats.bytes / MiB / 200, 0.1 + ctx.stats.entries / 20000),
+                    comment=(
+                        "mkfs.vfat made the filesystem; diskwright writes the tree linearly "
+                        "(mcopy is superlinear in a folder's size); fsck.vfat checks it below"
+                    ),
                 )
             )
         return [*steps, ctx.capture_size()]
@@ -155,9 +160,3 @@ class VfatBuilder:
                 weight=0.1,
             )
         ]
-
-
-def _join(base: Arg, name: str) -> Arg:
-    if isinstance(base, Word):
-        return Word((*base.parts, "/" + name))
-    return f"{base}/{name}"

@@ -1,0 +1,164 @@
+"""vfat images filled by core/fs/fat_fill.py: read back with fsck.vfat and mtools, names
+(long, short, case, Unicode) and dates exact, bytes reproducible, bad names refused."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import tomli_w
+from conftest import leftovers, run_cli, sha256
+from imagecheck import ENV, manifest, run
+
+pytestmark = pytest.mark.integration
+EPOCH = 1700000001  # 2023-11-14 22:13:21 UTC: an odd second
+
+
+def _tree(root: Path, big: int) -> Path:
+    crowd = root / "EFI/crowd"
+    crowd.mkdir(parents=True)
+    for i in range(big):
+        (crowd / f"kernel-module-{i:05d}.ko").write_bytes(b"m" * (i % 700) + bytes([i % 256]))
+    names = [
+        "BOOTX64.EFI",
+        "lower.txt",
+        "loader",
+        "MixedCase.Conf",
+        "a b.c.d",
+        ".hidden",
+        "ünïcødé-名前.txt",
+        "x" * 200 + ".long",
+        "longfilename1.txt",
+        "longfilename2.txt",
+        "LONGFI~1.TXT",  # a real short name that an alias could have taken
+        "empty",
+    ]
+    for n in names:
+        (root / n).write_bytes(b"" if n == "empty" else n.encode() * 3)
+    (root / "big.bin").write_bytes(os.urandom(300_000))  # many clusters
+    (root / "EFI/BOOT").mkdir()
+    (root / "EFI/BOOT/grub.cfg").write_text("set timeout=1\n")
+    (root / "EFI/link.cfg").symlink_to("BOOT/grub.cfg")  # followed: a file inside the tree
+    return root
+
+
+def _profile(folder: Path, src: Path, fat: str, size: str = "auto") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    prof = {
+        "version": 1,
+        "name": "esp",
+        "source": {"path": str(src)},
+        "reproducible": {"source_date_epoch": EPOCH, "seed": "esp"},
+        "disks": [
+            {
+                "name": "esp",
+                "table": "none",
+                "output": {"path": "esp.img", "format": "raw"},
+                "partitions": [
+                    {
+                        "role": "esp",
+                        "filesystem": "vfat",
+                        "mount_point": "/",
+                        "label": "ESP",
+                        "size": size,
+                        "vfat": {"fat_size": fat if fat == "auto" else int(fat)},
+                    }
+                ],
+            }
+        ],
+    }
+    p = folder / "p.toml"
+    p.write_text(tomli_w.dumps(prof))
+    return p
+
+
+@pytest.fixture(scope="module")
+def src(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _tree(tmp_path_factory.mktemp("esp") / "root", 2000)
+
+
+def _back(img: Path, dest: Path) -> dict[str, object]:
+    dest.mkdir()
+    run("mcopy", "-s", "-n", "-m", "-i", img, "::*", "::.hidden", str(dest) + "/")
+    return manifest(dest, modes=False)  # type: ignore[return-value]
+
+
+def _expected(src: Path) -> dict[str, object]:
+    m = manifest(src, modes=False)
+    target = m["EFI/BOOT/grub.cfg"]
+    m["EFI/link.cfg"] = target  # FAT holds the file the link points to
+    return m  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize(("fat", "size"), [("32", "auto"), ("16", "auto"), ("12", "4MiB")])
+def test_fill_reads_back_exactly(src: Path, tmp_path: Path, fat: str, size: str) -> None:
+    if fat == "12":
+        small = _tree(tmp_path / "small", 40)
+        (small / "big.bin").unlink()
+        tree = small
+    else:
+        tree = src
+    r = run_cli("build", _profile(tmp_path / "a", tree, fat, size))
+    assert r.returncode == 0, r.stderr
+    img = tmp_path / "a/esp.img"
+    assert "mcopy" not in (tmp_path / "a/esp.img.log").read_text()
+    fsck = run("fsck.vfat", "-n", img)
+    assert "differ" not in fsck and "Free cluster summary" not in fsck
+    assert f"FAT{fat}" in r.stdout + (tmp_path / "a/esp.img.log").read_text()
+    assert _back(img, tmp_path / "back") == _expected(tree)
+    listing = run("mdir", "-i", img, "::/")
+    assert "2023-11-14  22:13" in listing
+    assert re.search(r"^lower    txt +27 ", listing, re.M)  # short entry, NT case bits
+    assert "MIXEDC~1 CON" in listing and "MixedCase.Conf" in listing
+    # every entry the same date, time to the (even) second FAT keeps
+    stamps = set(re.findall(r"\d{4}-\d\d-\d\d  \d\d:\d\d", run("mdir", "-/", "-i", img, "::/")))
+    assert stamps == {"2023-11-14  22:13"}
+
+
+def test_two_fills_identical(src: Path, tmp_path: Path) -> None:
+    outs = []
+    for name in ("one", "two"):
+        r = run_cli("build", _profile(tmp_path / name, src, "auto"))
+        assert r.returncode == 0, r.stderr
+        outs.append(tmp_path / name / "esp.img")
+    assert sha256(outs[0]) == sha256(outs[1])
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda r: (r / "bad:name").write_text("x"), ["bad:name", "rename"]),
+        (lambda r: (r / "Same.txt").write_text("x"), ["Same.txt", "same.txt", "collide"]),
+        (lambda r: (r / "out").symlink_to("/etc/hostname"), ["out", "symlink"]),
+        (lambda r: os.mkfifo(r / "fifo"), ["fifo", "only files and folders"]),
+    ],
+)
+def test_refused_by_name(tmp_path: Path, make: object, words: list[str]) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "same.txt").write_text("y")
+    make(root)  # type: ignore[operator]
+    r = run_cli("build", _profile(tmp_path / "b", root, "auto"))
+    assert r.returncode == 1
+    for w in words:
+        assert w in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "b/esp.img").exists() and leftovers(tmp_path / "b") == []
+
+
+def test_mtools_agrees_with_fsck(src: Path, tmp_path: Path) -> None:
+    """mtools' own consistency check (mdir -a via MTOOLS_SKIP_CHECK unset) accepts the image."""
+    r = run_cli("build", _profile(tmp_path, src, "32"))
+    assert r.returncode == 0, r.stderr
+    env = {k: v for k, v in ENV.items() if k != "MTOOLS_SKIP_CHECK"}
+    p = subprocess.run(
+        ["mdir", "-i", str(tmp_path / "esp.img"), "::/EFI/crowd"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert p.returncode == 0, p.stderr
+    assert "2000 files" in p.stdout.replace("\u202f", " ") or "2002 files" in p.stdout
