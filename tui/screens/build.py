@@ -14,6 +14,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
 from textual.widgets import Button, DataTable, Label, ProgressBar, RichLog, Static
 from textual.widgets.data_table import ColumnKey
 from textual.worker import Worker
@@ -84,6 +85,7 @@ class BuildForm(Vertical):
         self.failure: Failed | None = None
         self.fail_phase: str | None = None
         self._before: set[str] = set()  # outputs that existed when the build started
+        self._start_was_ready = False
 
     @property
     def wiz(self) -> Any:
@@ -116,6 +118,17 @@ class BuildForm(Vertical):
             yield RichLog(id="build-log", max_lines=20000, wrap=True, markup=False,
                           min_width=20)
 
+    def first_focus(self) -> Widget:
+        """Where focus lands on opening the step: Start, once the plan allows a build.
+
+        Whether the analysis is done when the step opens is a matter of timing;
+        if it is not, the steps table holds focus until it is, then Start takes
+        it (see show_analysis), so the screen ends the same way both times (the
+        build snapshot used to flake between the two).
+        """
+        start = self.query_one("#build-start", Button)
+        return start if not start.disabled else self.query_one(StepsTable)
+
     def _fit_titles(self) -> None:
         self.query_one(StepsTable).fit_titles()
 
@@ -138,7 +151,17 @@ class BuildForm(Vertical):
             return
         ok = analysis.step_ok("build", self.wiz.draft.force)
         start = self.query_one("#build-start", Button)
+        became_ready = ok and (start.disabled or not self._start_was_ready)
         start.disabled = not ok
+        self._start_was_ready = self._start_was_ready or ok
+        if became_ready and self.state == "idle" and (
+            self.app.focused is None or self.app.focused is self.query_one(StepsTable)
+        ):
+            # Whenever a build becomes possible, Start takes focus from the steps table
+            # (where focus lands, by Textual's auto-focus or ours, while Start is
+            # disabled, e.g. during a re-analysis): the screen ends the same whatever
+            # order the analysis and the step's opening came in.
+            start.focus()
         start.label = "▶ Build again" if self.state in ("done", "failed", "cancelled") \
             else "▶ Start build"
         if self.state == "idle":

@@ -119,6 +119,10 @@ class WizardScreen(Screen[None]):
     def _focus_form(self, form: Widget) -> None:
         if self.app.focused is not None and form in self.app.focused.ancestors:
             return
+        first = getattr(form, "first_focus", None)  # a form that knows where to start
+        if callable(first):
+            first().focus()
+            return
         for w in form.query("Input, Select, Checkbox, DataTable, Button"):
             if w.focusable and w.display and not w.disabled:
                 w.focus()
