@@ -121,6 +121,15 @@ TOOLS: dict[str, Tool] = {
             optional=True,
         ),
         Tool("nix-store", "Nix closures", "nix-bin", "nix", "nix", "nix", optional=True),
+        Tool(
+            "grub-mkimage",
+            "GRUB boot loader images ([boot])",
+            "grub-common grub-pc-bin grub-efi-amd64-bin",
+            "grub2-tools grub2-pc-modules grub2-efi-x64-modules",
+            "grub",
+            "grub2",
+            optional=True,
+        ),
     ]
 }
 

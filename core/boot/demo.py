@@ -117,8 +117,8 @@ case "$root" in
     ;;
 esac
 [ -x "/newroot$init" ] || [ -L "/newroot$init" ] || fail "no $init in the root filesystem"
+mount --move /dev /newroot/dev 2>/dev/null || umount /dev
 umount /sys /proc
-umount /dev 2>/dev/null
 exec switch_root /newroot "$init"
 """
 

@@ -45,6 +45,15 @@ from .base import FsSize, PartCtx, too_small
 ZFS_PART_TYPE = "6A898CC3-1DD2-11B2-99A6-080020736631"
 VDEV_LEAD = MiB  # the pool's partition starts 1 MiB into the vdev disk
 VDEV_TAIL = MiB  # room for the backup GPT
+# A whole-disk pool (a disk with table = "none"): ZFS writes its own GPT with
+# partition 1 from 1 MiB and an 8 MiB partition 9 at the end, 1 MiB-aligned,
+# so the disk is 10 MiB larger than the pool's partition.
+WHOLE_EXTRA = 10 * MiB
+
+
+def whole_disk(ctx: PartCtx) -> bool:
+    """A zfs partition on a table-less disk: the pool owns that whole disk, as make-zfs-image."""
+    return ctx.info.disk.table == Table.none
 
 
 @functools.lru_cache(maxsize=1)
@@ -77,14 +86,15 @@ def _job_ctx(ctx: PartCtx, *, verify: bool) -> JobContext:
     pool = _pool(ctx)
     salt = derive_hex(ctx.profile, 7, "zfs-temp-name", ctx.info.disk_index, ctx.info.index)
     part = None
-    if verify and ctx.info.disk.table != Table.none:
-        part = ctx.info.number
+    if verify:
+        part = 1 if whole_disk(ctx) else ctx.info.number
     return JobContext(
         where=ctx.info.where,
         temp_name=pool.temp_name(salt),
         base=_base(ctx),
         has_payload=ctx.src is not None,
         partition=part,
+        whole_disk=whole_disk(ctx),
     )
 
 
@@ -277,11 +287,12 @@ class ZfsBuilder:
         need = content_need(pool, ctx.stats, ctx.sample)
         align = _align(ctx)
         minimum = partition_for(need, align)
+        extra = WHOLE_EXTRA if whole_disk(ctx) else 0
         fixed = ctx.fixed_size()
         if fixed is not None:
-            return FsSize(content=need, minimum=minimum, image=fixed, fixed=True)
+            return FsSize(content=need, minimum=minimum + extra, image=fixed, fixed=True)
         image = partition_for(need + ctx.part.headroom_for(need), align)
-        return FsSize(content=need, minimum=minimum, image=image, fixed=False)
+        return FsSize(content=need, minimum=minimum + extra, image=image + extra, fixed=False)
 
     # ------------------------------------------------------------- steps
 
@@ -299,25 +310,36 @@ class ZfsBuilder:
             "unit: sectors",
             f"start={VDEV_LEAD // 512}, size={size // 512}, type={ZFS_PART_TYPE}, name=zfs",
         ]
-        steps = [
-            ctx.step(
-                "zfs-vdev",
-                f"Make the vdev disk: GPT with one {format_size(size)} partition for pool "
-                f"{pool.pool!r} (sfdisk)",
-                expr=And(
-                    (
-                        cmd("truncate", "-s", str(VDEV_LEAD + size + VDEV_TAIL), vdev),
-                        Pipe(
-                            (
-                                cmd("printf", "%s\\n", *lines),
-                                cmd("sfdisk", "--no-reread", "--no-tell-kernel", "-q", vdev),
-                            )
-                        ),
-                    )
-                ),
-                weight=0.05,
-            )
-        ]
+        if whole_disk(ctx):
+            steps = [
+                ctx.step(
+                    "zfs-vdev",
+                    f"Make the {format_size(size)} vdev disk pool {pool.pool!r} will own whole "
+                    "(OpenZFS partitions it)",
+                    expr=cmd("truncate", "-s", str(size), vdev),
+                    weight=0.05,
+                )
+            ]
+        else:
+            steps = [
+                ctx.step(
+                    "zfs-vdev",
+                    f"Make the vdev disk: GPT with one {format_size(size)} partition for pool "
+                    f"{pool.pool!r} (sfdisk)",
+                    expr=And(
+                        (
+                            cmd("truncate", "-s", str(VDEV_LEAD + size + VDEV_TAIL), vdev),
+                            Pipe(
+                                (
+                                    cmd("printf", "%s\\n", *lines),
+                                    cmd("sfdisk", "--no-reread", "--no-tell-kernel", "-q", vdev),
+                                )
+                            ),
+                        )
+                    ),
+                    weight=0.05,
+                )
+            ]
         if ctx.src is not None:
             steps.append(
                 ctx.step(
@@ -364,6 +386,18 @@ class ZfsBuilder:
                 weight=5 + ctx.stats.bytes / MiB / 15,
             )
         )
+        if whole_disk(ctx):
+            steps.append(
+                ctx.step(
+                    "zfs-extract",
+                    "Keep the whole vdev disk as the pool's image",
+                    expr=cmd("mv", "-f", vdev, ctx.image),
+                    weight=0.01,
+                    produces=(f"{info.key}.img",),
+                )
+            )
+            steps.append(ctx.capture_size())
+            return steps
         steps.append(
             ctx.step(
                 "zfs-extract",

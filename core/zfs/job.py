@@ -103,6 +103,7 @@ class JobContext:
     base: str  # the guest path the partition's tree lands on ("/")
     has_payload: bool
     partition: int | None = None  # partition number in the verify disk, None = whole disk
+    whole_disk: bool = False  # the pool gets the whole vdev disk (ZFS partitions it; needs udev)
 
 
 def build_script(pool: ZfsPool, ctx: JobContext) -> str:
@@ -132,8 +133,21 @@ def build_script(pool: ZfsPool, ctx: JobContext) -> str:
     }
     create = ["zpool", "create", "-t", q(tmp), "-R", ALTROOT]
     create += _opts("-o", pool_props) + _opts("-O", root.properties)
-    create += [q(name), by_id(VDEV_SERIAL, 1)]
-    out += ["", "# the pool, on partition 1 of the vdev disk (no udev here: never a whole disk)"]
+    if ctx.whole_disk:
+        create += [q(name), by_id(VDEV_SERIAL)]
+        out += [
+            "",
+            "# udev: zpool create on a whole disk writes ZFS's own GPT (partitions 1 and 9)",
+            "# and waits until udev reports partition 1, so run udevd for it",
+            "/lib/systemd/systemd-udevd --daemon --resolve-names=never",
+            "udevadm trigger --action=add --subsystem-match=block",
+            "udevadm settle --timeout=30",
+            "",
+            "# the pool, owning the whole vdev disk (whole_disk=1: autoexpand can relabel it)",
+        ]
+    else:
+        create += [q(name), by_id(VDEV_SERIAL, 1)]
+        out += ["", "# the pool, on partition 1 of the vdev disk"]
     out.append(_wrap(create))
     mounts = pool.mounts()
     root_mounts = [m for m in mounts if m.dataset == name and not m.legacy]

@@ -31,7 +31,7 @@ from pathlib import Path
 from ..errors import BuildFailed, ToolMissing
 
 # Bump when the layout of the initramfs changes in a way the init hash misses.
-KIT_FORMAT = 1
+KIT_FORMAT = 2  # 2: systemd-udevd for whole-disk pools
 
 # Debian packages that live in the `contrib` component.
 CONTRIB_PACKAGES = frozenset({"zfs-dkms", "zfsutils-linux"})
@@ -48,6 +48,11 @@ ZFS_TOOLS = (
     ("mount.zfs", "sbin/mount.zfs"),
 )
 VM_MODULES = ("zfs", "virtio_pci", "virtio_blk")
+# udev in the VM: `zpool create` on a whole disk waits until udev reports the
+# partition it wrote (libzfs asks libudev), so a whole-disk pool needs udevd.
+UDEVADM = "udevadm"  # multi-call: systemd-udevd is a link to it
+UDEV_RULES = ("50-udev-default.rules", "60-block.rules", "60-persistent-storage.rules")
+UDEV_RULE_DIRS = (Path("/lib/udev/rules.d"), Path("/usr/lib/udev/rules.d"))
 SBIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # The guest's /init. It never changes per host: host specifics (module list,
@@ -506,7 +511,7 @@ def _assemble(src: _Sources, tools: dict[str, Path], workdir: Path) -> _Tree:
     tree.file("init", INIT_SCRIPT.encode(), 0o755)
     tree.symlink("etc/mtab", "/proc/self/mounts")
     tree.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n")
-    tree.file("etc/group", b"root:x:0:\n")
+    tree.file("etc/group", b"root:x:0:\ndisk:x:6:\ntty:x:5:\nkmem:x:15:\ninput:x:101:\n")
 
     tree.file("bin/busybox", tools["busybox"].read_bytes(), 0o755)
     libs: dict[str, Path] = {}
@@ -516,6 +521,18 @@ def _assemble(src: _Sources, tools: dict[str, Path], workdir: Path) -> _Tree:
         tree.file(dest, tools[name].read_bytes(), 0o755)
         for lib in _libraries(tools[name]):
             libs[str(lib)] = lib
+    udevadm = which(UDEVADM)
+    if udevadm is not None:  # optional: only whole-disk pools need it
+        tree.file("usr/bin/udevadm", Path(udevadm).read_bytes(), 0o755)
+        tree.symlink("lib/systemd/systemd-udevd", "/usr/bin/udevadm")
+        for lib in _libraries(Path(udevadm)):
+            libs[str(lib)] = lib
+        for rule in UDEV_RULES:
+            for d in UDEV_RULE_DIRS:
+                if (d / rule).is_file():
+                    tree.file(f"lib/udev/rules.d/{rule}", (d / rule).read_bytes())
+                    break
+        tree.dir("run/udev")
     lib_dirs: list[str] = []
     for name, lib in sorted(libs.items()):
         # Stored under the name ldd printed (symlinks resolved to their contents).
