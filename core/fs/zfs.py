@@ -393,7 +393,6 @@ class ZfsBuilder:
                     "Keep the whole vdev disk as the pool's image",
                     expr=cmd("mv", "-f", vdev, ctx.image),
                     weight=0.01,
-                    produces=(f"{info.key}.img",),
                 )
             )
             steps.append(ctx.capture_size())
