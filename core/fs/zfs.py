@@ -442,18 +442,62 @@ class ZfsBuilder:
         def step(suffix: str, title: str, **kw: object) -> Step:
             return Step(id=f"{info.key}-{suffix}", title=title, phase="verify", **kw)  # type: ignore[arg-type]
 
-        return [
-            step(
-                "zfs-labels",
-                f"Check all four ZFS labels of pool {pool.pool!r} (zdb -l)",
-                expr=Pipe(
-                    (
-                        cmd("zdb", "-l", ctx.image),
-                        cmd("diskwright", "helper", "zfs-labels", pool.pool, info.where),
-                    )
+        if whole_disk(ctx):
+            part1 = ctx.work_file("part1")
+            size = self.estimate(ctx).image
+            labels = [
+                step(
+                    "zfs-part1",
+                    "Copy partition 1 (the one OpenZFS made) out of the disk to read its labels",
+                    expr=cmd(
+                        "dd",
+                        prefixed("if=", ctx.image),
+                        prefixed("of=", part1),
+                        "bs=1M",
+                        "iflag=skip_bytes,count_bytes",
+                        f"skip={VDEV_LEAD}",
+                        f"count={size - WHOLE_EXTRA}",
+                        "conv=sparse",
+                        "status=none",
+                    ),
+                    weight=0.2,
                 ),
-                weight=0.3,
-            ),
+                step(
+                    "zfs-labels",
+                    f"Check all four ZFS labels of pool {pool.pool!r} say whole_disk: 1 (zdb -l)",
+                    expr=And(
+                        (
+                            Pipe(
+                                (
+                                    cmd("zdb", "-l", part1),
+                                    cmd(
+                                        "diskwright", "helper", "zfs-labels", pool.pool, info.where
+                                    ),
+                                )
+                            ),
+                            Pipe((cmd("zdb", "-l", part1), cmd("grep", "-q", "whole_disk: 1"))),
+                            cmd("rm", "-f", part1),
+                        )
+                    ),
+                    weight=0.3,
+                ),
+            ]
+        else:
+            labels = [
+                step(
+                    "zfs-labels",
+                    f"Check all four ZFS labels of pool {pool.pool!r} (zdb -l)",
+                    expr=Pipe(
+                        (
+                            cmd("zdb", "-l", ctx.image),
+                            cmd("diskwright", "helper", "zfs-labels", pool.pool, info.where),
+                        )
+                    ),
+                    weight=0.3,
+                )
+            ]
+        return [
+            *labels,
             step(
                 "zfs-expect",
                 "Write what the pool must hold: datasets, properties, mounts",

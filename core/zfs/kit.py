@@ -528,9 +528,9 @@ def _assemble(src: _Sources, tools: dict[str, Path], workdir: Path) -> _Tree:
         for lib in _libraries(Path(udevadm)):
             libs[str(lib)] = lib
         for rule in UDEV_RULES:
-            for d in UDEV_RULE_DIRS:
-                if (d / rule).is_file():
-                    tree.file(f"lib/udev/rules.d/{rule}", (d / rule).read_bytes())
+            for rules_dir in UDEV_RULE_DIRS:
+                if (rules_dir / rule).is_file():
+                    tree.file(f"lib/udev/rules.d/{rule}", (rules_dir / rule).read_bytes())
                     break
         tree.dir("run/udev")
     lib_dirs: list[str] = []
