@@ -68,8 +68,14 @@ def _profile(boot_dir: Path, name: str = "boot-disk.toml", **boot: object):  # t
 
 
 def test_boot_table_explains_bad_input() -> None:
-    base = {"disks": [{"output": {"path": "x.img"}, "partitions": [
-        {"role": "root", "filesystem": "ext4", "mount_point": "/"}]}]}
+    base = {
+        "disks": [
+            {
+                "output": {"path": "x.img"},
+                "partitions": [{"role": "root", "filesystem": "ext4", "mount_point": "/"}],
+            }
+        ]
+    }
     with pytest.raises(ProfileErrors) as e:
         parse_profile({**base, "boot": {"loader": "none", "kernel": "/boot/vmlinuz"}})
     assert "boot.kernel" in str(e.value) and "loader" in str(e.value)
@@ -122,12 +128,21 @@ def test_plan_shows_every_boot_step(boot_dir: Path) -> None:
     p = load_profile(boot_dir / "boot-disk.toml")
     plan = make_plan(p, read_source(p))
     ids = [s.id for s in plan.steps]
-    for want in ("boot-sd-boot", "boot-loader-conf", "boot-bls-entry", "boot-grub-cfg",
-                 "boot-esp-copy", "boot-grub-core", "boot-grub-bios", "boot-check-esp",
-                 "boot-check-bios"):
+    for want in (
+        "boot-sd-boot",
+        "boot-loader-conf",
+        "boot-bls-entry",
+        "boot-grub-cfg",
+        "boot-esp-copy",
+        "boot-grub-core",
+        "boot-grub-bios",
+        "boot-check-esp",
+        "boot-check-bios",
+    ):
         assert want in ids
-    assert ids.index("boot-grub-bios") < ids.index("disk0-convert") if "disk0-convert" in ids \
-        else True
+    assert (
+        ids.index("boot-grub-bios") < ids.index("disk0-convert") if "disk0-convert" in ids else True
+    )
     script = render_script(plan)
     assert "grub-mkimage -O i386-pc" in script
     assert "diskwright helper grub-bios-install" in script
@@ -145,8 +160,11 @@ def test_cpio_is_newc_and_sorted(tmp_path: Path) -> None:
     data = b"".join(records(t, 1700000000))
     out = tmp_path / "x"
     out.mkdir()
-    r = subprocess.run(["cpio", "-t"], input=data, capture_output=True, check=False) \
-        if shutil.which("cpio") else None
+    r = (
+        subprocess.run(["cpio", "-t"], input=data, capture_output=True, check=False)
+        if shutil.which("cpio")
+        else None
+    )
     if r is not None:
         assert r.stdout.decode().split() == ["a", "b", "b/x", "dev", "dev/console"]
     assert data.startswith(b"070701") and data.count(b"TRAILER!!!") == 1
@@ -157,16 +175,35 @@ def test_cpio_is_newc_and_sorted(tmp_path: Path) -> None:
 def test_bios_install_keeps_the_table_and_patches_pointers(tmp_path: Path) -> None:
     disk = tmp_path / "d.raw"
     subprocess.run(["truncate", "-s", "8M", disk], check=True)
-    subprocess.run(["sfdisk", "-q", disk], input="label: gpt\nstart=2048, size=2048, "
-                   "type=21686148-6449-6E6F-744E-656564454649\nstart=4096, type=linux\n",
-                   text=True, check=True)
+    subprocess.run(
+        ["sfdisk", "-q", disk],
+        input="label: gpt\nstart=2048, size=2048, "
+        "type=21686148-6449-6E6F-744E-656564454649\nstart=4096, type=linux\n",
+        text=True,
+        check=True,
+    )
     before = disk.read_bytes()[:4096]
     early = tmp_path / "e.cfg"
     early.write_text("set prefix=(hd0,gpt2)/grub\n")
     core = tmp_path / "core.img"
     d = grub.grub_dir("i386-pc")
-    subprocess.run(["grub-mkimage", "-O", "i386-pc", "-d", str(d), "-o", core, "-c", early,
-                    "-p", "/grub", *grub.GRUB_MODULES["i386-pc"]], check=True)
+    subprocess.run(
+        [
+            "grub-mkimage",
+            "-O",
+            "i386-pc",
+            "-d",
+            str(d),
+            "-o",
+            core,
+            "-c",
+            early,
+            "-p",
+            "/grub",
+            *grub.GRUB_MODULES["i386-pc"],
+        ],
+        check=True,
+    )
     grub.bios_install(disk, d / "boot.img", core, 2048, 2048)  # type: ignore[operator]
     after = disk.read_bytes()
     assert after[440:4096] == before[440:4096]  # signature, partition table, GPT untouched
@@ -191,10 +228,21 @@ def _build(boot_dir: Path, profile: str = "boot-disk.toml", *extra: str) -> None
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def _run(boot_dir: Path, firmware: str, profile: str = "boot-disk.toml",
-         expect: str = MARKER) -> subprocess.CompletedProcess[str]:
-    return run_cli("run", profile, "--firmware", firmware, "--expect", expect,
-                   "--timeout", str(BOOT_TIMEOUT), cwd=boot_dir, timeout=BOOT_TIMEOUT + 60)
+def _run(
+    boot_dir: Path, firmware: str, profile: str = "boot-disk.toml", expect: str = MARKER
+) -> subprocess.CompletedProcess[str]:
+    return run_cli(
+        "run",
+        profile,
+        "--firmware",
+        firmware,
+        "--expect",
+        expect,
+        "--timeout",
+        str(BOOT_TIMEOUT),
+        cwd=boot_dir,
+        timeout=BOOT_TIMEOUT + 60,
+    )
 
 
 @pytest.mark.boot
@@ -227,8 +275,7 @@ def test_boots_with_grub_uefi(boot_dir: Path) -> None:
 def test_wrong_root_label_fails_with_the_guests_last_lines(boot_dir: Path) -> None:
     text = (boot_dir / "boot-disk.toml").read_text()
     text = text.replace('cmdline = "console', 'root_by = "label"\ncmdline = "console')
-    text = text.replace('format = "qcow2"', 'format = "raw"').replace("boot-disk.qcow2",
-                                                                      "bad.raw")
+    text = text.replace('format = "qcow2"', 'format = "raw"').replace("boot-disk.qcow2", "bad.raw")
     (boot_dir / "bad.toml").write_text(text)
     _build(boot_dir, "bad.toml")
     # relabel the root filesystem with the real tool, so root=LABEL=boot-root finds nothing
@@ -237,13 +284,31 @@ def test_wrong_root_label_fails_with_the_guests_last_lines(boot_dir: Path) -> No
 
     part = estimate(p, read_source(p)).disks[0].parts[2]
     fs = boot_dir / "root.ext4"
-    subprocess.run(["dd", f"if={boot_dir / 'bad.raw'}", f"of={fs}", "bs=1M",
-                    f"skip={part.start // (1 << 20)}", f"count={part.size // (1 << 20)}",
-                    "status=none"], check=True)
+    subprocess.run(
+        [
+            "dd",
+            f"if={boot_dir / 'bad.raw'}",
+            f"of={fs}",
+            "bs=1M",
+            f"skip={part.start // (1 << 20)}",
+            f"count={part.size // (1 << 20)}",
+            "status=none",
+        ],
+        check=True,
+    )
     subprocess.run(["tune2fs", "-L", "other", fs], check=True, capture_output=True)
-    subprocess.run(["dd", f"if={fs}", f"of={boot_dir / 'bad.raw'}", "bs=1M",
-                    f"seek={part.start // (1 << 20)}", "conv=notrunc", "status=none"],
-                   check=True)
+    subprocess.run(
+        [
+            "dd",
+            f"if={fs}",
+            f"of={boot_dir / 'bad.raw'}",
+            "bs=1M",
+            f"seek={part.start // (1 << 20)}",
+            "conv=notrunc",
+            "status=none",
+        ],
+        check=True,
+    )
     r = _run(boot_dir, "bios", "bad.toml")
     assert r.returncode == 1
     assert "before 'boot-disk: root reached' appeared" in r.stderr
@@ -258,3 +323,32 @@ def test_two_builds_of_the_bootable_example_are_identical(boot_dir: Path) -> Non
     (boot_dir / "boot-disk.qcow2").rename(boot_dir / "first.qcow2")
     _build(boot_dir)
     assert sha256(boot_dir / "boot-disk.qcow2") == first
+
+
+ZFS_MARKER = "zfs-boot: root reached"
+
+
+@pytest.fixture(scope="module")
+def zfs_boot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from diskwright.core.zfs.kit import kit_status
+
+    status = kit_status()
+    if not status.ready:
+        pytest.skip(f"ZFS helper VM unavailable: {status.install_command}")
+    folder = tmp_path_factory.mktemp("zfs-boot")
+    shutil.copy(EXAMPLES / "zfs-boot.toml", folder / "zfs-boot.toml")
+    make_demo_tree(folder / "zfs-boot-root", marker=ZFS_MARKER, zfs=True)
+    return folder
+
+
+@pytest.mark.boot
+@pytest.mark.zfs
+@boots
+def test_zfs_root_boots_from_a_whole_disk_pool(zfs_boot_dir: Path) -> None:
+    """GRUB (BIOS) → kernel + ZFS initramfs from the ESP → import tank → its /sbin/init."""
+    r = run_cli("build", "zfs-boot.toml", cwd=zfs_boot_dir, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "say whole_disk: 1" in r.stdout + r.stderr
+    r = _run(zfs_boot_dir, "bios", "zfs-boot.toml", ZFS_MARKER)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr
+    assert "diskwright-initrd: root=ZFS=tank/system/root" in r.stdout

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, run_cli
+from conftest import EXAMPLES, link_example_trees, run_cli
 from imagecheck import blkid, partitions, run
 from make_nix_store import make_demo
 
@@ -32,12 +32,14 @@ EVAL_STORE_ARGS = ["--option", "build-users-group", ""]
 
 
 @pytest.fixture(scope="module")
-def examples(tmp_path_factory: pytest.TempPathFactory, example_root: Path) -> Path:
-    """Every example profile beside the example tree and (with Nix) the demo store."""
+def examples(
+    tmp_path_factory: pytest.TempPathFactory, example_root: Path, boot_trees: dict[str, Path]
+) -> Path:
+    """Every example profile beside the example trees and (with Nix) the demo store."""
     d = tmp_path_factory.mktemp("examples")
     for toml in EXAMPLES.glob("*.toml"):
         shutil.copy(toml, d / toml.name)
-    (d / "root").symlink_to(example_root)
+    link_example_trees(d, example_root, boot_trees)
     if HAS_NIX:
         make_demo(d / "nix-demo")
     return d

@@ -387,7 +387,8 @@ def test_plan_shows_the_vm_job_as_it_runs(workdir: Path) -> None:
     assert create, job
     tmp, opts, vdev = create.group(1), create.group(2), create.group(3)
     assert tmp != "tank" and len(tmp) <= len("tank")
-    assert vdev == "/dev/disk/by-id/virtio-vdev-part1"
+    assert vdev == "/dev/disk/by-id/virtio-vdev"  # the whole disk: ZFS partitions it itself
+    assert job.index("systemd-udevd --daemon") < job.index("udevadm settle") < create.start()
     for opt in (
         "-o ashift=12",
         "-o autotrim=on",
@@ -411,21 +412,22 @@ def test_plan_shows_the_vm_job_as_it_runs(workdir: Path) -> None:
     assert job.index("tar -xf") > job.index("mount -t zfs") and job.index("tar -xf") < job.index(
         "umount"
     )
-    # host side: reproducible payload, the vdev by sfdisk, the VM by the helper, then copy-out
+    # host side: reproducible payload, a blank whole-disk vdev, the VM by the helper, kept
     assert "tar --sort=name --mtime=@1700000000 --owner=0 --group=0 --numeric-owner" in plan
-    assert '| sfdisk --no-reread --no-tell-kernel -q "${W}"/d1p1.vdev' in plan
+    assert '| sfdisk --no-reread --no-tell-kernel -q "${W}"/d1p1.vdev' not in plan
     assert re.search(r"diskwright helper zfs-vm --job \"\$\{W\}\"/d1p1\.zfs-build\.sh "
                      r"--payload \"\$\{W\}\"/d1p1\.payload\.tar --disk \"\$\{W\}\"/d1p1\.vdev:vdev "
                      r"--timeout \d+", plan)  # fmt: skip
-    assert 'of="${W}"/d1p1.img' in plan and "skip=1048576" in plan
+    assert 'mv -f "${W}"/d1p1.vdev "${W}"/d1p1.img' in plan
     assert 'D1P1_BYTES="$(stat -c %s "${W}"/d1p1.img)"' in plan
     # verify: labels, a read-only import in a fresh boot, then the comparison
-    assert 'zdb -l "${W}"/d1p1.img | diskwright helper zfs-labels tank' in plan
+    assert 'zdb -l "${W}"/d1p1.part1 | diskwright helper zfs-labels tank' in plan
+    assert 'zdb -l "${W}"/d1p1.part1 | grep -q \'whole_disk: 1\'' in plan
     verify = _job(plan, "zfs-verify.sh")
     assert "zpool import -d /dev/disk/by-id/virtio-image-part1 -o readonly=on -N -R /mnt tank" in (
         verify
     )
-    assert '"${W}"/disk1.raw:image:ro' in plan
+    assert '"${W}"/d1p1.img:image:ro' in plan
     assert "diskwright helper zfs-check --expect" in plan
 
 
@@ -761,8 +763,10 @@ def test_build_disks_and_labels(built: Path, example_root: Path, tmp_path: Path)
     """Partition tables as planned, all four labels, the ESP holding /boot."""
     raw = to_raw(built / "zfs-root.root.qcow2", tmp_path / "root.raw")
     table = partitions(raw)
-    (part,) = table["partitions"]
-    assert part["type"] == "6A898CC3-1DD2-11B2-99A6-080020736631" and part["name"] == "tank"
+    # the pool owns the whole disk: OpenZFS' own GPT, data in 1, 8 MiB reserved in 9
+    part, reserved = table["partitions"]
+    assert part["type"] == "6A898CC3-1DD2-11B2-99A6-080020736631" and part["start"] == 2048
+    assert reserved["node"].endswith("9") and reserved["size"] == 16384
     img = tmp_path / "pool.img"
     subprocess.run(
         ["dd", f"if={raw}", f"of={img}", "bs=512", f"skip={part['start']}",
@@ -773,6 +777,7 @@ def test_build_disks_and_labels(built: Path, example_root: Path, tmp_path: Path)
     assert zdb
     labels = subprocess.run([zdb, "-l", str(img)], capture_output=True, text=True).stdout
     assert "name: 'tank'" in labels and re.search(r"labels = 0 1 2 3", labels), labels
+    assert "whole_disk: 1" in labels, labels
     boot = to_raw(built / "zfs-root.boot.qcow2", tmp_path / "boot.raw")
     esp = next(p for p in partitions(boot)["partitions"] if p["name"] == "ESP")
     esp_img = tmp_path / "esp.img"
@@ -785,6 +790,41 @@ def test_build_disks_and_labels(built: Path, example_root: Path, tmp_path: Path)
     assert (tree / "EFI/BOOT/BOOTX64.EFI").read_bytes() == (
         example_root / "boot/EFI/BOOT/BOOTX64.EFI"
     ).read_bytes()
+
+
+@pytest.mark.zfs
+def test_whole_disk_pool_grows_with_its_disk(built: Path, kit: Any, tmp_path: Path) -> None:
+    """The root qcow2 grown by 1 GiB: ZFS sees the room (whole_disk) and the pool takes it."""
+    from diskwright.core.zfs.vm import VmDisk, run_job
+
+    disk = tmp_path / "grown.qcow2"
+    shutil.copy(built / "zfs-root.root.qcow2", disk)
+    subprocess.run(["qemu-img", "resize", "-q", str(disk), "+1G"], check=True)
+    dev = "/dev/disk/by-id/virtio-disk-part1"  # online -e names the whole disk, as zed does
+    job = f"""set -eu
+/lib/systemd/systemd-udevd --daemon --resolve-names=never
+udevadm trigger --action=add --subsystem-match=block
+udevadm settle --timeout=30
+zpool import -d {dev} -N tank
+echo "@@ BEFORE $(zpool list -Hp -o size,expandsize,autoexpand tank)"
+zpool online -e tank {dev.removesuffix("-part1")}
+udevadm settle --timeout=30
+echo "@@ AFTER $(zpool list -Hp -o size tank)"
+zpool export tank
+"""
+    lines: list[str] = []
+    result = asyncio.run(
+        run_job(kit, job, [VmDisk(disk, "disk", format="qcow2")], None, 300,
+                lambda stream, line: lines.append(line) if stream == "job" else None,
+                workdir=tmp_path)
+    )  # fmt: skip
+    assert result.ok, result.reason + "\n" + "\n".join(result.last_lines)
+    before = next(ln for ln in lines if ln.startswith("@@ BEFORE")).split()[2:]
+    after = int(next(ln for ln in lines if ln.startswith("@@ AFTER")).split()[2])
+    size, expand, autoexpand = int(before[0]), int(before[1]), before[2]
+    assert autoexpand == "on"
+    assert expand > 900 * MiB, before  # a partition-bound pool would see no room at all
+    assert after - size > 900 * MiB, (size, after)
 
 
 @pytest.mark.zfs

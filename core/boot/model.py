@@ -132,7 +132,7 @@ class Boot(BaseModel):
             for name in ("kernel", "initrd", "init"):
                 if getattr(self, name) is not None:
                     raise ValueError(
-                        f"{name}: nothing boots with loader = \"none\"; set loader to "
+                        f'{name}: nothing boots with loader = "none"; set loader to '
                         '"systemd-boot" or "grub", or remove it'
                     )
             if self.bios:

@@ -87,8 +87,11 @@ def _host_file(profile: Profile, scan: Scan | None, tree_path: str) -> Path | No
             try:
                 if host.is_symlink():
                     target = os.readlink(host)
-                    nxt = target if target.startswith("/") else str(PurePosixPath(cur).parent /
-                                                                    target)
+                    nxt = (
+                        target
+                        if target.startswith("/")
+                        else str(PurePosixPath(cur).parent / target)
+                    )
                     nxt = os.path.normpath(nxt)
                     if not nxt.startswith("/nix/store/"):
                         return None
@@ -123,8 +126,9 @@ def _store_resolve(scan: Scan, link: str) -> str | None:
         if not host.is_symlink():
             return cur if host.exists() else None
         target = os.readlink(host)
-        cur = os.path.normpath(target if target.startswith("/") else
-                               str(PurePosixPath(cur).parent / target))
+        cur = os.path.normpath(
+            target if target.startswith("/") else str(PurePosixPath(cur).parent / target)
+        )
         if not cur.startswith("/nix/store/"):
             return None
     return None
@@ -143,8 +147,9 @@ def find_kernel(profile: Profile, scan: Scan | None) -> Found:
     root = profile.source_root()
     if root is not None and scan is not None:
         names = scan.top_level("/boot") if scan.has_dir("/boot") else []
-        kernels = [n for n in names if _VMLINUZ.match(n) and _host_file(profile, scan,
-                                                                        f"/boot/{n}")]
+        kernels = [
+            n for n in names if _VMLINUZ.match(n) and _host_file(profile, scan, f"/boot/{n}")
+        ]
         if kernels:
             best = max(kernels, key=lambda n: _version_key(_VMLINUZ.match(n).group(1)))  # type: ignore[union-attr]
             ver = _VMLINUZ.match(best).group(1)  # type: ignore[union-attr]
@@ -216,49 +221,77 @@ def boot_setup(profile: Profile, scan: Scan | None) -> tuple[BootSetup | None, l
     esp = next((i for i in infos if i.part.role == Role.esp), None)
     bios_part = next((i for i in infos if i.part.role == Role.bios_boot), None)
     if boot.loader == Loader.systemd_boot and esp is None:
-        errors.append(ProfileError(
-            "boot.loader", "systemd-boot is a UEFI loader and needs an ESP",
-            'add a partition with role = "esp" and filesystem = "vfat", or use loader = "grub"'))
+        errors.append(
+            ProfileError(
+                "boot.loader",
+                "systemd-boot is a UEFI loader and needs an ESP",
+                'add a partition with role = "esp" and filesystem = "vfat", or use loader = "grub"',
+            )
+        )
     bios_disk = bios_part.disk_index if bios_part else (esp.disk_index if esp else 0)
-    bios = boot.bios if boot.bios is not None else (
-        bios_part is not None
-        or (boot.loader == Loader.grub and profile.disks[bios_disk].table == Table.mbr))
+    bios = (
+        boot.bios
+        if boot.bios is not None
+        else (
+            bios_part is not None
+            or (boot.loader == Loader.grub and profile.disks[bios_disk].table == Table.mbr)
+        )
+    )
     if bios and bios_part is None:
         disk = profile.disks[bios_disk]
         if disk.table != Table.mbr:
-            errors.append(ProfileError(
-                "boot.bios",
-                f"GRUB for BIOS needs a bios-boot partition on the {disk.table.value} disk "
-                f"{disk.name!r}",
-                'add a partition with role = "bios-boot", filesystem = "none", size = "1MiB" '
-                "(or set bios = false)"))
+            errors.append(
+                ProfileError(
+                    "boot.bios",
+                    f"GRUB for BIOS needs a bios-boot partition on the {disk.table.value} disk "
+                    f"{disk.name!r}",
+                    'add a partition with role = "bios-boot", filesystem = "none", size = "1MiB" '
+                    "(or set bios = false)",
+                )
+            )
     uefi = esp is not None
     found = find_kernel(profile, scan)
     kernel_path = boot.kernel or found.kernel
     initrd_path = boot.initrd or (found.initrd if boot.kernel is None else None)
     init = boot.init or (found.init if boot.kernel is None else None)
     if kernel_path is None:
-        errors.append(ProfileError(
-            "boot.kernel", "no kernel found in the source (no /boot/vmlinuz-*, no NixOS system "
-            "closure with kernel and init)",
-            "name it, e.g. kernel = \"/boot/vmlinuz-6.1.0-amd64\", or put one in the tree"))
+        errors.append(
+            ProfileError(
+                "boot.kernel",
+                "no kernel found in the source (no /boot/vmlinuz-*, no NixOS system "
+                "closure with kernel and init)",
+                'name it, e.g. kernel = "/boot/vmlinuz-6.1.0-amd64", or put one in the tree',
+            )
+        )
     root_info = next((i for i in infos if i.subtree == "/"), None)
     root_arg: str | None = None
     if root_info is None:
-        errors.append(ProfileError(
-            "boot.root_by", "no partition receives the tree's / (nothing to boot into)",
-            'give the root partition mount_point = "/"'))
+        errors.append(
+            ProfileError(
+                "boot.root_by",
+                "no partition receives the tree's / (nothing to boot into)",
+                'give the root partition mount_point = "/"',
+            )
+        )
     else:
         root_arg, why = _root_arg(profile, root_info, boot.root_by)
         if root_arg is None:
-            errors.append(ProfileError(
-                "boot.root_by", f"{why}, so root= cannot name {root_info.where}",
-                "choose another root_by (partuuid, label or uuid) or give the partition a label"))
+            errors.append(
+                ProfileError(
+                    "boot.root_by",
+                    f"{why}, so root= cannot name {root_info.where}",
+                    "choose another root_by (partuuid, label or uuid) or label the partition",
+                )
+            )
     files: dict[str, BootFile] = {}
     if esp is None and boot.loader == Loader.grub:
-        errors.append(ProfileError(
-            "boot.loader", "GRUB keeps grub.cfg, kernel and initrd on an ESP, and there is none",
-            'add a partition with role = "esp", filesystem = "vfat" (it works for BIOS too)'))
+        errors.append(
+            ProfileError(
+                "boot.loader",
+                "GRUB keeps grub.cfg, kernel and initrd on an ESP, and there is none",
+                'add a partition with role = "esp", filesystem = "vfat" (it works for BIOS too)',
+            )
+        )
     if kernel_path is not None and esp is not None:
         for name, path in (("kernel", kernel_path), ("initrd", initrd_path)):
             if path is None:
@@ -266,9 +299,13 @@ def boot_setup(profile: Profile, scan: Scan | None) -> tuple[BootSetup | None, l
             host = _host_file(profile, scan, path)
             if host is None:
                 if scan is not None:
-                    errors.append(ProfileError(
-                        f"boot.{name}", f"{path} is not a regular file in the source tree",
-                        "name a file that exists in the tree (symlinks may not lead out of it)"))
+                    errors.append(
+                        ProfileError(
+                            f"boot.{name}",
+                            f"{path} is not a regular file in the source tree",
+                            "name a file that exists in the tree (symlinks may not lead out of it)",
+                        )
+                    )
                 continue
             owner = _owner(infos, path)
             size = host.stat().st_size
@@ -291,9 +328,18 @@ def boot_setup(profile: Profile, scan: Scan | None) -> tuple[BootSetup | None, l
         words.append(f"init={init}")
     words += boot.cmdline.split()
     return BootSetup(
-        loader=boot.loader, uefi=uefi, bios=bios, esp=esp, boot_part=boot_part,
-        bios_part=bios_part, bios_disk=bios_disk, kernel=files["kernel"],
-        initrd=files.get("initrd"), init=init, root=root_arg, options=" ".join(words),
+        loader=boot.loader,
+        uefi=uefi,
+        bios=bios,
+        esp=esp,
+        boot_part=boot_part,
+        bios_part=bios_part,
+        bios_disk=bios_disk,
+        kernel=files["kernel"],
+        initrd=files.get("initrd"),
+        init=init,
+        root=root_arg,
+        options=" ".join(words),
     ), []
 
 

@@ -60,8 +60,10 @@ class RunResult:
 
 
 def ovmf() -> tuple[Path, Path]:
-    env_code, env_vars = os.environ.get("DISKWRIGHT_OVMF_CODE"), os.environ.get(
-        "DISKWRIGHT_OVMF_VARS")
+    env_code, env_vars = (
+        os.environ.get("DISKWRIGHT_OVMF_CODE"),
+        os.environ.get("DISKWRIGHT_OVMF_VARS"),
+    )
     pairs = ([(env_code, env_vars)] if env_code and env_vars else []) + list(OVMF_PAIRS)
     for code, vars_ in pairs:
         if Path(code).is_file() and Path(vars_).is_file():
@@ -78,11 +80,12 @@ def disks_of(profile: Profile) -> list[tuple[Path, str]]:
             raise ProfileError(
                 f"disks[{d}].output.compression",
                 f"{path.name} is {disk.output.compression.value}-compressed; QEMU cannot boot it",
-                "decompress it first, or build with compression = \"none\"",
+                'decompress it first, or build with compression = "none"',
             )
         if not path.is_file():
             raise ProfileError(
-                f"disks[{d}].output.path", f"{path} does not exist",
+                f"disks[{d}].output.path",
+                f"{path} does not exist",
                 "build it first: diskwright build PROFILE",
             )
         out.append((path, QEMU_FORMAT[disk.output.format]))
@@ -113,8 +116,13 @@ def _clean_stale(base: Path) -> None:
 
 
 def qemu_argv(
-    qemu: str, disks: list[tuple[Path, str]], firmware: str, accel_args: list[str],
-    memory: int, vars_copy: Path | None, interactive: bool,
+    qemu: str,
+    disks: list[tuple[Path, str]],
+    firmware: str,
+    accel_args: list[str],
+    memory: int,
+    vars_copy: Path | None,
+    interactive: bool,
 ) -> list[str]:
     argv = [
         qemu, "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
@@ -149,8 +157,9 @@ def run(
     """Boot `disks`; with `expect`, stop as soon as that text shows on the serial console."""
     qemu = which("qemu-system-x86_64")
     if qemu is None:
-        raise ToolMissing("qemu-system-x86_64", grub.install_hint("ovmf").replace(
-            "ovmf", "qemu-system-x86 ovmf"))
+        raise ToolMissing(
+            "qemu-system-x86_64", grub.install_hint("ovmf").replace("ovmf", "qemu-system-x86 ovmf")
+        )
     if firmware not in ("uefi", "bios"):
         raise ProfileError("--firmware", f"{firmware!r} is not a firmware", "use uefi or bios")
     if firmware == "uefi":
@@ -167,19 +176,30 @@ def run(
         if firmware == "uefi":
             vars_copy = work / "OVMF_VARS.fd"
             shutil.copyfile(ovmf()[1], vars_copy)
-        argv = qemu_argv(qemu, disks, firmware, accel_args or accel(), memory, vars_copy,
-                         interactive)
+        argv = qemu_argv(
+            qemu, disks, firmware, accel_args or accel(), memory, vars_copy, interactive
+        )
         if interactive:
             proc = subprocess.Popen(argv)
             try:
                 rc = proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                return RunResult(False, f"timed out after {timeout:g} s",
-                                 time.monotonic() - started)
-            return RunResult(rc == 0, "" if rc == 0 else f"qemu exited with status {rc}",
-                             time.monotonic() - started, qemu_rc=rc)
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                return RunResult(
+                    False, f"timed out after {timeout:g} s", time.monotonic() - started
+                )
+            return RunResult(
+                rc == 0,
+                "" if rc == 0 else f"qemu exited with status {rc}",
+                time.monotonic() - started,
+                qemu_rc=rc,
+            )
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         assert proc.stdout is not None
         deadline = None if timeout is None else started + timeout
         buf = b""
@@ -188,8 +208,12 @@ def run(
             while True:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
-                    return RunResult(False, f"{expect!r} did not appear within {timeout:g} s",
-                                     time.monotonic() - started, last_lines=list(tail))
+                    return RunResult(
+                        False,
+                        f"{expect!r} did not appear within {timeout:g} s",
+                        time.monotonic() - started,
+                        last_lines=list(tail),
+                    )
                 if not sel.select(left):
                     continue
                 chunk = os.read(proc.stdout.fileno(), 65536)
@@ -203,23 +227,42 @@ def run(
                     if on_line:
                         on_line(line)
                     if expect is not None and expect in line:
-                        return RunResult(True, "", time.monotonic() - started,
-                                         seen_at=time.monotonic() - started,
-                                         last_lines=list(tail))
+                        return RunResult(
+                            True,
+                            "",
+                            time.monotonic() - started,
+                            seen_at=time.monotonic() - started,
+                            last_lines=list(tail),
+                        )
         if buf:
             line = buf.decode("utf-8", "replace").rstrip("\r")
             tail.append(line)
             if on_line:
                 on_line(line)
             if expect is not None and expect in line:
-                return RunResult(True, "", time.monotonic() - started,
-                                 seen_at=time.monotonic() - started, last_lines=list(tail))
+                return RunResult(
+                    True,
+                    "",
+                    time.monotonic() - started,
+                    seen_at=time.monotonic() - started,
+                    last_lines=list(tail),
+                )
         rc = proc.wait()
         if expect is None:
-            return RunResult(rc == 0, "" if rc == 0 else f"qemu exited with status {rc}",
-                             time.monotonic() - started, qemu_rc=rc, last_lines=list(tail))
-        return RunResult(False, f"the guest stopped (qemu exit {rc}) before {expect!r} appeared",
-                         time.monotonic() - started, qemu_rc=rc, last_lines=list(tail))
+            return RunResult(
+                rc == 0,
+                "" if rc == 0 else f"qemu exited with status {rc}",
+                time.monotonic() - started,
+                qemu_rc=rc,
+                last_lines=list(tail),
+            )
+        return RunResult(
+            False,
+            f"the guest stopped (qemu exit {rc}) before {expect!r} appeared",
+            time.monotonic() - started,
+            qemu_rc=rc,
+            last_lines=list(tail),
+        )
     finally:
         if proc is not None and proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):

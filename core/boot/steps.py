@@ -52,24 +52,46 @@ def check(profile: Profile, scan: Scan | None) -> list[ProfileError]:
     if s is None:
         return errors
     if grub.which_mkimage() is None and (s.bios or s.loader == Loader.grub):
-        errors.append(ProfileError("boot.loader", "grub-mkimage is not installed",
-                                   grub.install_hint("grub-mkimage")))
+        errors.append(
+            ProfileError(
+                "boot.loader", "grub-mkimage is not installed", grub.install_hint("grub-mkimage")
+            )
+        )
     if s.loader == Loader.systemd_boot and grub.systemd_boot_efi() is None:
-        errors.append(ProfileError("boot.loader", "systemd-bootx64.efi is not installed",
-                                   grub.install_hint("systemd-boot")))
+        errors.append(
+            ProfileError(
+                "boot.loader",
+                "systemd-bootx64.efi is not installed",
+                grub.install_hint("systemd-boot"),
+            )
+        )
     if s.loader == Loader.grub and s.uefi and grub.grub_dir("x86_64-efi") is None:
-        errors.append(ProfileError("boot.loader", "GRUB's x86_64-efi modules are not installed",
-                                   grub.install_hint("x86_64-efi")))
+        errors.append(
+            ProfileError(
+                "boot.loader",
+                "GRUB's x86_64-efi modules are not installed",
+                grub.install_hint("x86_64-efi"),
+            )
+        )
     if s.bios and grub.grub_dir("i386-pc") is None:
-        errors.append(ProfileError("boot.bios", "GRUB's i386-pc modules are not installed",
-                                   grub.install_hint("i386-pc")))
+        errors.append(
+            ProfileError(
+                "boot.bios",
+                "GRUB's i386-pc modules are not installed",
+                grub.install_hint("i386-pc"),
+            )
+        )
     if s.bios and s.bios_part is not None and s.bios_part.part.size != "auto":
         from ..units import parse_size
 
         if parse_size(s.bios_part.part.size) < 256 * 1024:
-            errors.append(ProfileError(
-                f"{s.bios_part.where}.size", "GRUB's core image needs about 150 KiB",
-                "make the bios-boot partition 1MiB"))
+            errors.append(
+                ProfileError(
+                    f"{s.bios_part.where}.size",
+                    "GRUB's core image needs about 150 KiB",
+                    "make the bios-boot partition 1MiB",
+                )
+            )
     return errors
 
 
@@ -115,10 +137,7 @@ def grub_cfg(profile: Profile, s: BootSetup) -> str:
 def early_cfg(s: BootSetup) -> str:
     """Built into GRUB's core images: find the ESP by its volume id, read grub.cfg there."""
     assert s.esp is not None
-    return (
-        f"search --no-floppy --fs-uuid --set=root {_fat_uuid(s.esp)}\n"
-        "set prefix=($root)/grub\n"
-    )
+    return f"search --no-floppy --fs-uuid --set=root {_fat_uuid(s.esp)}\nset prefix=($root)/grub\n"
 
 
 def loader_conf(profile: Profile) -> str:
@@ -170,42 +189,109 @@ def esp_steps(profile: Profile, scan: Scan | None) -> list[Step]:
         dirs.append(f.dest.rsplit("/", 1)[0].lstrip("/"))
     dirs = sorted(set(dirs))
     steps = [
-        _st("stage", "Make the folder for the ESP's boot files",
-            expr=cmd("mkdir", "-p", *[_stage(d) for d in dirs]), weight=0.01),
+        _st(
+            "stage",
+            "Make the folder for the ESP's boot files",
+            expr=cmd("mkdir", "-p", *[_stage(d) for d in dirs]),
+            weight=0.01,
+        ),
     ]
     if s.bios or s.loader == Loader.grub:
-        steps.append(_st("grub-early", "Write GRUB's built-in config: find the ESP by its id",
-                         kind="write", path=ws(EARLY_CFG), content=early_cfg(s), weight=0.01))
-        steps.append(_st("grub-cfg", f"Write grub.cfg: boot {s.kernel.tree_path}",
-                         kind="write", path=_stage("grub/grub.cfg"),
-                         content=grub_cfg(profile, s), weight=0.01))
+        steps.append(
+            _st(
+                "grub-early",
+                "Write GRUB's built-in config: find the ESP by its id",
+                kind="write",
+                path=ws(EARLY_CFG),
+                content=early_cfg(s),
+                weight=0.01,
+            )
+        )
+        steps.append(
+            _st(
+                "grub-cfg",
+                f"Write grub.cfg: boot {s.kernel.tree_path}",
+                kind="write",
+                path=_stage("grub/grub.cfg"),
+                content=grub_cfg(profile, s),
+                weight=0.01,
+            )
+        )
     if s.loader == Loader.systemd_boot:
         efi = str(grub.systemd_boot_efi() or grub.SYSTEMD_BOOT[0])
-        steps.append(_st("sd-boot", "Copy systemd-boot (systemd-boot-efi) as the ESP's loader",
-                         expr=cmd("cp", efi, _stage("EFI/systemd/systemd-bootx64.efi")),
-                         weight=0.01))
-        steps.append(_st("sd-boot-fallback", "Make it the removable-media fallback too",
-                         expr=cmd("cp", efi, _stage("EFI/BOOT/BOOTX64.EFI")), weight=0.01))
-        steps.append(_st("loader-conf", "Write loader/loader.conf", kind="write",
-                         path=_stage("loader/loader.conf"), content=loader_conf(profile),
-                         weight=0.01))
-        steps.append(_st("bls-entry", "Write the Boot Loader Specification entry", kind="write",
-                         path=_stage(f"loader/entries/{_entry_id(profile)}.conf"),
-                         content=bls_entry(profile, s), weight=0.01))
+        steps.append(
+            _st(
+                "sd-boot",
+                "Copy systemd-boot (systemd-boot-efi) as the ESP's loader",
+                expr=cmd("cp", efi, _stage("EFI/systemd/systemd-bootx64.efi")),
+                weight=0.01,
+            )
+        )
+        steps.append(
+            _st(
+                "sd-boot-fallback",
+                "Make it the removable-media fallback too",
+                expr=cmd("cp", efi, _stage("EFI/BOOT/BOOTX64.EFI")),
+                weight=0.01,
+            )
+        )
+        steps.append(
+            _st(
+                "loader-conf",
+                "Write loader/loader.conf",
+                kind="write",
+                path=_stage("loader/loader.conf"),
+                content=loader_conf(profile),
+                weight=0.01,
+            )
+        )
+        steps.append(
+            _st(
+                "bls-entry",
+                "Write the Boot Loader Specification entry",
+                kind="write",
+                path=_stage(f"loader/entries/{_entry_id(profile)}.conf"),
+                content=bls_entry(profile, s),
+                weight=0.01,
+            )
+        )
     elif s.uefi:
-        steps.append(_st("grub-efi", "Make GRUB's UEFI image (grub-mkimage -O x86_64-efi)",
-                         expr=cmd(*_mkimage("x86_64-efi", _stage("EFI/BOOT/BOOTX64.EFI"))),
-                         weight=0.2))
+        steps.append(
+            _st(
+                "grub-efi",
+                "Make GRUB's UEFI image (grub-mkimage -O x86_64-efi)",
+                expr=cmd(*_mkimage("x86_64-efi", _stage("EFI/BOOT/BOOTX64.EFI"))),
+                weight=0.2,
+            )
+        )
     for i, f in enumerate(s.copies):
-        steps.append(_st(f"copy{i}", f"Copy {f.tree_path} for the loader to {f.dest}",
-                         expr=cmd("cp", "--", f.host, _stage(f.dest.lstrip("/"))),
-                         weight=max(f.size / (64 << 20), 0.05)))
+        steps.append(
+            _st(
+                f"copy{i}",
+                f"Copy {f.tree_path} for the loader to {f.dest}",
+                expr=cmd("cp", "--", f.host, _stage(f.dest.lstrip("/"))),
+                weight=max(f.size / (64 << 20), 0.05),
+            )
+        )
     tops = sorted({d.split("/")[0] for d in dirs})
-    steps.append(_st("esp-copy", f"Merge the boot files into the ESP ({s.esp.where}) with mtools",
-                     expr=cmd("mcopy", "-s", "-o", "-Q", "-i", esp_img,
-                              *[_stage(t) for t in tops], "::/",
-                              env={"MTOOLS_SKIP_CHECK": "1"}),
-                     weight=0.1))
+    steps.append(
+        _st(
+            "esp-copy",
+            f"Merge the boot files into the ESP ({s.esp.where}) with mtools",
+            expr=cmd(
+                "mcopy",
+                "-s",
+                "-o",
+                "-Q",
+                "-i",
+                esp_img,
+                *[_stage(t) for t in tops],
+                "::/",
+                env={"MTOOLS_SKIP_CHECK": "1"},
+            ),
+            weight=0.1,
+        )
+    )
     return steps
 
 
@@ -223,19 +309,35 @@ def disk_steps(profile: Profile, scan: Scan | None, d: int) -> list[Step]:
         first = profile.disks[d].partitions[0]
         begin = first_start(profile.disks[d]) // 512
         start = "1"
-        room = Arith((Var(f"D{d}P1_START"), " - 1")) if first.start is not None else str(
-            begin - 1)
+        room = Arith((Var(f"D{d}P1_START"), " - 1")) if first.start is not None else str(begin - 1)
         where = "the gap before the first partition"
     grub_pc = grub.grub_dir("i386-pc")
     boot_img = str(grub_pc / "boot.img") if grub_pc else "/usr/lib/grub/i386-pc/boot.img"
     return [
-        _st("grub-core", "Make GRUB's BIOS core image (grub-mkimage -O i386-pc)", phase="disk",
-            expr=cmd(*_mkimage("i386-pc", ws(CORE_IMG))), weight=0.2),
-        _st("grub-bios", f"Put GRUB's boot code in the MBR (first 440 bytes, the table kept) and "
-            f"the core image in {where}", phase="disk",
-            expr=cmd("diskwright", "helper", "grub-bios-install", raw, boot_img, ws(CORE_IMG),
-                     start, room),
-            weight=0.05),
+        _st(
+            "grub-core",
+            "Make GRUB's BIOS core image (grub-mkimage -O i386-pc)",
+            phase="disk",
+            expr=cmd(*_mkimage("i386-pc", ws(CORE_IMG))),
+            weight=0.2,
+        ),
+        _st(
+            "grub-bios",
+            f"Put GRUB's boot code in the MBR (first 440 bytes, the table kept) and "
+            f"the core image in {where}",
+            phase="disk",
+            expr=cmd(
+                "diskwright",
+                "helper",
+                "grub-bios-install",
+                raw,
+                boot_img,
+                ws(CORE_IMG),
+                start,
+                room,
+            ),
+            weight=0.05,
+        ),
     ]
 
 
@@ -253,19 +355,39 @@ def verify_steps(profile: Profile, scan: Scan | None) -> list[Step]:
     if s.bios or s.loader == Loader.grub:
         names.append("/grub/grub.cfg")
     steps = [
-        _st("check-esp", "Check the loader, its config, kernel and initrd are on the ESP (mdir)",
+        _st(
+            "check-esp",
+            "Check the loader, its config, kernel and initrd are on the ESP (mdir)",
             phase="verify",
-            expr=cmd("mdir", "-b", "-i", esp_img, *[f"::{n}" for n in names],
-                     env={"MTOOLS_SKIP_CHECK": "1"}),
-            weight=0.02),
+            expr=cmd(
+                "mdir",
+                "-b",
+                "-i",
+                esp_img,
+                *[f"::{n}" for n in names],
+                env={"MTOOLS_SKIP_CHECK": "1"},
+            ),
+            weight=0.02,
+        ),
     ]
     if s.bios:
         start: Arg = Var(f"{s.bios_part.var}_START") if s.bios_part else "1"
-        steps.append(_st("check-bios", "Check GRUB's MBR code and core image on the disk",
-                         phase="verify",
-                         expr=cmd("diskwright", "helper", "grub-bios-check",
-                                  disk_file(s.bios_disk), ws(CORE_IMG), start),
-                         weight=0.02))
+        steps.append(
+            _st(
+                "check-bios",
+                "Check GRUB's MBR code and core image on the disk",
+                phase="verify",
+                expr=cmd(
+                    "diskwright",
+                    "helper",
+                    "grub-bios-check",
+                    disk_file(s.bios_disk),
+                    ws(CORE_IMG),
+                    start,
+                ),
+                weight=0.02,
+            )
+        )
     return steps
 
 
