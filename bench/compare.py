@@ -1,0 +1,478 @@
+#!/usr/bin/env python3
+"""diskwright against the bare tools, side by side, on one generated tree.
+
+    python3 bench/compare.py [--files 30000] [--mib 400] [--big 18000] [--runs 3]
+                             [--only ext4,erofs,squashfs,vfat,qcow2] [--keep DIR]
+
+The tree is shaped like a copy of /usr/share + /usr/include + /usr/bin: many
+small folders, symlinks, half compressible data, and one folder
+(usr/share/man/man1) with --big entries. Each kind runs its commands in turn
+(A B C A B C …, so drift of this shared machine hits all alike), --runs times,
+and prints for each the median wall time, CPU (user+sys of the whole process
+tree), the largest process' peak memory, the output size and the ratio to the
+best peer. Peers: bare mkfs.ext4 -d, the nixpkgs make-ext4-fs recipe (copy,
+mkfs under fakeroot, fsck, resize2fs -M, +16 MiB), bare mkfs.erofs, mksquashfs
+and gensquashfs, mcopy (vfat, bounded by --mcopy-timeout), qemu-img/zstd for
+packing; Debian's genimage where installed. Speed stays out of the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomli_w
+
+EPOCH = 1700000000
+UUID = "6b1f0d2e-4a8c-5e3b-9f71-2c5d8a0e4b19"
+WORDS = b"disk image filesystem partition erofs squashfs ext4 store closure nix boot man ".split()
+
+
+# ------------------------------------------------------------------ the tree
+
+
+def make_tree(root: Path, files: int, mib: int, big: int, seed: int = 11) -> dict[str, int]:
+    """Generate the tree; returns counts. Same arguments, same tree."""
+    rng = random.Random(seed)
+    text = b" ".join(rng.choice(WORDS) for _ in range(300_000))
+
+    def data(n: int, compressible: bool) -> bytes:
+        if not compressible:
+            return rng.randbytes(n)
+        start = rng.randrange(0, len(text) - 1)
+        return (text[start:] + text)[:n] if n < len(text) else (text * (n // len(text) + 1))[:n]
+
+    man = root / "usr/share/man/man1"
+    man.mkdir(parents=True)
+    counts = {"files": 0, "folders": 3, "symlinks": 0}
+    for i in range(big):  # man pages: small, already gzip-compressed (random-like)
+        name = f"{rng.choice(WORDS).decode()}-{i:05d}.1.gz"
+        if i % 25 == 3:
+            (man / name).symlink_to(f"{rng.choice(WORDS).decode()}-{i - 1:05d}.1.gz")
+            counts["symlinks"] += 1
+        else:
+            (man / name).write_bytes(rng.randbytes(rng.randint(300, 4000)))
+            counts["files"] += 1
+    rest = max(files - big, 0)
+    budget = mib * 1024 * 1024 - big * 2150
+    sizes = [rng.lognormvariate(0, 1.6) for _ in range(rest)]
+    scale = max(budget, 0) / max(sum(sizes), 1)
+    folder = root
+    for i, s in enumerate(sizes):
+        if i % 13 == 0:
+            top = ("usr/share", "usr/include", "usr/bin")[i % 3]
+            folder = root / top / f"pkg{i // 130:04d}" / f"sub{i // 13 % 10}"
+            folder.mkdir(parents=True, exist_ok=True)
+            counts["folders"] += 1
+        p = folder / f"{rng.choice(WORDS).decode()}{i:06d}.dat"
+        if i % 12 == 5:
+            p.symlink_to(f"../sub0/{rng.choice(WORDS).decode()}{i - 1:06d}.dat")
+            counts["symlinks"] += 1
+            continue
+        p.write_bytes(data(int(s * scale), i % 2 == 0))
+        counts["files"] += 1
+    return counts
+
+
+def esp_tree(root: Path, n: int) -> None:
+    """An ESP with n files in one folder (a firmware or module directory)."""
+    rng = random.Random(n)
+    d = root / "EFI/Linux/modules"
+    d.mkdir(parents=True)
+    for i in range(n):
+        (d / f"module-{i:05d}-{rng.choice(WORDS).decode()}.ko").write_bytes(
+            rng.randbytes(rng.randint(200, 6000))
+        )
+    (root / "EFI/BOOT").mkdir()
+    (root / "EFI/BOOT/BOOTX64.EFI").write_bytes(rng.randbytes(1 << 20))
+
+
+# ------------------------------------------------------------------ running
+
+
+@dataclass
+class Sample:
+    wall: float
+    cpu: float
+    rss_mib: float
+    rc: int
+
+
+def measure(argv: list[str], env: dict[str, str], timeout: float) -> Sample:
+    """Wall time and the process tree's CPU and peak memory, from the kernel's accounting."""
+    t0 = time.monotonic()
+    # GNU time reports the peak of a process forked from it, not from this (larger) Python
+    rss = tempfile.NamedTemporaryFile(suffix=".rss", delete=False)
+    rss.close()
+    wrap = (
+        ["/usr/bin/time", "-q", "-f", "%M", "-o", rss.name]
+        if os.path.exists("/usr/bin/time")
+        else []
+    )
+    p = subprocess.Popen(
+        [*wrap, *argv],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = t0 + timeout
+    while True:
+        pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            os.killpg(p.pid, 9)
+            pid, status, ru = os.wait4(p.pid, 0)
+            return Sample(time.monotonic() - t0, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, -9)
+        time.sleep(0.02)
+    wall = time.monotonic() - t0
+    peak = ru.ru_maxrss
+    try:
+        peak = int(Path(rss.name).read_text().split()[-1])
+    except (OSError, ValueError, IndexError):
+        pass
+    os.unlink(rss.name)
+    return Sample(wall, ru.ru_utime + ru.ru_stime, peak / 1024, os.waitstatus_to_exitcode(status))
+
+
+@dataclass
+class Row:
+    kind: str
+    name: str
+    argv: list[str]
+    output: Path
+    ours: bool = False
+    prepare: Callable[[], None] | None = None
+    timeout: float = 1800
+    once: bool = False  # a peer too slow to run more than once
+    samples: list[Sample] = field(default_factory=list)
+    size: int = 0
+
+    def median(self, attr: str) -> float:
+        return statistics.median(getattr(s, attr) for s in self.samples)
+
+
+def _rm(*paths: Path) -> Callable[[], None]:
+    def f() -> None:
+        for p in paths:
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            elif p.exists() or p.is_symlink():
+                p.unlink()
+
+    return f
+
+
+def run_rows(rows: list[Row], runs: int, env: dict[str, str]) -> None:
+    for r in range(runs):
+        for row in rows:
+            if row.samples and (row.samples[-1].rc == -9 or row.once):
+                continue  # timed out once, or too slow to repeat: do not spend it again
+            (row.prepare or _rm(row.output))()
+            s = measure(row.argv, env, row.timeout)
+            row.samples.append(s)
+            if row.output.exists():
+                row.size = row.output.stat().st_size
+            status = "" if s.rc == 0 else f" (exit {s.rc})"
+            print(f"  run {r + 1} {row.kind:8} {row.name:42} {s.wall:7.2f} s{status}", flush=True)
+
+
+def table(rows: list[Row]) -> str:
+    out = [
+        "| kind | command | wall (median) | CPU | peak RSS | size | ratio to best peer |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    kinds = dict.fromkeys(r.kind for r in rows)
+    for kind in kinds:
+        group = [r for r in rows if r.kind == kind and r.samples]
+        peers = [r for r in group if not r.ours and all(s.rc == 0 for s in r.samples)]
+        best = min((r.median("wall") for r in peers), default=0.0)
+        for r in group:
+            ok = all(s.rc == 0 for s in r.samples)
+            wall = f"{r.median('wall'):.2f} s" if ok else f">{r.samples[-1].wall:.0f} s (killed)"
+            if ok and any(s.rc for s in r.samples):
+                wall += " (failed)"
+            ratio = f"{r.median('wall') / best:.2f}×" if best and ok else "—"
+            name = f"**{r.name}**" if r.ours else r.name
+            out.append(
+                f"| {kind} | {name} | {wall} | {r.median('cpu'):.2f} s | "
+                f"{r.median('rss_mib'):.0f} MiB | {r.size / 2**20:.1f} MiB | {ratio} |"
+            )
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------ profiles
+
+
+def profile(path: Path, src: Path, out: str, part: dict[str, object], **output: object) -> Path:
+    prof = {
+        "version": 1,
+        "name": path.stem,
+        "source": {"path": str(src)},
+        "reproducible": {"source_date_epoch": EPOCH, "seed": "compare"},
+        "disks": [
+            {
+                "name": "d",
+                "table": "none",
+                "output": {"path": out, "format": "raw", **output},
+                "partitions": [{"role": "root", "mount_point": "/", **part}],
+            }
+        ],
+    }
+    path.write_text(tomli_w.dumps(prof))
+    return path
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--files", type=int, default=30000)
+    ap.add_argument("--mib", type=int, default=400)
+    ap.add_argument("--big", type=int, default=18000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--only", default="ext4,erofs,squashfs,vfat,qcow2")
+    ap.add_argument("--esp-files", default="2000,20000")
+    ap.add_argument("--mcopy-timeout", type=float, default=120)
+    ap.add_argument("--keep", type=Path, help="work folder to use and keep")
+    args = ap.parse_args()
+    only = set(args.only.split(","))
+    diskwright = [sys.executable, "-m", "diskwright.tui.cli"]
+    env = {**os.environ, "E2FSPROGS_FAKE_TIME": str(EPOCH), "MTOOLS_SKIP_CHECK": "1"}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}:/usr/sbin:/sbin"
+    work = (
+        args.keep or Path(tempfile.mkdtemp(prefix="compare-", dir=os.environ.get("TMPDIR")))
+    ).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    src = work / "tree"
+    print(f"machine: {platform.node()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+    if not src.exists():
+        t = time.monotonic()
+        counts = make_tree(src, args.files, args.mib, args.big)
+        print(f"tree: {counts} in {time.monotonic() - t:.1f} s")
+    du = int(subprocess.run(["du", "-sb", src], capture_output=True, text=True).stdout.split()[0])
+    print(f"tree: {du / 2**20:.0f} MiB, one folder of {args.big} entries")
+    rows: list[Row] = []
+    o = work / "out"
+    o.mkdir(exist_ok=True)
+
+    if "ext4" in only:
+        p = profile(
+            work / "ext4.toml", src, "out/dw.ext4", {"filesystem": "ext4", "headroom": "0%"}
+        )
+        rows.append(
+            Row(
+                "ext4",
+                "diskwright build (auto, no headroom)",
+                [*diskwright, "build", str(p)],
+                o / "dw.ext4",
+                ours=True,
+                prepare=_rm(o / "dw.ext4", o / "dw.ext4.log"),
+            )
+        )
+        size = f"{int(du * 1.6 / 1024) + 65536}k"
+        mk = ["mkfs.ext4", "-q", "-F", "-U", UUID, "-E", f"hash_seed={UUID},root_owner=0:0"]
+        rows.append(
+            Row(
+                "ext4",
+                "mkfs.ext4 -d (bare)",
+                [*mk, "-d", str(src), str(o / "bare.ext4"), size],
+                o / "bare.ext4",
+            )
+        )
+        recipe = (
+            'set -e; rm -rf "$1.copy"; cp -a "$2" "$1.copy"; '
+            'fakeroot mkfs.ext4 -q -F -d "$1.copy" "$1" "$3"; '
+            'e2fsck -fy "$1" >/dev/null || true; resize2fs -M "$1" 2>/dev/null; '
+            'n=$(dumpe2fs -h "$1" 2>/dev/null | sed -n "s/^Block count: *//p"); '
+            'truncate -s $(( (n + 4096) * 4096 )) "$1"; resize2fs "$1" 2>/dev/null; '
+            'rm -rf "$1.copy"'
+        )
+        rows.append(
+            Row(
+                "ext4",
+                "nixpkgs make-ext4-fs recipe",
+                ["sh", "-c", recipe, "nix", str(o / "nix.ext4"), str(src), size],
+                o / "nix.ext4",
+            )
+        )
+    if "erofs" in only:
+        p = profile(work / "erofs.toml", src, "out/dw.erofs", {"filesystem": "erofs"})
+        rows.append(
+            Row(
+                "erofs",
+                "diskwright build (lz4hc)",
+                [*diskwright, "build", str(p)],
+                o / "dw.erofs",
+                ours=True,
+                prepare=_rm(o / "dw.erofs", o / "dw.erofs.log"),
+            )
+        )
+        rows.append(
+            Row(
+                "erofs",
+                "mkfs.erofs -zlz4hc (bare)",
+                [
+                    "mkfs.erofs",
+                    "-zlz4hc",
+                    "-T",
+                    str(EPOCH),
+                    "-U",
+                    UUID,
+                    "--all-root",
+                    str(o / "bare.erofs"),
+                    str(src),
+                ],
+                o / "bare.erofs",
+            )
+        )
+    if "squashfs" in only:
+        p = profile(work / "sq.toml", src, "out/dw.sqfs", {"filesystem": "squashfs"})
+        rows.append(
+            Row(
+                "squashfs",
+                "diskwright build (zstd)",
+                [*diskwright, "build", str(p)],
+                o / "dw.sqfs",
+                ours=True,
+                prepare=_rm(o / "dw.sqfs", o / "dw.sqfs.log"),
+            )
+        )
+        rows.append(
+            Row(
+                "squashfs",
+                "mksquashfs -comp zstd (bare)",
+                [
+                    "mksquashfs",
+                    str(src),
+                    str(o / "bare.sqfs"),
+                    "-comp",
+                    "zstd",
+                    "-all-root",
+                    "-mkfs-time",
+                    str(EPOCH),
+                    "-all-time",
+                    str(EPOCH),
+                    "-quiet",
+                    "-no-progress",
+                ],
+                o / "bare.sqfs",
+            )
+        )
+        if shutil.which("gensquashfs"):
+            rows.append(
+                Row(
+                    "squashfs",
+                    "gensquashfs -c zstd (bare)",
+                    [
+                        "gensquashfs",
+                        "-D",
+                        str(src),
+                        "-c",
+                        "zstd",
+                        "--all-root",
+                        "-q",
+                        "-d",
+                        f"mtime={EPOCH}",
+                        "-f",
+                        str(o / "gen.sqfs"),
+                    ],
+                    o / "gen.sqfs",
+                )
+            )
+    if "vfat" in only:
+        for n in (int(x) for x in args.esp_files.split(",")):
+            esp = work / f"esp{n}"
+            if not esp.exists():
+                esp_tree(esp, n)
+            out = f"dw-esp{n}.img"
+            p = profile(
+                work / f"esp{n}.toml",
+                esp,
+                f"out/{out}",
+                {"filesystem": "vfat", "role": "esp", "label": "ESP"},
+            )
+            kind = f"vfat {n}"
+            rows.append(
+                Row(
+                    kind,
+                    "diskwright build (fat_fill)",
+                    [*diskwright, "build", str(p)],
+                    o / out,
+                    ours=True,
+                    prepare=_rm(o / out, o / f"{out}.log"),
+                )
+            )
+            img = o / f"mcopy-esp{n}.img"
+            mcopy = (
+                'set -e; rm -f "$1"; truncate -s 256M "$1"; '
+                'mkfs.vfat --invariant -F 32 "$1" >/dev/null; '
+                'mcopy -s -Q -i "$1" "$2"/* ::/'
+            )
+            rows.append(
+                Row(
+                    kind,
+                    "mkfs.vfat + mcopy -s",
+                    ["sh", "-c", mcopy, "m", str(img), str(esp)],
+                    img,
+                    timeout=args.mcopy_timeout,
+                    once=True,
+                )
+            )
+    if "qcow2" in only:
+        raw = o / "pack.raw"
+        if not raw.exists():
+            p = profile(work / "raw.toml", src, "out/pack.raw", {"filesystem": "ext4"})
+            subprocess.run([*diskwright, "build", str(p)], env=env, check=True, capture_output=True)
+        q = o / "pack.qcow2"
+        base = ["qemu-img", "convert", "-f", "raw", "-O", "qcow2", "-c"]
+        rows += [
+            Row("qcow2", "qemu-img -c (zlib: diskwright's default)", [*base, str(raw), str(q)], q),
+            Row(
+                "qcow2",
+                "qemu-img -c zstd (compression_type = zstd)",
+                [*base, "-o", "compression_type=zstd", str(raw), str(q)],
+                q,
+                ours=True,
+            ),
+            Row(
+                "qcow2",
+                "qemu-img -c zstd -m 16 -W (parallel_writes)",
+                [*base, "-o", "compression_type=zstd", "-m", "16", "-W", str(raw), str(q)],
+                q,
+                ours=True,
+            ),
+            Row(
+                "qcow2",
+                "zstd -T0 -3 of the raw image",
+                ["zstd", "-q", "-f", "-T0", "-3", str(raw), "-o", str(o / "pack.zst")],
+                o / "pack.zst",
+            ),
+        ]
+    kinds = list(dict.fromkeys(r.kind for r in rows))
+    for kind in kinds:
+        print(f"{kind}:", flush=True)
+        run_rows([r for r in rows if r.kind == kind], args.runs, env)
+    print()
+    print(
+        f"machine: {platform.node()}, {os.cpu_count()} CPUs, {platform.system()} "
+        f"{platform.release()}, load now {os.getloadavg()[0]:.1f}"
+    )
+    print(table(rows))
+    if args.keep is None:
+        shutil.rmtree(work)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
