@@ -94,4 +94,10 @@ fi
 if command -v nix-store >/dev/null 2>&1; then
   "$VENV/bin/python" examples/make_nix_store.py >/dev/null
 fi
+# the bootable examples' trees: this machine's Debian kernel + a busybox initramfs
+if ls /boot/vmlinuz-* >/dev/null 2>&1; then
+  "$VENV/bin/python" examples/make_boot_root.py >/dev/null || say "no boot-root (see above)"
+  "$VENV/bin/python" examples/make_boot_root.py examples/zfs-boot-root --zfs \
+    --marker "zfs-boot: root reached" >/dev/null 2>&1 || true
+fi
 say "ready: $VENV/bin/diskwright ($("$VENV/bin/diskwright" --version))"

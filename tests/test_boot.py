@@ -352,3 +352,70 @@ def test_zfs_root_boots_from_a_whole_disk_pool(zfs_boot_dir: Path) -> None:
     r = _run(zfs_boot_dir, "bios", "zfs-boot.toml", ZFS_MARKER)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr
     assert "diskwright-initrd: root=ZFS=tank/system/root" in r.stdout
+
+
+NIX_MARKER = "nixos closure: init reached"
+
+
+@pytest.fixture(scope="module")
+def nixos_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A chroot store with a NixOS-like system closure: kernel, initrd, init (host kernel)."""
+    if shutil.which("nix-store") is None:
+        pytest.skip("nix-store is not installed (nix-bin)")
+    from make_nix_store import PathSpec, write_paths
+
+    from diskwright.core.boot.cpio import write_gzip
+    from diskwright.core.boot.demo import host_kernel, initramfs_tree
+
+    try:
+        k = host_kernel()
+    except ToolMissing as err:
+        pytest.skip(str(err))
+    folder = tmp_path_factory.mktemp("nixos")
+    work = folder / "work"
+    work.mkdir()
+    write_gzip(initramfs_tree(k, work=work), work / "initrd", 1)
+    busybox = shutil.which("busybox")
+    assert busybox
+    specs = [
+        PathSpec("busybox-1.35", {"bin/busybox": Path(busybox).read_bytes()},
+                 executable={"bin/busybox"}),
+        PathSpec(f"linux-{k.version}", {"bzImage": k.path.read_bytes()}),
+        PathSpec("initrd-linux", {"initrd": (work / "initrd").read_bytes()}),
+        PathSpec("nixos-system-demo", {
+            "kernel": f"->@linux-{k.version}@/bzImage",
+            "initrd": "->@initrd-linux@/initrd",
+            "init": "#!@busybox-1.35@/bin/busybox sh\n"
+                    f"@busybox-1.35@/bin/busybox echo 'diskwright-init: {NIX_MARKER}'\n"
+                    "@busybox-1.35@/bin/busybox poweroff -f\n",
+        }, refs=["busybox-1.35", f"linux-{k.version}", "initrd-linux"], executable={"init"}),
+    ]  # fmt: skip
+    made = write_paths(folder / "store", specs)
+    (folder / "result").symlink_to(made["nixos-system-demo"].path)
+    (folder / "nixos.toml").write_text(
+        (EXAMPLES / "boot-disk.toml").read_text()
+        .replace('path = "boot-root"', 'store = "store"\nclosure = ["result"]')
+        .replace('mount_point = "/boot"', 'mount_point = "/boot"\nempty = true')
+        .replace("boot-disk.qcow2", "nixos.qcow2")
+    )  # fmt: skip
+    return folder
+
+
+def test_nixos_closure_entries_point_at_its_kernel_initrd_and_init(nixos_dir: Path) -> None:
+    p = load_profile(nixos_dir / "nixos.toml")
+    s, errors = boot_setup(p, read_source(p))
+    assert s is not None, errors
+    system = Path(p.resolve("result")).readlink()
+    assert s.init == f"{system}/init" and f"init={system}/init" in s.options
+    assert s.kernel.tree_path.startswith("/nix/store/") and s.kernel.copy
+    assert s.kernel.dest.startswith("/EFI/nixos/") and s.kernel.dest.endswith("-bzImage.efi")
+    assert s.initrd is not None and s.initrd.dest.endswith("-initrd-linux-initrd.efi")
+
+
+@pytest.mark.boot
+@pytest.mark.nix
+@boots
+def test_nixos_closure_boots_with_systemd_boot(nixos_dir: Path) -> None:
+    _build(nixos_dir, "nixos.toml")
+    r = _run(nixos_dir, "uefi", "nixos.toml", NIX_MARKER)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr

@@ -164,7 +164,9 @@ def find_kernel(profile: Profile, scan: Scan | None) -> Found:
                     continue
                 kernel = _store_resolve(scan, f"{r}/kernel")
                 nix_initrd = (
-                    _store_resolve(scan, f"{r}/initrd") if (host / "initrd").exists() else None
+                    _store_resolve(scan, f"{r}/initrd")
+                    if os.path.lexists(host / "initrd")
+                    else None
                 )
                 return Found(kernel, nix_initrd, f"{r}/init", "nixos")
     return Found(None, None, None, "")
