@@ -36,7 +36,37 @@ def report() -> list[DoctorRow]:
             )
         )
     rows += _zfs_rows()
+    rows += _boot_rows()
     return rows
+
+
+BOOT_ROWS = ("systemd-boot", "grub i386-pc", "grub x86_64-efi", "ovmf")  # files, not commands
+
+
+def _boot_rows() -> list[DoctorRow]:
+    """Boot loader files and firmware: packages that ship files, not commands on PATH."""
+    from .boot import grub
+    from .boot.run import ovmf
+    from .errors import ToolMissing
+
+    found: list[tuple[str, str, str | None, str]] = [
+        ("systemd-boot", "[boot] loader = systemd-boot (UEFI)",
+         str(grub.systemd_boot_efi() or "") or None, "systemd-boot"),
+        ("grub i386-pc", "[boot] GRUB for BIOS", str(grub.grub_dir("i386-pc") or "") or None,
+         "i386-pc"),
+        ("grub x86_64-efi", "[boot] GRUB for UEFI",
+         str(grub.grub_dir("x86_64-efi") or "") or None, "x86_64-efi"),
+    ]  # fmt: skip
+    try:
+        code = str(ovmf()[0])
+    except ToolMissing:
+        code = None
+    found.append(("ovmf", "diskwright run --firmware uefi", code, "ovmf"))
+    return [
+        DoctorRow(name, purpose, path is not None, True, path or "missing",
+                  {"debian": grub.install_hint(pkg)})
+        for name, purpose, path, pkg in found
+    ]  # fmt: skip
 
 
 def _zfs_rows() -> list[DoctorRow]:

@@ -81,8 +81,14 @@ def test_doctor_json(capsys: Any) -> None:
     # the test machine has every required tool: doctor must find each and say so
     assert all(by_name[n]["ok"] for n in required)
     assert code == (0 if all(r["ok"] or r["optional"] for r in rows) else 1)
+    from diskwright.core.doctor import BOOT_ROWS
+
     for r in rows:
         if r["name"] == "zfs-kit":
+            continue
+        if r["name"] in BOOT_ROWS:  # files a package ships: found ⇔ the path exists
+            assert r["ok"] == os.path.exists(r["detail"]), r
+            assert "apt-get install" in r["hints"]["debian"], r
             continue
         # found ⇔ the detail starts with the executable's path; missing ⇔ "missing"
         first = r["detail"].split(" ")[0]
