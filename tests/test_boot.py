@@ -419,3 +419,28 @@ def test_nixos_closure_boots_with_systemd_boot(nixos_dir: Path) -> None:
     _build(nixos_dir, "nixos.toml")
     r = _run(nixos_dir, "uefi", "nixos.toml", NIX_MARKER)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr
+
+
+@pytest.mark.boot
+@boots
+def test_run_timeout_kills_qemu_and_cleans_up(boot_dir: Path, tmp_path: Path) -> None:
+    import time
+
+    _build(boot_dir)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    t0 = time.monotonic()
+    r = run_cli("run", "boot-disk.toml", "--expect", "never printed", "--timeout", "5",
+                cwd=boot_dir, timeout=120, env={"TMPDIR": str(runs)})  # fmt: skip
+    assert r.returncode == 1 and time.monotonic() - t0 < 60
+    assert "'never printed' did not appear within 5 s" in r.stderr
+    assert list(runs.iterdir()) == []  # the OVMF VARS copy and its folder are gone
+    out = subprocess.run(["pgrep", "-f", str(boot_dir / "boot-disk.qcow2")],
+                         capture_output=True, text=True)  # fmt: skip
+    assert out.stdout.strip() == ""
+
+
+def test_run_explains_a_missing_or_compressed_output(boot_dir: Path) -> None:
+    r = run_cli("run", "boot-disk.toml", cwd=boot_dir)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "boot-disk.qcow2 does not exist" in r.stderr and "diskwright build" in r.stderr
