@@ -19,6 +19,7 @@ packing; Debian's genimage where installed. Speed stays out of the tests.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import random
@@ -157,6 +158,7 @@ class Row:
     prepare: Callable[[], None] | None = None
     timeout: float = 1800
     once: bool = False  # a peer too slow to run more than once
+    estimate: int = 0  # diskwright's estimate of the output, for its own rows
     samples: list[Sample] = field(default_factory=list)
     size: int = 0
 
@@ -191,8 +193,8 @@ def run_rows(rows: list[Row], runs: int, env: dict[str, str]) -> None:
 
 def table(rows: list[Row]) -> str:
     out = [
-        "| kind | command | wall (median) | CPU | peak RSS | size | ratio to best peer |",
-        "|---|---|---|---|---|---|---|",
+        "| kind | command | wall (median) | CPU | peak RSS | size | estimate | vs best peer |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     kinds = dict.fromkeys(r.kind for r in rows)
     for kind in kinds:
@@ -206,9 +208,10 @@ def table(rows: list[Row]) -> str:
                 wall += " (failed)"
             ratio = f"{r.median('wall') / best:.2f}×" if best and ok else "—"
             name = f"**{r.name}**" if r.ours else r.name
+            est = f"{(r.estimate - r.size) / r.size:+.1%}" if r.estimate and r.size else ""
             out.append(
                 f"| {kind} | {name} | {wall} | {r.median('cpu'):.2f} s | "
-                f"{r.median('rss_mib'):.0f} MiB | {r.size / 2**20:.1f} MiB | {ratio} |"
+                f"{r.median('rss_mib'):.0f} MiB | {r.size / 2**20:.1f} MiB | {est} | {ratio} |"
             )
     return "\n".join(out)
 
@@ -321,10 +324,14 @@ def main() -> int:
         rows.append(
             Row(
                 "erofs",
-                "mkfs.erofs -zlz4hc (bare)",
+                "mkfs.erofs -zlz4hc -Eztailpacking (bare, diskwright's options)",
                 [
+                    "env",
+                    "-u",
+                    "SOURCE_DATE_EPOCH",
                     "mkfs.erofs",
                     "-zlz4hc",
+                    "-Eztailpacking",
                     "-T",
                     str(EPOCH),
                     "-U",
@@ -463,6 +470,13 @@ def main() -> int:
     for kind in kinds:
         print(f"{kind}:", flush=True)
         run_rows([r for r in rows if r.kind == kind], args.runs, env)
+    for row in rows:  # how far the estimate was from what came out
+        if row.ours and row.argv[-2:-1] == ["build"]:
+            e = subprocess.run(
+                [*diskwright, "estimate", "--json", row.argv[-1]], capture_output=True, text=True
+            )
+            if e.returncode == 0:
+                row.estimate = int(json.loads(e.stdout)["total_output"])
     print()
     print(
         f"machine: {platform.node()}, {os.cpu_count()} CPUs, {platform.system()} "
