@@ -171,15 +171,15 @@ def main(argv: list[str]) -> int:
             rest = [a for a in args[2:] if a != "--owners"]
             return ext4_pin(args[0], int(args[1]), owners, rest)
         if cmd == "fat-fill" and len(args) == 3:
-            from .fs.fat_fill import main as fat_fill_main
+            from .fat_fill import main as fat_fill_main
 
             return fat_fill_main(args)
         if cmd == "ext4-split" and len(args) in (4, 5):
-            from .fs.ext4_split import split_main
+            from .ext4_split import split_main
 
             return split_main(args)
         if cmd == "ext4-merge" and len(args) == 3:
-            from .fs.ext4_split import merge
+            from .ext4_split import merge
 
             return merge(args[0], args[1], int(args[2]))
         if cmd == "place" and len(args) == 4:

@@ -1,4 +1,4 @@
-"""vfat images filled by core/fs/fat_fill.py: read back with fsck.vfat and mtools, names
+"""vfat images filled by core/fat_fill.py: read back with fsck.vfat and mtools, names
 (long, short, case, Unicode) and dates exact, bytes reproducible, bad names refused."""
 
 from __future__ import annotations

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from ..errors import ProfileError
+from ..ext4_split import is_big
 from ..plan import And, Arg, Arith, Expr, Or, Pipe, Step, Var, cmd
 from ..units import MiB, parse_size, round_up
 from .base import FsSize, PartCtx, auto_or_fixed, too_small
-from .ext4_split import is_big
 
 # mke2fs -d links each entry after searching only the folder's last block (EXT2FS_LINK_APPEND)
 LINEAR_LINK_VERSION = (1, 47, 3)
