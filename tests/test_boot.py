@@ -444,3 +444,33 @@ def test_run_explains_a_missing_or_compressed_output(boot_dir: Path) -> None:
     r = run_cli("run", "boot-disk.toml", cwd=boot_dir)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "boot-disk.qcow2 does not exist" in r.stderr and "diskwright build" in r.stderr
+
+
+def test_boot_problems_name_the_field_and_the_fix(boot_dir: Path, tmp_path: Path) -> None:
+    def errors(**boot: object) -> str:
+        p = load_profile(boot_dir / "boot-disk.toml")
+        for k, v in boot.items():
+            setattr(p.boot, k, v)
+        return "\n".join(map(str, check_profile(p, read_source(p))))
+
+    text = errors(kernel="/boot/vmlinuz-none")
+    assert "boot.kernel: /boot/vmlinuz-none is not a regular file in the source tree" in text
+    p = load_profile(boot_dir / "boot-disk.toml")
+    p.disks[0].partitions[2].label = None
+    p.boot.root_by = "label"  # type: ignore[assignment]
+    text = "\n".join(map(str, check_profile(p, read_source(p))))
+    assert "boot.root_by: the root partition has no label" in text and "root_by" in text
+
+
+def test_a_kernel_symlink_out_of_the_tree_is_never_followed(tmp_path: Path) -> None:
+    tree = tmp_path / "boot-root"
+    (tree / "boot").mkdir(parents=True)
+    (tree / "boot/vmlinuz-9.9").symlink_to("/etc/passwd")  # a hostile tree
+    shutil.copy(EXAMPLES / "boot-disk.toml", tmp_path / "boot-disk.toml")
+    p = load_profile(tmp_path / "boot-disk.toml")
+    s, errors = boot_setup(p, read_source(p))
+    assert s is None
+    assert any(e.field == "boot.kernel" for e in errors), errors
+    p.boot.kernel = "/boot/vmlinuz-9.9"
+    s, errors = boot_setup(p, read_source(p))
+    assert s is None and "not a regular file in the source tree" in str(errors[0])
