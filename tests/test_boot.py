@@ -323,6 +323,14 @@ def test_two_builds_of_the_bootable_example_are_identical(boot_dir: Path) -> Non
     (boot_dir / "boot-disk.qcow2").rename(boot_dir / "first.qcow2")
     _build(boot_dir)
     assert sha256(boot_dir / "boot-disk.qcow2") == first
+    # and `diskwright plan | sh` (grub-mkimage, mcopy, the MBR patch as printed) gives them too
+    (boot_dir / "boot-disk.qcow2").unlink()
+    plan = run_cli("plan", "boot-disk.toml", cwd=boot_dir)
+    assert plan.returncode == 0, plan.stderr
+    r = subprocess.run(["sh", "-s"], input=plan.stdout, text=True, capture_output=True,
+                       cwd="/", timeout=600)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert sha256(boot_dir / "boot-disk.qcow2") == first
 
 
 ZFS_MARKER = "zfs-boot: root reached"
