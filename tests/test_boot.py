@@ -482,3 +482,25 @@ def test_a_kernel_symlink_out_of_the_tree_is_never_followed(tmp_path: Path) -> N
     p.boot.kernel = "/boot/vmlinuz-9.9"
     s, errors = boot_setup(p, read_source(p))
     assert s is None and "not a regular file in the source tree" in str(errors[0])
+
+
+@pytest.mark.boot
+@boots
+def test_mbr_disk_boots_grub_from_the_gap_before_the_first_partition(boot_dir: Path) -> None:
+    """An SD-card style MBR disk (no bios-boot partition): GRUB's core image in sectors 1…2047."""
+    text = (boot_dir / "boot-disk.toml").read_text()
+    text = text.replace('loader = "systemd-boot"', 'loader = "grub"')
+    text = text.replace('table = "gpt"', 'table = "mbr"').replace("boot-disk.qcow2", "mbr.img")
+    text = text.replace('format = "qcow2"', 'format = "raw"')
+    text = text.replace('[[disks.partitions]]\nrole = "bios-boot"\nfilesystem = "none"\n'
+                        'size = "1MiB"\n\n', "")  # fmt: skip
+    (boot_dir / "mbr.toml").write_text(text)
+    p = load_profile(boot_dir / "mbr.toml")
+    s, errors = boot_setup(p, read_source(p))
+    assert s is not None and s.bios and s.bios_part is None, errors
+    assert s.root == "root=LABEL=boot-root"  # no PARTUUID the initramfs reads on MBR: the label
+    _build(boot_dir, "mbr.toml")
+    raw = (boot_dir / "mbr.img").read_bytes()[: 2048 * 512]
+    assert struct.unpack_from("<Q", raw, 0x5C)[0] == 1 and raw[510:512] == b"\x55\xaa"
+    r = _run(boot_dir, "bios", "mbr.toml")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr
