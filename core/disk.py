@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .layout import PartInfo, disk_id
+from .model import Disk, Profile, Table
 from .plan import Arg, Arith, Pipe, Step, Var, Word, cmd, prefixed, w, ws
-from .profile import Disk, Profile, Table
 from .units import parse_size, round_up
 
 SECTOR = 512

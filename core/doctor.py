@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .fs import SPECS
 from .tools import TOOLS, erofs_features, which
 
 
@@ -19,7 +20,10 @@ class DoctorRow:
 
 def report() -> list[DoctorRow]:
     rows: list[DoctorRow] = []
-    for tool in TOOLS.values():
+    # each filesystem's own tools first (its module declares them), then the rest
+    fs_tools = [t for spec in SPECS for t in spec.tools]
+    seen = {t.command for t in fs_tools}
+    for tool in [*fs_tools, *(t for t in TOOLS.values() if t.command not in seen)]:
         path = which(tool.command)
         detail = path or "missing"
         if tool.command == "mkfs.erofs" and path:

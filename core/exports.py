@@ -16,14 +16,12 @@ from pathlib import Path, PurePosixPath
 from . import nix
 from .errors import ProfileError
 from .layout import PartInfo, disk_id, resolve
-from .profile import GPT_TYPES, Filesystem, Profile, Role, Table, derive_uuid
+from .profile import GPT_TYPES, Profile, Role, Table, derive_uuid
 from .scan import Scan
 from .units import format_size, round_up
 from .zfs import exports as zfs_exports
 
 KINDS = ("nixos", "fstab", "repart")
-READ_ONLY = {Filesystem.erofs, Filesystem.squashfs}
-HAS_LABEL = {Filesystem.ext4, Filesystem.erofs, Filesystem.vfat, Filesystem.swap}
 REPART_TYPES = {
     GPT_TYPES[Role.esp]: "esp",
     GPT_TYPES[Role.root]: "root-x86-64",
@@ -106,7 +104,7 @@ def _unique_names(infos: list[PartInfo]) -> set[str]:
 
 def device_for(profile: Profile, info: PartInfo, unique: set[str]) -> Device:
     part = info.part
-    if part.label and part.filesystem in HAS_LABEL:
+    if part.label and part.rules.label_bytes is not None:
         return Device(f"/dev/disk/by-label/{udev_escape(part.label)}",
                       f"LABEL={part.label}", "filesystem label")
     table = info.disk.table
@@ -121,16 +119,14 @@ def device_for(profile: Profile, info: PartInfo, unique: set[str]) -> Device:
         return Device(f"/dev/disk/by-partuuid/{u}", f"PARTUUID={u}", "MBR partition id")
     if info.fs_uuid:
         u = info.fs_uuid
-        if part.filesystem == Filesystem.vfat:
+        if part.rules.uuid == "vfat":
             u = f"{u[:4]}-{u[4:]}".upper()
         return Device(f"/dev/disk/by-uuid/{u}", f"UUID={u}", "filesystem UUID")
     node = f"/dev/vd{chr(ord('a') + info.disk_index)}"
     return Device(node, node, f"guessed: disk {info.disk_index + 1} attached as a virtio disk "
-                  f"({part.filesystem.value} has no label or UUID); adjust to your VM")
+                  f"({part.filesystem} has no label or UUID); adjust to your VM")
 
 
-FS_TYPES = {Filesystem.ext4: "ext4", Filesystem.erofs: "erofs", Filesystem.squashfs: "squashfs",
-            Filesystem.vfat: "vfat"}
 NEEDED = ("/", "/nix", "/nix/store", "/var", "/var/log", "/var/lib", "/etc", "/usr")
 
 
@@ -144,31 +140,31 @@ def guest(profile: Profile, scan: Scan | None = None) -> Guest:
         part = info.part
         fs = part.filesystem
         dev = device_for(profile, info, unique)
-        where = f"{info.where}: {part.role.value} {fs.value}"
-        if fs == Filesystem.swap:
+        where = f"{info.where}: {part.role.value} {fs}"
+        if fs == "swap":
             g.mounts.append(Mount("none", dev.path, dev.spec, "swap", ("sw",), swap=True,
                                   comment=f"{where}, by {dev.how}"))
             continue
-        if fs == Filesystem.zfs:
+        if fs == "zfs":
             g.mounts += _zfs_mounts(info)  # boot.zfs hints: zfs_exports.nixos_lines
             continue
-        if fs == Filesystem.none or part.role == Role.bios_boot:
+        if part.rules.fstype is None or part.role == Role.bios_boot:
             continue
         if part.mount_point is None:
-            g.notes.append(f"{info.where} ({fs.value}) is not mounted: it has no mount_point")
+            g.notes.append(f"{info.where} ({fs}) is not mounted: it has no mount_point")
             continue
         opts: list[str] = []
-        if fs in READ_ONLY:
+        if part.rules.read_only:
             opts.append("ro")
-        if fs == Filesystem.vfat and part.role == Role.esp:
+        if fs == "vfat" and part.role == Role.esp:
             opts += ["fmask=0077", "dmask=0077"]
-        passno = 0 if fs in READ_ONLY else (1 if part.mount_point == "/" else 2)
+        passno = 0 if part.rules.read_only else (1 if part.mount_point == "/" else 2)
         needed = part.mount_point in NEEDED or part.overlay is not None or any(
             i.part.overlay is not None
             and nix.writable_holder(infos, i.part.overlay.writable) is info
             for i in infos
         )
-        g.mounts.append(Mount(part.mount_point, dev.path, dev.spec, FS_TYPES[fs], tuple(opts),
+        g.mounts.append(Mount(part.mount_point, dev.path, dev.spec, part.rules.fstype, tuple(opts),
                               needed, passno=passno, comment=f"{where}, by {dev.how}"))
         if part.overlay is not None:
             overlay_parts.append(info)
@@ -191,7 +187,7 @@ def _overlay_mounts(infos: list[PartInfo], info: PartInfo) -> list[Mount]:
     if ov.tmpfs:
         out.append(Mount(ov.writable, "tmpfs", "tmpfs", "tmpfs", ("mode=0755",), True,
                          comment="the overlay's writable layer (lost at reboot)"))
-    elif holder is not None and holder.part.filesystem in READ_ONLY:
+    elif holder is not None and holder.part.rules.read_only:
         raise ProfileError(f"{info.where}.overlay.writable",
                            f"{ov.writable} is on the read-only {holder.where}",
                            "mount a writable volume there, or set tmpfs = true")
@@ -402,7 +398,7 @@ def _repart_one(profile: Profile, scan: Scan | None, info: PartInfo, size: int,
     partuuid = info.partuuid or (part.partuuid or derive_uuid(profile, "part", info.disk_index,
                                                               info.index)).upper()
     label = info.part_name or part.label or part.role.value
-    head = [f"# {info.where}: {part.role.value} {fs.value}"
+    head = [f"# {info.where}: {part.role.value} {fs}"
             + (f" {part.label!r}" if part.label else "")
             + (f", mounted at {part.mount_point}" if part.mount_point else "")
             + f" — disk {disk.name!r} ({disk.output.path})"]
@@ -410,17 +406,16 @@ def _repart_one(profile: Profile, scan: Scan | None, info: PartInfo, size: int,
         head.append("# systemd-repart writes GPT only; this disk is MBR in the profile")
     body = ["[Partition]", f"Type={REPART_TYPES.get(gpt_type, gpt_type.lower())}",
             f"Label={label}", f"UUID={partuuid.lower()}"]
-    if fs in FS_TYPES or fs == Filesystem.swap:
-        body.append(f"Format={FS_TYPES.get(fs, 'swap')}")
-        if fs == Filesystem.erofs:
+    if part.rules.fstype is not None:
+        body.append(f"Format={part.rules.fstype}")
+        if fs == "erofs":
             head.append("# Format=erofs needs a systemd-repart newer than 252")
-        if part.label and fs != Filesystem.swap and part.label != label:
+        if part.label and fs != "swap" and part.label != label:
             head.append(f"# repart labels the filesystem like the partition ({label!r}); "
                         f"diskwright uses {part.label!r}")
-    elif fs == Filesystem.zfs:
+    elif fs == "zfs":
         head.append("# the ZFS pool is made by diskwright's helper VM; repart leaves it empty")
-    pairs = _copy_pairs(profile, scan, info) if fs not in (Filesystem.swap,
-                                                           Filesystem.zfs) else []
+    pairs = _copy_pairs(profile, scan, info) if part.rules.contents and fs != "zfs" else []
     for src, dst in pairs:
         body.append(f"CopyFiles={src}:{dst}")
     if info.exclude and pairs:  # nested mount points stay as empty folders

@@ -10,13 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from .profile import (
+from .model import (
     GPT_TYPES,
     MBR_TYPES,
     Disk,
     FileMapping,
-    Filesystem,
-    Partition,
+    PartitionBase,
     Profile,
     Role,
     Table,
@@ -30,7 +29,7 @@ class PartInfo:
     disk_index: int
     index: int  # 0-based within the disk
     disk: Disk
-    part: Partition
+    part: PartitionBase
     key: str  # "d0p1": workspace file names and shell variable prefixes
     where: str  # "disks[0].partitions[1]" for messages
     fs_uuid: str | None
@@ -56,12 +55,13 @@ def _is_under(path: str, parent: str) -> bool:
     return p != q and (q == PurePosixPath("/") or q in p.parents)
 
 
-def _fs_uuid(profile: Profile, d: int, i: int, part: Partition) -> str | None:
-    if part.filesystem in (Filesystem.none, Filesystem.squashfs, Filesystem.zfs):
+def _fs_uuid(profile: Profile, d: int, i: int, part: PartitionBase) -> str | None:
+    kind = part.rules.uuid
+    if kind in ("none", "random"):
         return None
     if part.uuid:
         return part.uuid
-    if part.filesystem == Filesystem.vfat:
+    if kind == "vfat":
         return derive_hex(profile, 8, "vfat", d, i).upper()
     return derive_uuid(profile, "fs", d, i)
 
@@ -77,7 +77,7 @@ def disk_id(profile: Profile, d: int) -> str:
 
 def resolve(profile: Profile) -> list[PartInfo]:
     """Every partition of every disk, with ids filled in and ownership of subtrees decided."""
-    parts: list[tuple[int, int, Partition]] = [
+    parts: list[tuple[int, int, PartitionBase]] = [
         (d, i, p) for d, disk in enumerate(profile.disks) for i, p in enumerate(disk.partitions)
     ]
     subtrees = {(d, i): p.source_subtree() for d, i, p in parts}
@@ -124,8 +124,8 @@ def resolve(profile: Profile) -> list[PartInfo]:
     return out
 
 
-def _mbr_type(part: Partition) -> str:
-    if part.role == Role.data and part.filesystem == Filesystem.vfat:
+def _mbr_type(part: PartitionBase) -> str:
+    if part.role == Role.data and part.filesystem == "vfat":
         return "0c"
     return MBR_TYPES.get(part.role, "83")
 

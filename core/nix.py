@@ -30,7 +30,7 @@ from .closure import STORE_DIR, STORE_KEY, Closure
 from .errors import ProfileError
 from .layout import PartInfo, resolve
 from .plan import And, Or, Step, Word, cmd, ws
-from .profile import Filesystem, Profile, Registration, SourceRef
+from .profile import Profile, Registration, SourceRef
 from .scan import Scan, ScanCancelled, Stats
 from .storecache import PathScan, scan_store_path
 from .tools import which
@@ -539,9 +539,6 @@ def check(profile: Profile, scan: Scan | None) -> list[ProfileError]:
     return errors
 
 
-WRITABLE = {Filesystem.ext4, Filesystem.vfat, Filesystem.zfs}
-
-
 def _check_overlays(profile: Profile, infos: list[PartInfo]) -> list[ProfileError]:
     errors = []
     for info in infos:
@@ -549,11 +546,11 @@ def _check_overlays(profile: Profile, infos: list[PartInfo]) -> list[ProfileErro
         if ov is None:
             continue
         holder = writable_holder(infos, ov.writable)
-        if holder is not None and holder.part.filesystem not in WRITABLE and not ov.tmpfs:
+        if holder is not None and holder.part.rules.read_only and not ov.tmpfs:
             errors.append(
                 ProfileError(
                     f"{info.where}.overlay.writable",
-                    f"{ov.writable} is on {holder.where} ({holder.part.filesystem.value}), "
+                    f"{ov.writable} is on {holder.where} ({holder.part.filesystem}), "
                     "which is read-only",
                     "mount a writable volume (ext4) at it, or set tmpfs = true",
                 )

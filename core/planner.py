@@ -99,7 +99,7 @@ def contexts(profile: Profile, scan: Scan | None) -> list[PartCtx]:
 
 def _sample_for(scan: Scan | None, info: PartInfo) -> Sample | None:
     """Compressibility matters only where something compresses; sampling reads files."""
-    wants = info.part.filesystem.value in ("erofs", "squashfs", "zfs") or (
+    wants = info.part.filesystem in ("erofs", "squashfs", "zfs") or (
         info.disk.output.compression.value != "none"
         or info.disk.output.format.value == "qcow2-compressed"
     )
@@ -359,7 +359,7 @@ def estimate(profile: Profile, scan: Scan | None, ctxs: list[PartCtx] | None = N
                 key=c.info.key,
                 where=c.info.where,
                 role=c.part.role.value,
-                filesystem=c.part.filesystem.value,
+                filesystem=c.part.filesystem,
                 label=c.part.label,
                 mount_point=c.part.mount_point,
                 files=c.stats.files,

@@ -1,848 +1,140 @@
 """The user's choices and nothing else: a pydantic model saved as TOML.
 
-Every validator explains the fix in words a person can act on; the front ends
-show those words unchanged, next to the field they name.
+The schema is core.model plus one partition class per filesystem module
+(core/fs/<name>.py): Partition is their union, keyed on `filesystem`, so a
+partition takes only its own filesystem's options table. Every validator
+explains the fix in words a person can act on; the front ends show those words
+unchanged, next to the field they name.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import tomllib
-import uuid as uuidlib
-from dataclasses import dataclass
-from enum import StrEnum
-from pathlib import Path, PurePosixPath
-from typing import Any, Literal, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
 import tomli_w
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, BeforeValidator, Field, TypeAdapter, ValidationError
 
-from .boot.model import Boot
 from .errors import ProfileError, ProfileErrors
-from .units import MiB, parse_size
-from .zfs.model import ZfsPool
-
-PROFILE_VERSION = 1
-SECTOR = 512
-
-
-class Role(StrEnum):
-    esp = "esp"
-    bios_boot = "bios-boot"
-    root = "root"
-    data = "data"
-    store = "store"
-    swap = "swap"
-    zfs = "zfs"
-
-
-class Filesystem(StrEnum):
-    ext4 = "ext4"
-    erofs = "erofs"
-    squashfs = "squashfs"
-    vfat = "vfat"
-    swap = "swap"
-    zfs = "zfs"
-    none = "none"
-
-
-class Table(StrEnum):
-    none = "none"
-    gpt = "gpt"
-    mbr = "mbr"
-    hybrid = "hybrid"
-
-
-class Format(StrEnum):
-    raw = "raw"
-    qcow2 = "qcow2"
-    qcow2_compressed = "qcow2-compressed"
-    vdi = "vdi"
-    vpc = "vpc"
-    vmdk = "vmdk"
-    vhdx = "vhdx"
-
-
-class Compression(StrEnum):
-    none = "none"
-    zstd = "zstd"
-    xz = "xz"
-
-
-# Discoverable Partitions Specification types (x86-64) by role.
-GPT_TYPES: dict[Role, str] = {
-    Role.esp: "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
-    Role.bios_boot: "21686148-6449-6E6F-744E-656564454649",
-    Role.root: "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709",
-    Role.data: "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
-    Role.store: "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
-    Role.swap: "0657FD6D-A4AB-43C4-84E5-0933C84B4F4F",
-    Role.zfs: "6A898CC3-1DD2-11B2-99A6-080020736631",
-}
-MBR_TYPES: dict[Role, str] = {
-    Role.esp: "ef",
-    Role.root: "83",
-    Role.data: "83",
-    Role.store: "83",
-    Role.swap: "82",
-    Role.zfs: "bf",
-}
-
-LABEL_LIMITS: dict[Filesystem, int] = {
-    Filesystem.ext4: 16,
-    Filesystem.erofs: 16,
-    Filesystem.vfat: 11,
-    Filesystem.swap: 16,
-}
-VFAT_LABEL_RE = re.compile(r"^[A-Z0-9 !#$%&'()\-@^_`{}~]+$")
-UUID_RE = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+from .fs import SPECS, FsSpec
+from .model import (
+    DISK_NAME_RE,
+    FORBIDDEN_OUTPUT_PREFIXES,
+    GPT_TYPES,
+    MBR_TYPES,
+    PROFILE_VERSION,
+    SECTOR,
+    UUID_RE,
+    VFAT_ID_RE,
+    Compression,
+    Disk,
+    FileMapping,
+    Format,
+    FsRules,
+    Output,
+    Overlay,
+    PartitionBase,
+    Profile,
+    Registration,
+    Reproducible,
+    Role,
+    Source,
+    SourceOnly,
+    SourceRef,
+    Table,
+    derive_hex,
+    derive_uuid,
 )
-VFAT_ID_RE = re.compile(r"^[0-9a-fA-F]{8}$")
-DISK_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-FORBIDDEN_OUTPUT_PREFIXES = ("/dev", "/proc", "/sys")
+
+FILESYSTEMS: tuple[str, ...] = tuple(s.name for s in SPECS)
+
+def _table_defaults(spec: FsSpec) -> Any:
+    """What a partition of `spec` holds in its options table when the profile says nothing."""
+    default = spec.partition.model_fields[spec.name].get_default(call_default_factory=True)
+    return default.model_dump(mode="json") if isinstance(default, BaseModel) else default
 
 
-def _strict() -> ConfigDict:
-    return ConfigDict(extra="forbid", use_enum_values=False, validate_assignment=True)
+_DEFAULTS: dict[str, Any] = {s.name: _table_defaults(s) for s in SPECS if s.options is not None}
 
 
-def _check_size(value: str, *, allow_auto: bool) -> str:
-    if allow_auto and value == "auto":
-        return value
-    try:
-        n = parse_size(value)
-    except ValueError as err:
-        raise ValueError(f"{err}{' or auto' if allow_auto else ''}") from None
-    if n <= 0:
-        raise ValueError("a size must be larger than zero; give a positive size like 64MiB")
-    if n % SECTOR:
-        raise ValueError(
-            f"{value} is not a multiple of the 512-byte sector; round it, e.g. to "
-            f"{_sector_hint((n // SECTOR + 1) * SECTOR)}"
-        )
-    return value
+def _drop_unset_foreign(data: Any) -> Any:
+    """Another filesystem's table that sets nothing (empty, or only its defaults) is dropped.
 
-
-def _sector_hint(n: int) -> str:
-    """A whole-sector size written the shortest exact way: 1536 → 1536, 4096 → 4KiB."""
-    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n % factor == 0:
-            return f"{n // factor}{unit}"
-    return str(n)
-
-
-def _safe_text(value: str, what: str) -> str:
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise ValueError(f"{what} cannot contain control characters or newlines")
-    return value
-
-
-class FileMapping(BaseModel):
-    """An extra file placed into the image: `source` on the host → `target` inside."""
-
-    model_config = _strict()
-
-    source: str = Field(description="Host path of the file, relative to the profile's folder")
-    target: str = Field(description="Absolute path inside the image, e.g. /etc/motd")
-    mode: str = Field(default="0644", description="Octal permission bits")
-    user: int = Field(default=0, ge=0, description="Owner uid inside the image")
-    group: int = Field(default=0, ge=0, description="Owner gid inside the image")
-
-    @field_validator("target")
-    @classmethod
-    def _target(cls, v: str) -> str:
-        _safe_text(v, "a target path")
-        p = PurePosixPath(v)
-        if not p.is_absolute() or ".." in p.parts or str(p) == "/":
-            raise ValueError(
-                "target is not an absolute file path inside the image; write it like /etc/motd"
-            )
-        return str(p)
-
-    @field_validator("mode")
-    @classmethod
-    def _mode(cls, v: str) -> str:
-        if not re.fullmatch(r"0?[0-7]{3,4}", v):
-            raise ValueError(f"mode {v!r} is not octal permission bits; write it like 0644 or 0755")
-        return v
-
-
-class Registration(StrEnum):
-    """Where the closure's `nix-store --load-db` registration goes."""
-
-    auto = "auto"  # in the image when a partition holds "/", else beside the output
-    image = "image"  # /nix-path-registration in the root filesystem (make-ext4-fs)
-    beside = "beside"  # a file next to the output (microvm.nix's regInfo)
-    both = "both"
-    none = "none"
-
-
-class Source(BaseModel):
-    """Where the files come from: a folder, a Nix closure, extra files, or several at once."""
-
-    model_config = _strict()
-
-    path: str | None = Field(
-        default=None, description="Directory tree (relative to the profile's folder)"
-    )
-    files: list[FileMapping] = Field(default_factory=list, description="Extra file mappings")
-    closure: list[str] = Field(
-        default_factory=list,
-        description="Nix store paths, result links or installables; their closure is "
-        "placed under /nix/store",
-    )
-    store: str | None = Field(
-        default=None,
-        description="A Nix store kept in another folder (the DIR of nix-store --store DIR); "
-        "default: the system's /nix",
-    )
-    registration: Registration = Field(
-        default=Registration.auto,
-        description="Where the closure's nix-path-registration goes: auto, image, beside, "
-        "both or none",
-    )
-    registration_file: str | None = Field(
-        default=None,
-        description="The registration beside the outputs (default: the store image's output "
-        "path + .nix-path-registration)",
-    )
-
-    @field_validator("closure")
-    @classmethod
-    def _closure(cls, v: list[str]) -> list[str]:
-        seen: set[str] = set()
-        for i, entry in enumerate(v):
-            _safe_text(entry, "a closure entry")
-            if not entry.strip():
-                raise ValueError(f"entry {i} is empty; remove it or name a store path")
-            if entry in seen:
-                raise ValueError(f"{entry!r} is listed twice; remove one")
-            seen.add(entry)
-        return v
-
-    @field_validator("store", "registration_file")
-    @classmethod
-    def _paths(cls, v: str | None) -> str | None:
-        if v is not None:
-            _safe_text(v, "a path")
-            if not v.strip():
-                raise ValueError("the path is empty; remove the key or give a folder")
-        return v
-
-    @model_validator(mode="after")
-    def _nix(self) -> Source:
-        if not self.closure:
-            for name in ("store", "registration_file"):
-                if getattr(self, name) is not None:
-                    raise ValueError(f"{name}: only used with a closure; remove it or set closure")
-            if self.registration not in (Registration.auto, Registration.none):
-                raise ValueError(
-                    "registration: only a Nix closure has a registration; remove it or set closure"
-                )
-        if self.registration_file is not None and self.registration in (
-            Registration.image,
-            Registration.none,
-        ):
-            raise ValueError(
-                f"registration_file: nothing is written beside the outputs with registration = "
-                f"{self.registration.value!r}; remove it or use beside/both"
-            )
-        return self
-
-
-class SourceRef(Protocol):
-    """What reading a source needs: the source section and where its paths are relative to.
-
-    A Profile is one; a front end editing only the source uses SourceOnly.
+    Forms that show every filesystem's fields send those; a table that sets a
+    value is kept, and the partition's own class then refuses it, naming it.
     """
-
-    @property
-    def source(self) -> Source: ...
-
-    def resolve(self, path: str) -> Path: ...
-
-    def source_root(self) -> Path | None: ...
-
-
-@dataclass(frozen=True)
-class SourceOnly:
-    """A source section on its own (the wizard's Source step, before disks exist)."""
-
-    source: Source
-    base_dir: Path
-
-    def resolve(self, path: str) -> Path:
-        p = Path(path).expanduser()
-        return p if p.is_absolute() else self.base_dir / p
-
-    def source_root(self) -> Path | None:
-        return self.resolve(self.source.path) if self.source.path else None
+    if not isinstance(data, dict):
+        return data
+    own = data.get("filesystem")
+    out = {}
+    for k, v in data.items():
+        if k in _DEFAULTS and k != own:
+            d = _DEFAULTS[k]
+            if v is None or v == {} or v == d:
+                continue
+            if isinstance(v, dict) and isinstance(d, dict) and all(
+                k2 in d and d[k2] == v2 for k2, v2 in v.items()
+            ):
+                continue
+        out[k] = v
+    return out
 
 
-class Ext4Options(BaseModel):
-    model_config = _strict()
-    block_size: Literal[1024, 2048, 4096] = 4096
-    inode_ratio: int = Field(default=16384, ge=1024, le=67108864)
-    reserved_percent: float = Field(default=0, ge=0, le=50)
+if TYPE_CHECKING:
+    Partition = PartitionBase
+else:
+    Partition = Annotated[
+        Union[tuple(s.partition for s in SPECS)],  # noqa: UP007 — built from the registry
+        Field(discriminator="filesystem"),
+        BeforeValidator(_drop_unset_foreign),
+    ]
+Disk.model_rebuild(_types_namespace={"Partition": Partition})
+Profile.model_rebuild()
+_PARTITION: TypeAdapter[PartitionBase] = TypeAdapter(Partition)
 
 
-class ErofsOptions(BaseModel):
-    model_config = _strict()
-    compressor: Literal["none", "lz4", "lz4hc"] = "lz4hc"
-    level: int | None = Field(default=None, ge=0, le=12, description="lz4hc level 0-12")
-    tail_packing: bool = True
-    dedupe: bool = False
-    fragments: bool = False
-
-    @model_validator(mode="after")
-    def _level(self) -> ErofsOptions:
-        if self.level is not None and self.compressor != "lz4hc":
-            raise ValueError("level only applies to the lz4hc compressor; remove it or use lz4hc")
-        return self
+def make_partition(**data: Any) -> PartitionBase:
+    """One partition of the filesystem `data["filesystem"]` names (its own class)."""
+    return _PARTITION.validate_python(data)
 
 
-class SquashfsOptions(BaseModel):
-    model_config = _strict()
-    compressor: Literal["gzip", "xz", "zstd", "lz4", "lzo"] = "zstd"
-    block_size: str = "128KiB"
-    tool: Literal["mksquashfs", "gensquashfs"] = "mksquashfs"
-
-    @field_validator("block_size")
-    @classmethod
-    def _bs(cls, v: str) -> str:
-        n = parse_size(v)
-        if n < 4096 or n > MiB or n & (n - 1):
-            raise ValueError(
-                "squashfs block_size is not a power of two from 4KiB to 1MiB; use e.g. 128KiB"
-            )
-        return v
+def partition_template() -> dict[str, Any]:
+    """Every partition key a form can show: the common defaults and each filesystem's options."""
+    out: dict[str, Any] = {
+        k: f.get_default(call_default_factory=True)
+        for k, f in PartitionBase.model_fields.items()
+        if k not in ("role", "filesystem")
+    }
+    out.update(_DEFAULTS)
+    return out
 
 
-class VfatOptions(BaseModel):
-    model_config = _strict()
-    fat_size: Literal["auto", 12, 16, 32] = "auto"
+def only_own_options(data: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a profile dict without each partition's tables for other filesystems.
 
-
-class Overlay(BaseModel):
-    """A writable view over a read-only partition, for the guest exports (like microvm.nix).
-
-    The partition (e.g. an erofs store mounted at /nix/.ro-store) is the lower
-    layer; changes go to `writable`/store with `writable`/work as overlayfs' work dir.
+    For forms that keep every filesystem's fields while the user switches
+    between them (the wizard, plain mode); the model itself refuses such tables.
     """
-
-    model_config = _strict()
-
-    mount_point: str = Field(default="/nix/store", description="Where the writable view appears")
-    writable: str = Field(
-        default="/nix/.rw-store",
-        description="Folder for the overlay's store/ and work/ dirs: on a writable partition "
-        "mounted at or above it, or a tmpfs",
-    )
-    tmpfs: bool = Field(default=False, description="Mount a tmpfs at `writable` (changes are lost)")
-
-    @field_validator("mount_point", "writable")
-    @classmethod
-    def _abs(cls, v: str) -> str:
-        _safe_text(v, "a path")
-        p = PurePosixPath(v)
-        if not p.is_absolute() or ".." in p.parts or str(p) == "/":
-            raise ValueError("not an absolute folder inside the guest; write it like /nix/store")
-        return str(p)
-
-    @model_validator(mode="after")
-    def _apart(self) -> Overlay:
-        a, b = PurePosixPath(self.mount_point), PurePosixPath(self.writable)
-        if a == b or a in b.parents or b in a.parents:
-            raise ValueError(
-                "writable: the writable folder cannot be the overlay's mount point or contain "
-                "it; use a separate folder like /nix/.rw-store"
-            )
-        return self
-
-
-class Partition(BaseModel):
-    """One partition (or, on a table-less disk, the whole filesystem image)."""
-
-    model_config = _strict()
-
-    role: Role = Field(description="What the partition is for; sets the default GPT type")
-    filesystem: Filesystem = Field(description="Filesystem made in it")
-    size: str = Field(default="auto", description="auto (content + headroom) or fixed, e.g. 512MiB")
-    start: str | None = Field(
-        default=None, description="Fixed start offset, e.g. 1MiB (default: after the previous)"
-    )
-    headroom: str = Field(
-        default="auto",
-        description="Free space added to an auto size: a percentage (20%), a size, or auto",
-    )
-    label: str | None = Field(default=None, description="Filesystem label")
-    uuid: str | None = Field(default=None, description="Filesystem UUID (derived from seed)")
-    partuuid: str | None = Field(default=None, description="GPT partition UUID")
-    name: str | None = Field(default=None, description="GPT partition name")
-    gpt_type: str | None = Field(default=None, description="GPT type GUID (default from role)")
-    mount_point: str | None = Field(default=None, description="Where it is mounted in the guest")
-    contents: str | None = Field(
-        default=None,
-        description="Subtree of the source it receives (default: its mount point)",
-    )
-    empty: bool = Field(default=False, description="Make it empty, whatever the mount point")
-    ext4: Ext4Options = Field(default_factory=Ext4Options)
-    erofs: ErofsOptions = Field(default_factory=ErofsOptions)
-    squashfs: SquashfsOptions = Field(default_factory=SquashfsOptions)
-    vfat: VfatOptions = Field(default_factory=VfatOptions)
-    zfs: ZfsPool | None = Field(
-        default=None, description="ZFS pool: name, properties, datasets, volumes"
-    )
-    overlay: Overlay | None = Field(
-        default=None, description="Writable overlay over this read-only partition (exports)"
-    )
-
-    @field_validator("size")
-    @classmethod
-    def _size(cls, v: str) -> str:
-        return _check_size(v, allow_auto=True)
-
-    @field_validator("start")
-    @classmethod
-    def _start(cls, v: str | None) -> str | None:
-        return None if v is None else _check_size(v, allow_auto=False)
-
-    @field_validator("headroom")
-    @classmethod
-    def _headroom(cls, v: str) -> str:
-        if v == "auto":
-            return v
-        if v.endswith("%"):
-            try:
-                pct = float(v[:-1])
-            except ValueError:
-                raise ValueError(
-                    f"headroom {v!r} is not understood; write it like 20%, 64MiB or auto"
-                ) from None
-            if not 0 <= pct <= 1000:
-                raise ValueError("headroom percentage is out of range; use 0% to 1000%")
-            return v
-        try:
-            parse_size(v)
-        except ValueError:
-            raise ValueError(
-                f"headroom {v!r} is not understood; write it like 20%, 64MiB or auto"
-            ) from None
-        return v
-
-    @field_validator("uuid", "partuuid")
-    @classmethod
-    def _uuid(cls, v: str | None) -> str | None:
-        if v is not None and not UUID_RE.match(v) and not VFAT_ID_RE.match(v):
-            raise ValueError(
-                "not a UUID; write 8-4-4-4-12 hex digits like "
-                "0f2b5a0e-3c1d-4e5f-8a9b-0c1d2e3f4a5b (vfat: 8 hex digits)"
-            )
-        return v.lower() if v else v
-
-    @field_validator("gpt_type")
-    @classmethod
-    def _gpt_type(cls, v: str | None) -> str | None:
-        if v is not None and not UUID_RE.match(v):
-            raise ValueError(
-                "gpt_type is not a type GUID; write it like 0FC63DAF-8483-4772-8E79-3D69D8477DE4"
-            )
-        return v.upper() if v else v
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        _safe_text(v, "a partition name")
-        if len(v.encode("utf-16-le")) > 72:
-            raise ValueError("a GPT partition name holds at most 36 characters; shorten it")
-        if '"' in v or "\\" in v:
-            raise ValueError('a partition name cannot contain " or \\; remove them')
-        return v
-
-    @field_validator("label")
-    @classmethod
-    def _label(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        _safe_text(v, "a label")
-        if not v:
-            raise ValueError("a label cannot be empty; remove the key for no label")
-        return v
-
-    @field_validator("mount_point", "contents")
-    @classmethod
-    def _abs(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        _safe_text(v, "a path")
-        p = PurePosixPath(v)
-        if not p.is_absolute() or ".." in p.parts:
-            raise ValueError("not an absolute path inside the image; write it like / or /boot")
-        return str(p)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Partition:
-        fs, role = self.filesystem, self.role
-        if self.label is not None:
-            if fs == Filesystem.squashfs:
-                raise ValueError(
-                    "label: squashfs has no label at all; remove the label or use erofs/ext4"
-                )
-            if fs in (Filesystem.none, Filesystem.zfs):
-                raise ValueError(
-                    f"label: a {fs.value} partition has no filesystem label; remove it"
-                )
-            limit = LABEL_LIMITS.get(fs)
-            if limit and len(self.label.encode()) > limit:
-                raise ValueError(
-                    f"label: {fs.value} labels hold at most {limit} bytes; "
-                    f"{self.label!r} has {len(self.label.encode())}"
-                )
-            if fs == Filesystem.vfat and not VFAT_LABEL_RE.match(self.label):
-                raise ValueError(
-                    f"label: vfat labels are upper-case letters, digits, spaces and "
-                    f"- _ only; try {self.label.upper()[:11]!r}"
-                )
-        if self.uuid is not None:
-            is_vfat_id = bool(VFAT_ID_RE.match(self.uuid))
-            if fs == Filesystem.vfat and not is_vfat_id:
-                raise ValueError("uuid: a vfat volume id is 8 hex digits; write it like 1234ABCD")
-            if fs != Filesystem.vfat and is_vfat_id:
-                raise ValueError("uuid: only vfat takes an 8-digit id; give a full UUID")
-            if fs in (Filesystem.none, Filesystem.squashfs):
-                raise ValueError(f"uuid: {fs.value} has no filesystem UUID; remove it")
-        if role == Role.esp and fs != Filesystem.vfat:
-            raise ValueError('filesystem: an ESP must be vfat; set filesystem = "vfat"')
-        if role == Role.bios_boot and fs != Filesystem.none:
-            raise ValueError('filesystem: a bios-boot partition holds no filesystem; use "none"')
-        if role == Role.swap and fs != Filesystem.swap:
-            raise ValueError('filesystem: a swap partition needs filesystem = "swap"')
-        if (fs == Filesystem.zfs) != (role == Role.zfs):
-            raise ValueError('role/filesystem: use role = "zfs" together with filesystem = "zfs"')
-        if fs == Filesystem.zfs and self.zfs is None:
-            raise ValueError("zfs: a zfs partition has no pool settings; add a [zfs] table")
-        if fs != Filesystem.zfs and self.zfs is not None:
-            raise ValueError(
-                f"zfs: pool settings on a {fs.value} partition; remove the [zfs] table or set "
-                'role = "zfs" and filesystem = "zfs"'
-            )
-        if fs == Filesystem.zfs and self.uuid is not None:
-            raise ValueError("uuid: OpenZFS gives each pool a random GUID; remove it")
-        if fs in (Filesystem.erofs, Filesystem.squashfs) and self.empty:
-            raise ValueError(f"empty: an empty {fs.value} image is useless; drop empty or use ext4")
-        return self
-
-    @model_validator(mode="after")
-    def _overlay(self) -> Partition:
-        ov = self.overlay
-        if ov is None:
-            return self
-        if self.mount_point is None:
-            raise ValueError(
-                "overlay: the lower layer must be mounted; set mount_point, e.g. /nix/.ro-store"
-            )
-        lower, upper = PurePosixPath(self.mount_point), PurePosixPath(ov.writable)
-        if PurePosixPath(ov.mount_point) == lower:
-            raise ValueError(
-                "overlay.mount_point: it equals the partition's own mount point; mount the "
-                "partition elsewhere (e.g. /nix/.ro-store) and the overlay at /nix/store"
-            )
-        if upper == lower or lower in upper.parents:
-            raise ValueError(
-                "overlay.writable: it is inside this read-only partition; put it on a writable "
-                "volume such as /nix/.rw-store"
-            )
-        return self
-
-    # Derived values -----------------------------------------------------
-
-    def source_subtree(self) -> str | None:
-        """The part of the source tree this partition receives, or None for empty."""
-        if self.empty or self.filesystem in (Filesystem.none, Filesystem.swap):
-            return None
-        return self.contents or self.mount_point
-
-    def headroom_for(self, content: int) -> int:
-        """Bytes of free space to add on top of `content` for an auto size."""
-        h = self.headroom
-        if h == "auto":
-            if self.filesystem in (Filesystem.erofs, Filesystem.squashfs):
-                return 0  # read-only: nothing will ever be written
-            return max(content // 10, 0)
-        if h.endswith("%"):
-            return int(content * float(h[:-1]) / 100)
-        return parse_size(h)
-
-
-class Output(BaseModel):
-    model_config = _strict()
-
-    path: str = Field(description="Output file (relative to the profile's folder)")
-    format: Format = Format.raw
-    compression: Compression = Compression.none
-    compression_level: int | None = Field(default=None, ge=1, le=22)
-    compression_type: Literal["zlib", "zstd"] = Field(
-        default="zlib",
-        description="qcow2-compressed clusters: zlib (every qcow2 reader) or zstd (about 5x "
-        "faster to write; QEMU 5.1+ reads it, most other hypervisors do not)",
-    )
-    parallel_writes: bool = Field(
-        default=False,
-        description="qcow2-compressed: compress on every core (qemu-img -m 16 -W); clusters "
-        "then land in completion order, so the file is not byte-reproducible",
-    )
-
-    @field_validator("path")
-    @classmethod
-    def _path(cls, v: str) -> str:
-        _safe_text(v, "an output path")
-        if not v.strip():
-            raise ValueError("output path is empty; give a file name")
-        p = Path(v)
-        if p.is_absolute():
-            for bad in FORBIDDEN_OUTPUT_PREFIXES:
-                if p == Path(bad) or Path(bad) in p.parents:
-                    raise ValueError(f"refusing to write under {bad}; choose a regular file path")
-        if v.endswith("/"):
-            raise ValueError("output path names a folder; add a file name")
-        return v
-
-    @model_validator(mode="after")
-    def _level(self) -> Output:
-        if self.format != Format.qcow2_compressed:
-            if self.compression_type != "zlib":
-                raise ValueError(
-                    "compression_type is for qcow2-compressed; set format = "
-                    '"qcow2-compressed" or remove compression_type'
-                )
-            if self.parallel_writes:
-                raise ValueError(
-                    "parallel_writes is for qcow2-compressed; set format = "
-                    '"qcow2-compressed" or remove parallel_writes'
-                )
-        if self.compression_level is not None:
-            if self.compression == Compression.none:
-                raise ValueError(
-                    "compression_level without compression; set compression = zstd or xz"
-                )
-            if self.compression == Compression.xz and self.compression_level > 9:
-                raise ValueError("xz has levels 0-9 only; choose one of them")
-        return self
-
-
-class Disk(BaseModel):
-    """One output file: a partition table (or none) and its partitions."""
-
-    model_config = _strict()
-
-    name: str = Field(default="disk", description="Short name, used for workspace files")
-    table: Table = Table.gpt
-    alignment: str = Field(default="1MiB", description="Partition start and size alignment")
-    size: str = Field(default="auto", description="auto or a fixed disk size")
-    uuid: str | None = Field(default=None, description="GPT disk GUID / MBR id (derived)")
-    output: Output
-    partitions: list[Partition] = Field(min_length=1)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        if not DISK_NAME_RE.match(v):
-            raise ValueError(
-                "disk name is not allowed; use lower-case letters, digits, - and _, up to 32"
-            )
-        return v
-
-    @field_validator("alignment")
-    @classmethod
-    def _align(cls, v: str) -> str:
-        n = parse_size(v)
-        if n < 4096 or n & (n - 1):
-            raise ValueError("alignment must be a power of two of at least 4KiB; use e.g. 1MiB")
-        return v
-
-    @field_validator("size")
-    @classmethod
-    def _size(cls, v: str) -> str:
-        return _check_size(v, allow_auto=True)
-
-    @field_validator("uuid")
-    @classmethod
-    def _uuid(cls, v: str | None) -> str | None:
-        if v is not None and not UUID_RE.match(v) and not re.fullmatch(r"0x[0-9a-fA-F]{8}", v):
-            raise ValueError(
-                "not a disk id; give a GPT GUID (8-4-4-4-12 hex) or an MBR id like 0x1234abcd"
-            )
-        return v
-
-    @model_validator(mode="after")
-    def _layout(self) -> Disk:
-        if self.table == Table.none:
-            if len(self.partitions) != 1:
-                raise ValueError(
-                    'partitions: a disk with table = "none" is one bare filesystem; '
-                    "use one partition or a gpt/mbr table"
-                )
-            if self.partitions[0].filesystem == Filesystem.none:
-                raise ValueError("partitions[0].filesystem: a bare image needs a filesystem")
-        if self.table == Table.mbr:
-            if len(self.partitions) > 4:
-                raise ValueError("partitions: MBR holds 4 primary partitions; use gpt")
-            for i, p in enumerate(self.partitions):
-                if p.role == Role.bios_boot:
-                    raise ValueError(
-                        f"partitions[{i}].role: bios-boot partitions exist only on gpt; use gpt"
-                    )
-        if self.table != Table.gpt:
-            for i, p in enumerate(self.partitions):
-                if p.name is not None or p.partuuid is not None:
-                    if self.table != Table.hybrid:
-                        raise ValueError(
-                            f"partitions[{i}]: name and partuuid exist only on gpt tables"
-                        )
-        self._check_starts()
-        if self.table == Table.hybrid and len(self.partitions) > 3:
-            raise ValueError("partitions: a hybrid MBR mirrors at most 3 partitions; use gpt")
-        if self.uuid and self.table in (Table.gpt, Table.hybrid) and not UUID_RE.match(self.uuid):
-            raise ValueError("uuid: a GPT disk id is a full GUID; write 8-4-4-4-12 hex digits")
-        if self.uuid and self.table == Table.mbr and UUID_RE.match(self.uuid):
-            raise ValueError("uuid: an MBR disk id is 8 hex digits; write it like 0x1234abcd")
-        return self
-
-    def align_bytes(self) -> int:
-        return parse_size(self.alignment)
-
-    def _check_starts(self) -> None:
-        """Fixed starts must be aligned and clear of the table and of fixed-size neighbours.
-
-        After an auto-sized partition the end is unknown until build time; the
-        plan checks those overlaps when the sizes are real.
-        """
-        align = self.align_bytes()
-        table_end = 34 * SECTOR if self.table in (Table.gpt, Table.hybrid) else SECTOR
-        end: int | None = -(-table_end // align) * align
-        owner = "the partition table"
-        for i, p in enumerate(self.partitions):
-            if p.start is not None:
-                if self.table == Table.none:
-                    raise ValueError(
-                        f"partitions[{i}].start: a bare image has no offsets; remove it"
-                    )
-                start = parse_size(p.start)
-                if start % align:
-                    raise ValueError(
-                        f"partitions[{i}].start: {p.start} is not a multiple of the alignment "
-                        f"{self.alignment}; round it"
-                    )
-                if end is not None and start < end:
-                    raise ValueError(
-                        f"partitions[{i}].start: {p.start} overlaps {owner}, which ends at byte "
-                        f"{end}; move it to {-(-end // MiB)}MiB or later"
-                    )
-                end = start
-            if p.size == "auto" or end is None:
-                end = None
-            else:
-                end += -(-parse_size(p.size) // align) * align
-                owner = f"partitions[{i}]"
-
-
-class Reproducible(BaseModel):
-    model_config = _strict()
-    source_date_epoch: int = Field(default=1, ge=0, le=2**32 - 1)
-    seed: str = Field(default="diskwright", description="Every unset UUID derives from it")
-
-
-class Profile(BaseModel):
-    """Everything diskwright needs to build the same images again, bit for bit."""
-
-    model_config = _strict()
-
-    version: int = Field(default=PROFILE_VERSION, description="Profile format version")
-    name: str = Field(default="image", description="Short name of this profile")
-    description: str = ""
-    source: Source = Field(default_factory=Source)
-    reproducible: Reproducible = Field(default_factory=Reproducible)
-    disks: list[Disk] = Field(min_length=1)
-    boot: Boot = Field(default_factory=Boot, description="How the disks boot (loader, kernel)")
-
-    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
-
-    @field_validator("version")
-    @classmethod
-    def _version(cls, v: int) -> int:
-        if v != PROFILE_VERSION:
-            raise ValueError(
-                f"this diskwright reads profile version {PROFILE_VERSION}; "
-                f"set version = {PROFILE_VERSION} (or upgrade diskwright)"
-            )
-        return v
-
-    @model_validator(mode="after")
-    def _cross(self) -> Profile:
-        seen_out: dict[str, int] = {}
-        labels: dict[str, str] = {}
-        names: set[str] = set()
-        for d, disk in enumerate(self.disks):
-            if disk.name in names:
-                raise ValueError(f"disks[{d}].name: two disks are called {disk.name!r}; rename one")
-            names.add(disk.name)
-            if disk.output.path in seen_out:
-                raise ValueError(
-                    f"disks[{d}].output.path: disk {seen_out[disk.output.path]} writes the same "
-                    "file; give each disk its own output"
-                )
-            seen_out[disk.output.path] = d
-            for p, part in enumerate(disk.partitions):
-                if part.label:
-                    where = f"disks[{d}].partitions[{p}]"
-                    if part.label in labels:
-                        raise ValueError(
-                            f"{where}.label: {labels[part.label]} has the label "
-                            f"{part.label!r} too; labels must be unique to mount by label"
-                        )
-                    labels[part.label] = where
-        return self
-
-    # Paths are relative to the profile file's folder, like a Makefile's.
-    @property
-    def base_dir(self) -> Path:
-        return self._base_dir
-
-    def set_base_dir(self, path: Path) -> None:
-        self._base_dir = path.resolve()
-
-    def resolve(self, path: str) -> Path:
-        p = Path(path).expanduser()
-        return p if p.is_absolute() else self._base_dir / p
-
-    def source_root(self) -> Path | None:
-        return self.resolve(self.source.path) if self.source.path else None
-
-
-# ---------------------------------------------------------------- identity
-
-
-def derive_uuid(profile: Profile, *parts: object) -> str:
-    """A stable UUID from the seed: same profile, same ids, every build."""
-    key = "/".join([profile.reproducible.seed, *map(str, parts)])
-    return str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, "diskwright:" + key))
-
-
-def derive_hex(profile: Profile, n: int, *parts: object) -> str:
-    key = "/".join([profile.reproducible.seed, *map(str, parts)])
-    return hashlib.sha256(key.encode()).hexdigest()[:n]
+    out = dict(data)
+    disks = out.get("disks")
+    if not isinstance(disks, list):
+        return out
+    out["disks"] = []
+    for disk in disks:
+        if isinstance(disk, dict) and isinstance(disk.get("partitions"), list):
+            disk = {
+                **disk,
+                "partitions": [
+                    {k: v for k, v in p.items() if k not in FILESYSTEMS or k == p.get("filesystem")}
+                    if isinstance(p, dict)
+                    else p
+                    for p in disk["partitions"]
+                ],
+            }
+        out["disks"].append(disk)
+    return out
 
 
 # --------------------------------------------------------------- load/save
@@ -850,7 +142,10 @@ def derive_hex(profile: Profile, n: int, *parts: object) -> str:
 
 def _loc(loc: tuple[int | str, ...]) -> str:
     out = ""
-    for part in loc:
+    for i, part in enumerate(loc):
+        if i >= 2 and loc[i - 2] == "partitions" and isinstance(loc[i - 1], int):
+            if part in FILESYSTEMS:
+                continue  # the union's tag: the partition's own filesystem
         if isinstance(part, int):
             out += f"[{part}]"
         elif part in ("function-after", "function-before") or "[" in str(part):
@@ -889,11 +184,36 @@ def _fix_for(err: dict[str, Any]) -> tuple[str, str]:
     return msg, ""
 
 
+def _foreign_options(loc: tuple[int | str, ...]) -> tuple[str, str] | None:
+    """(problem, fix) for another filesystem's options table on a partition, else None."""
+    for i in range(len(loc) - 3):
+        if loc[i] == "partitions" and isinstance(loc[i + 1], int) and loc[i + 2] in FILESYSTEMS:
+            own, key = str(loc[i + 2]), loc[i + 3]
+            if i + 4 == len(loc) and key in FILESYSTEMS:
+                what = next(s.options_title for s in SPECS if s.name == key)
+                return (
+                    f"{what} on a {own} partition",
+                    f'remove the [{key}] table or set filesystem = "{key}"',
+                )
+    return None
+
+
 def errors_from_validation(exc: ValidationError) -> ProfileErrors:
     errors: list[ProfileError] = []
     for err in exc.errors():
-        field = _loc(tuple(err["loc"]))
+        loc = tuple(err["loc"])
+        field = _loc(loc)
         problem, fix = _fix_for(dict(err))
+        foreign = _foreign_options(loc) if err["type"] == "extra_forbidden" else None
+        if foreign is not None:
+            problem, fix = foreign
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            field = f"{field}.filesystem" if field else "filesystem"
+            if err["type"] == "union_tag_not_found":
+                problem, fix = "is required", f"add it: one of {', '.join(FILESYSTEMS)}"
+            else:
+                problem = f"{err.get('ctx', {}).get('tag')!r} is not a filesystem diskwright makes"
+                fix = f"use one of {', '.join(FILESYSTEMS)}"
         # Model-level validators name their own sub-field as "field: problem".
         m = re.match(r"^([a-z_\[\]0-9./]+): (.*)$", problem)
         if m and err["type"] == "value_error":
@@ -953,3 +273,45 @@ def save_profile(profile: Profile, path: Path) -> None:
 
 def json_schema() -> dict[str, Any]:
     return Profile.model_json_schema()
+
+
+# The model's names, so the rest of the engine imports the schema from one place.
+__all__ = [
+    "DISK_NAME_RE",
+    "FILESYSTEMS",
+    "FORBIDDEN_OUTPUT_PREFIXES",
+    "GPT_TYPES",
+    "MBR_TYPES",
+    "PROFILE_VERSION",
+    "SECTOR",
+    "UUID_RE",
+    "VFAT_ID_RE",
+    "Compression",
+    "Disk",
+    "FileMapping",
+    "Format",
+    "FsRules",
+    "Output",
+    "Overlay",
+    "Partition",
+    "PartitionBase",
+    "Profile",
+    "Registration",
+    "Reproducible",
+    "Role",
+    "Source",
+    "SourceOnly",
+    "SourceRef",
+    "Table",
+    "derive_hex",
+    "derive_uuid",
+    "errors_from_validation",
+    "json_schema",
+    "load_profile",
+    "make_partition",
+    "only_own_options",
+    "parse_profile",
+    "partition_template",
+    "profile_to_toml",
+    "save_profile",
+]

@@ -10,6 +10,7 @@ import functools
 import re
 import shutil
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .errors import ToolMissing
@@ -37,66 +38,11 @@ class Tool:
         }
 
 
+# What every profile may need; each filesystem module declares its own tools
+# (core/fs/<name>.py), which core.fs registers here for hints and the doctor.
 TOOLS: dict[str, Tool] = {
     t.command: t
     for t in [
-        Tool("mkfs.ext4", "ext4 filesystems", "e2fsprogs", "e2fsprogs", "e2fsprogs", "e2fsprogs"),
-        Tool("e2fsck", "checking ext4", "e2fsprogs", "e2fsprogs", "e2fsprogs", "e2fsprogs"),
-        Tool(
-            "resize2fs", "shrinking ext4 to fit", "e2fsprogs", "e2fsprogs", "e2fsprogs", "e2fsprogs"
-        ),
-        Tool("dumpe2fs", "reading ext4 sizes", "e2fsprogs", "e2fsprogs", "e2fsprogs", "e2fsprogs"),
-        Tool(
-            "debugfs", "fixing ext4 ownership", "e2fsprogs", "e2fsprogs", "e2fsprogs", "e2fsprogs"
-        ),
-        Tool(
-            "mkfs.erofs", "erofs images", "erofs-utils", "erofs-utils", "erofs-utils", "erofs-utils"
-        ),
-        Tool(
-            "fsck.erofs",
-            "checking erofs",
-            "erofs-utils",
-            "erofs-utils",
-            "erofs-utils",
-            "erofs-utils",
-        ),
-        Tool(
-            "mksquashfs",
-            "squashfs images",
-            "squashfs-tools",
-            "squashfs-tools",
-            "squashfs-tools",
-            "squashfsTools",
-        ),
-        Tool(
-            "unsquashfs",
-            "checking squashfs",
-            "squashfs-tools",
-            "squashfs-tools",
-            "squashfs-tools",
-            "squashfsTools",
-        ),
-        Tool(
-            "gensquashfs",
-            "squashfs from a pack file",
-            "squashfs-tools-ng",
-            "squashfs-tools-ng",
-            "squashfs-tools-ng",
-            "squashfs-tools-ng",
-            optional=True,
-        ),
-        Tool(
-            "mkfs.vfat",
-            "ESP / FAT filesystems",
-            "dosfstools",
-            "dosfstools",
-            "dosfstools",
-            "dosfstools",
-        ),
-        Tool("fsck.vfat", "checking FAT", "dosfstools", "dosfstools", "dosfstools", "dosfstools"),
-        Tool("mcopy", "copying files into FAT", "mtools", "mtools", "mtools", "mtools"),
-        Tool("mmd", "making FAT folders", "mtools", "mtools", "mtools", "mtools"),
-        Tool("mkswap", "swap partitions", "util-linux", "util-linux", "util-linux", "util-linux"),
         Tool("sfdisk", "partition tables", "fdisk", "util-linux", "util-linux", "util-linux"),
         Tool("sgdisk", "hybrid MBR", "gdisk", "gdisk", "gptfdisk", "gptfdisk"),
         Tool("qemu-img", "output formats", "qemu-utils", "qemu-img", "qemu-img", "qemu-utils"),
@@ -132,6 +78,12 @@ TOOLS: dict[str, Tool] = {
         ),
     ]
 }
+
+
+def register_tools(tools: Iterable[Tool]) -> None:
+    """Add a filesystem's tools (called once by core.fs for every module it registers)."""
+    for t in tools:
+        TOOLS.setdefault(t.command, t)
 
 
 def which(command: str) -> str | None:

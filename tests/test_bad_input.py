@@ -174,6 +174,10 @@ CASES: list[tuple[str, Mutation, str]] = [
     ("ext4 block size", part(1, ext4={"block_size": 3000}), "ext4.block_size"),
     ("no disks", lambda d, _: d.update(disks=[]), "disks"),
     ("output folder missing", output(path="no/such/dir/out.qcow2"), "output.path"),
+    # another filesystem's options are refused, naming the table (they were ignored)
+    ("ext4 options on vfat", part(0, ext4={"block_size": 1024}), "partitions[0].ext4"),
+    ("squashfs options on ext4", part(1, squashfs={"compressor": "xz"}), "partitions[1].squashfs"),
+    ("unknown filesystem", part(1, filesystem="ntfs"), "partitions[1].filesystem"),
 ]
 CASES[10] = (
     "same label twice",

@@ -507,7 +507,7 @@ def test_pool_space_matches_openzfs() -> None:
 def test_estimate_includes_headroom(workdir: Path) -> None:
     profile = load_profile(workdir / "zfs-root.toml")
     scan = scan_tree(profile.source_root())  # type: ignore[arg-type]
-    ctx = next(c for c in contexts(profile, scan) if c.part.zfs is not None)
+    ctx = next(c for c in contexts(profile, scan) if c.part.filesystem == "zfs")
     from diskwright.core.fs import builder_for
 
     size = builder_for(ctx.part.filesystem).estimate(ctx)

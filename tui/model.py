@@ -177,17 +177,16 @@ def set_in(data: dict[str, Any], path: PathKey, value: Any) -> None:
 
 def _defaults() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Model defaults, so forms always find every key (even in an invalid draft)."""
-    from ..core.profile import Disk, Output, Partition, Profile
+    from ..core.profile import Disk, Output, Profile, make_partition, partition_template
 
-    part = Partition(role="root", filesystem="ext4").model_dump(mode="json")  # type: ignore[arg-type]
+    part = partition_template()  # the common keys and every filesystem's options table
     out = Output(path="x").model_dump(mode="json")
-    disk = Disk(output=Output(path="x"), partitions=[Partition(role="root", filesystem="ext4")],  # type: ignore[arg-type]
+    disk = Disk(output=Output(path="x"), partitions=[make_partition(role="root",
+                                                                    filesystem="ext4")],
                 ).model_dump(mode="json")
     prof = Profile(disks=[Disk(output=Output(path="x"),
-                               partitions=[Partition(role="root", filesystem="ext4")])],  # type: ignore[arg-type]
+                               partitions=[make_partition(role="root", filesystem="ext4")])],
                    ).model_dump(mode="json")
-    for k in ("role", "filesystem"):
-        part.pop(k)
     out.pop("path")
     for k in ("output", "partitions"):
         disk.pop(k)
@@ -417,10 +416,11 @@ class Draft:
 
     def toml(self) -> str:
         """TOML text: the short canonical form when valid, else everything typed so far."""
-        from ..core.profile import parse_profile, profile_to_toml
+        from ..core.profile import only_own_options, parse_profile, profile_to_toml
 
         try:
-            return profile_to_toml(parse_profile(copy.deepcopy(self.data), self.base_dir))
+            return profile_to_toml(parse_profile(only_own_options(copy.deepcopy(self.data)),
+                                                 self.base_dir))
         except ProfileErrors:
             return tomli_w.dumps(_strip_none(self.data))
 
@@ -539,13 +539,13 @@ def analyse(
     """
     from ..core.plan import render_script
     from ..core.planner import check_profile, estimate, make_plan
-    from ..core.profile import parse_profile
+    from ..core.profile import only_own_options, parse_profile
     from ..core.runner import preflight
 
     t0 = time.perf_counter()
     out = Analysis(revision=revision)
     try:
-        profile = parse_profile(copy.deepcopy(data), base_dir)
+        profile = parse_profile(only_own_options(copy.deepcopy(data)), base_dir)
     except ProfileErrors as err:
         out.model_errors = list(err.errors)
         out.seconds = time.perf_counter() - t0

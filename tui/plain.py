@@ -54,10 +54,10 @@ class Quit(Exception):
 
 
 def _model_errors(data: dict[str, Any], base: Path) -> list[ProfileError]:
-    from ..core.profile import parse_profile
+    from ..core.profile import only_own_options, parse_profile
 
     try:
-        parse_profile(copy.deepcopy(data), base)
+        parse_profile(only_own_options(copy.deepcopy(data)), base)
     except ProfileErrors as err:
         return list(err.errors)
     return []

@@ -16,17 +16,11 @@ from pathlib import Path, PurePosixPath
 
 from ..errors import ProfileError
 from ..layout import PartInfo, disk_id, resolve
-from ..profile import Filesystem, Profile, Role, Table
+from ..profile import Profile, Role, Table
 from ..scan import Scan
 from ..zfs.kit import _version_key
 from .model import Loader, RootBy
 
-ROOTFSTYPE = {
-    Filesystem.ext4: "ext4",
-    Filesystem.erofs: "erofs",
-    Filesystem.squashfs: "squashfs",
-    Filesystem.vfat: "vfat",
-}
 _VMLINUZ = re.compile(r"^vmlinuz-(.+)$")
 
 
@@ -183,13 +177,13 @@ def _dest_for(tree_path: str) -> str:
 def _root_arg(profile: Profile, root: PartInfo, by: RootBy) -> tuple[str | None, str]:
     """(root=… argument or None, why not) for the partition that receives "/"."""
     part = root.part
-    if part.filesystem == Filesystem.zfs:
-        assert part.zfs is not None
-        for m in part.zfs.mounts():
+    pool = getattr(part, "zfs", None) if part.filesystem == "zfs" else None
+    if pool is not None:
+        for m in pool.mounts():
             if m.path == "/":
                 return f"root=ZFS={m.dataset}", ""
         if part.mount_point == "/":
-            return f"root=ZFS={part.zfs.pool}", ""
+            return f"root=ZFS={pool.pool}", ""
         return None, "no dataset of the pool is mounted at /"
     gpt = root.disk.table in (Table.gpt, Table.hybrid)
     if by == RootBy.auto:
@@ -209,7 +203,7 @@ def _root_arg(profile: Profile, root: PartInfo, by: RootBy) -> tuple[str | None,
             return None, "the root partition's label has a space, which root= cannot hold"
         return f"root=LABEL={part.label}", ""
     if root.fs_uuid is None:
-        return None, f"{part.filesystem.value} has no filesystem UUID"
+        return None, f"{part.filesystem} has no filesystem UUID"
     return f"root=UUID={root.fs_uuid}", ""
 
 
@@ -322,7 +316,7 @@ def boot_setup(profile: Profile, scan: Scan | None) -> tuple[BootSetup | None, l
         return None, errors
     assert root_info is not None
     words = [root_arg]
-    fstype = ROOTFSTYPE.get(root_info.part.filesystem)
+    fstype = root_info.part.rules.fstype if root_info.part.rules.contents else None
     if fstype:
         words.append(f"rootfstype={fstype}")
     words.append("ro")

@@ -1,29 +1,46 @@
-"""One module per filesystem; adding a filesystem touches one place: REGISTRY."""
+"""The filesystems diskwright makes: one module each, and this registry of them.
+
+A module (core/fs/<name>.py) declares everything about its filesystem in one
+FsSpec: its partition class (options table, label/UUID rules, read-only or
+not, the guest's fstype), the builder (size model, steps, checks) and its tools
+and field words. Adding a filesystem is a new module and one line in SPECS.
+"""
 
 from __future__ import annotations
 
-from ..profile import Filesystem
-from .base import FsBuilder, FsSize, PartCtx
-from .erofs import ErofsBuilder
-from .ext4 import Ext4Builder
-from .other import NoneBuilder, SwapBuilder
-from .squashfs import SquashfsBuilder
-from .vfat import VfatBuilder
-from .zfs import ZfsBuilder
+from ..tools import register_tools
+from . import erofs, ext4, other, squashfs, vfat, zfs
+from .base import FieldWords, FsBuilder, FsSize, FsSpec, PartCtx
 
-REGISTRY: dict[Filesystem, FsBuilder] = {
-    Filesystem.ext4: Ext4Builder(),
-    Filesystem.erofs: ErofsBuilder(),
-    Filesystem.squashfs: SquashfsBuilder(),
-    Filesystem.vfat: VfatBuilder(),
-    Filesystem.swap: SwapBuilder(),
-    Filesystem.none: NoneBuilder(),
-    Filesystem.zfs: ZfsBuilder(),
-}
+SPECS: tuple[FsSpec, ...] = (
+    ext4.SPEC,
+    erofs.SPEC,
+    squashfs.SPEC,
+    vfat.SPEC,
+    other.SWAP,
+    other.NONE,
+    zfs.SPEC,
+)
+REGISTRY: dict[str, FsSpec] = {s.name: s for s in SPECS}
+register_tools(t for s in SPECS for t in s.tools)
 
 
-def builder_for(fs: Filesystem) -> FsBuilder:
+def spec_for(fs: str) -> FsSpec:
     return REGISTRY[fs]
 
 
-__all__ = ["REGISTRY", "FsBuilder", "FsSize", "PartCtx", "builder_for"]
+def builder_for(fs: str) -> FsBuilder:
+    return REGISTRY[fs].builder
+
+
+__all__ = [
+    "REGISTRY",
+    "SPECS",
+    "FieldWords",
+    "FsBuilder",
+    "FsSize",
+    "FsSpec",
+    "PartCtx",
+    "builder_for",
+    "spec_for",
+]

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from pydantic import BaseModel
 
 from ..errors import ProfileError
-from ..layout import PartInfo
+from ..model import FsRules, PartitionBase
 from ..plan import Arg, Arith, Expr, Or, Step, StepKind, Word, cmd, ws
-from ..profile import Partition, Profile
 from ..sample import Sample
 from ..scan import Stats
+from ..tools import Tool
 from ..units import MiB, parse_size, round_up
+
+if TYPE_CHECKING:  # names for hints only: at run time the filesystems sit below both
+    from ..layout import PartInfo
+    from ..model import Profile
+
+
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -42,8 +52,14 @@ class PartCtx:
         return self.sample.ratio(kind, compressor)
 
     @property
-    def part(self) -> Partition:
+    def part(self) -> PartitionBase:
         return self.info.part
+
+    def options(self, kind: type[OptionsT]) -> OptionsT:
+        """This partition's own options table, typed (e.g. ctx.options(Ext4Options))."""
+        opts = getattr(self.info.part, self.info.part.filesystem)
+        assert isinstance(opts, kind), (self.info.where, kind)
+        return opts
 
     @property
     def image(self) -> Word:
@@ -158,6 +174,40 @@ class FsBuilder(Protocol):
     def steps(self, ctx: PartCtx) -> list[Step]: ...
 
     def verify(self, ctx: PartCtx) -> list[Step]: ...
+
+
+@dataclass(frozen=True)
+class FieldWords:
+    """How the wizard and plain mode name and explain one option."""
+
+    label: str
+    help: str
+    choices: tuple[str, ...] = ()  # for a fixed set of values, in the order shown
+
+
+@dataclass(frozen=True)
+class FsSpec:
+    """Everything about one filesystem, declared once by its module in core/fs/.
+
+    The model's rules (labels, UUIDs, read-only, the guest's fstype) live on
+    `partition.rules`; the options model is the `[<name>]` table of a partition;
+    the builder makes, sizes and checks the image; `tools` feed the doctor and
+    the preflight; `fields` are the words the front ends show for the options.
+    """
+
+    name: str
+    title: str  # one line for a chooser
+    help: str  # what it is for, for a first-timer
+    partition: type[PartitionBase]
+    builder: FsBuilder
+    options: type[BaseModel] | None = None
+    options_title: str = ""  # "ext4 options", for messages
+    tools: tuple[Tool, ...] = ()
+    fields: Mapping[str, FieldWords] = field(default_factory=dict)
+
+    @property
+    def rules(self) -> FsRules:
+        return self.partition.rules
 
 
 def auto_or_fixed(ctx: PartCtx, minimum: int, content: int, *, align: int = MiB) -> FsSize:

@@ -6,11 +6,48 @@ are refused at validation instead of being passed and not taking effect.
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
 from ..errors import ProfileError
+from ..model import FsRules, PartitionBase, strict
 from ..plan import Arg, Step, cmd
-from ..tools import erofs_features
+from ..tools import Tool, erofs_features
 from ..units import MiB, round_up
-from .base import FsSize, PartCtx, auto_or_fixed, owners_unsupported, too_small
+from .base import (
+    FieldWords,
+    FsSize,
+    FsSpec,
+    PartCtx,
+    auto_or_fixed,
+    owners_unsupported,
+    too_small,
+)
+
+
+class ErofsOptions(BaseModel):
+    """The [erofs] table of an erofs partition."""
+
+    model_config = strict()
+    compressor: Literal["none", "lz4", "lz4hc"] = "lz4hc"
+    level: int | None = Field(default=None, ge=0, le=12, description="lz4hc level 0-12")
+    tail_packing: bool = True
+    dedupe: bool = False
+    fragments: bool = False
+
+    @model_validator(mode="after")
+    def _level(self) -> ErofsOptions:
+        if self.level is not None and self.compressor != "lz4hc":
+            raise ValueError("level only applies to the lz4hc compressor; remove it or use lz4hc")
+        return self
+
+
+class ErofsPartition(PartitionBase):
+    rules = FsRules(label_bytes=16, read_only=True, fstype="erofs", may_be_empty=False)
+    filesystem: Literal["erofs"]
+    erofs: ErofsOptions = Field(default_factory=ErofsOptions)
+
 
 BLOCK = 4096
 
@@ -24,7 +61,7 @@ class ErofsBuilder:
 
     def check(self, ctx: PartCtx) -> list[ProfileError]:
         feats = erofs_features()
-        opts = ctx.part.erofs
+        opts = ctx.options(ErofsOptions)
         errors: list[ProfileError] = []
         where = f"{ctx.info.where}.erofs"
         if feats.version == (0,):
@@ -63,7 +100,7 @@ class ErofsBuilder:
 
     def estimate(self, ctx: PartCtx) -> FsSize:
         st = ctx.stats
-        opts = ctx.part.erofs
+        opts = ctx.options(ErofsOptions)
         ratio = ctx.compress_ratio("erofs", opts.compressor)
         full_blocks = st.bytes - st.tail_bytes
         if opts.compressor == "none":
@@ -81,7 +118,7 @@ class ErofsBuilder:
         return auto_or_fixed(ctx, minimum, content, align=BLOCK)
 
     def steps(self, ctx: PartCtx) -> list[Step]:
-        opts, info = ctx.part.erofs, ctx.info
+        opts, info = ctx.options(ErofsOptions), ctx.info
         feats = erofs_features()
         # with SOURCE_DATE_EPOCH set, mkfs.erofs 1.5 writes ~1% larger images than with -T
         argv: list[Arg] = ["env", "-u", "SOURCE_DATE_EPOCH", "mkfs.erofs"]
@@ -136,3 +173,37 @@ class ErofsBuilder:
                 weight=0.3,
             )
         ]
+
+
+SPEC = FsSpec(
+    name="erofs",
+    title="erofs — read-only, compressed, fast to read",
+    help="Read-only and compressed (lz4/lz4hc), very fast to mount and read. Made for "
+    "a Nix store or an immutable root; the guest cannot write to it.",
+    partition=ErofsPartition,
+    builder=ErofsBuilder(),
+    options=ErofsOptions,
+    options_title="erofs options",
+    tools=(
+        Tool(
+            "mkfs.erofs", "erofs images", "erofs-utils", "erofs-utils", "erofs-utils", "erofs-utils"
+        ),
+        Tool(
+            "fsck.erofs",
+            "checking erofs",
+            "erofs-utils",
+            "erofs-utils",
+            "erofs-utils",
+            "erofs-utils",
+        ),
+    ),
+    fields={
+        "compressor": FieldWords(
+            "Compressor", "lz4hc: smaller images, same fast reads (usual)", ("lz4hc", "lz4", "none")
+        ),
+        "level": FieldWords("lz4hc level", "0-12; only for lz4hc"),
+        "tail_packing": FieldWords("Tail packing", "pack file tails together (smaller)"),
+        "dedupe": FieldWords("Dedupe", "share identical data blocks (needs erofs-utils ≥ 1.6)"),
+        "fragments": FieldWords("Fragments", "pack small files into shared blocks (≥ 1.6)"),
+    },
+)

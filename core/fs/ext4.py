@@ -15,12 +15,33 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Literal
+
+from pydantic import BaseModel, Field
 
 from ..errors import ProfileError
 from ..ext4_split import is_big
+from ..model import FsRules, PartitionBase, strict
 from ..plan import And, Arg, Arith, Expr, Or, Pipe, Step, Var, cmd
+from ..tools import Tool
 from ..units import MiB, parse_size, round_up
-from .base import FsSize, PartCtx, auto_or_fixed, too_small
+from .base import FieldWords, FsSize, FsSpec, PartCtx, auto_or_fixed, too_small
+
+
+class Ext4Options(BaseModel):
+    """The [ext4] table of an ext4 partition."""
+
+    model_config = strict()
+    block_size: Literal[1024, 2048, 4096] = 4096
+    inode_ratio: int = Field(default=16384, ge=1024, le=67108864)
+    reserved_percent: float = Field(default=0, ge=0, le=50)
+
+
+class Ext4Partition(PartitionBase):
+    rules = FsRules(label_bytes=16, fstype="ext4")
+    filesystem: Literal["ext4"]
+    ext4: Ext4Options = Field(default_factory=Ext4Options)
+
 
 # mke2fs -d links each entry after searching only the folder's last block (EXT2FS_LINK_APPEND)
 LINEAR_LINK_VERSION = (1, 47, 3)
@@ -49,7 +70,7 @@ def default_journal_blocks(blocks: int) -> int:
 
 def journal_blocks_for(ctx: PartCtx) -> int:
     """The journal mke2fs would pick for the final size, passed explicitly (-J size=)."""
-    b = ctx.part.ext4.block_size
+    b = ctx.options(Ext4Options).block_size
     data = ctx.stats.rounded(b) // b
     return max(default_journal_blocks(int(data * 1.1) + 1024), 1024)
 
@@ -99,7 +120,7 @@ class Geometry:
 def used_blocks(ctx: PartCtx) -> tuple[int, int]:
     """(blocks mkfs.ext4 -d fills outside group metadata, inodes it uses)."""
     st = ctx.stats
-    b = ctx.part.ext4.block_size
+    b = ctx.options(Ext4Options).block_size
     data = st.rounded(b) // b
     dirs = sum(-(-(d + 24) // (b - 12)) for d in ctx.dirents) or st.dirs
     dirs += sum(1 for d in ctx.dirents if d + 24 > b - 12)  # htree root of big folders
@@ -112,7 +133,7 @@ def used_blocks(ctx: PartCtx) -> tuple[int, int]:
 
 def tight_blocks(ctx: PartCtx) -> int:
     """The smallest filesystem that holds the tree, plus 2% for what the model misses."""
-    opts = ctx.part.ext4
+    opts = ctx.options(Ext4Options)
     b = opts.block_size
     bpg = 8 * b
     used, inodes = used_blocks(ctx)
@@ -148,7 +169,7 @@ def splits_big_folders(ctx: PartCtx) -> bool:
     """Split-then-merge only where mkfs.ext4 -d is quadratic and a folder is big enough."""
     if ctx.src is None or e2fsprogs_version() >= LINEAR_LINK_VERSION:
         return False
-    b = ctx.part.ext4.block_size
+    b = ctx.options(Ext4Options).block_size
     return any(is_big(d, b) for d in ctx.dirents)
 
 
@@ -167,7 +188,7 @@ class Ext4Builder:
         return too_small(ctx, self.estimate(ctx))
 
     def estimate(self, ctx: PartCtx) -> FsSize:
-        b = ctx.part.ext4.block_size
+        b = ctx.options(Ext4Options).block_size
         used, _ = used_blocks(ctx)
         content = (used - journal_blocks_for(ctx)) * b
         return auto_or_fixed(ctx, tight_blocks(ctx) * b, content)
@@ -200,7 +221,7 @@ class Ext4Builder:
         """Big folders go into one-block parts first, so mkfs -d never searches long ones."""
         v = _version(e2fsprogs_version())
         argv: list[object] = ["diskwright", "helper", "ext4-split", ctx.src, tree]
-        argv += [ctx.work_file("merge"), str(ctx.part.ext4.block_size)]
+        argv += [ctx.work_file("merge"), str(ctx.options(Ext4Options).block_size)]
         if in_place:
             argv.append("--in-place")
         return [
@@ -237,7 +258,7 @@ class Ext4Builder:
         )
 
     def steps(self, ctx: PartCtx) -> list[Step]:
-        part, opts, info = ctx.part, ctx.part.ext4, ctx.info
+        part, opts, info = ctx.part, ctx.options(Ext4Options), ctx.info
         b = opts.block_size
         size = self.estimate(ctx)
         argv: list[Arg] = ["mkfs.ext4", "-F", "-b", str(b), "-i", str(opts.inode_ratio)]
@@ -376,3 +397,35 @@ def _headroom_arith(min_var: Var, headroom: str, block: int) -> Arith:
         extra = -(-parse_size(headroom) // block)
         grown = ("(", min_var, f" + {extra})")
     return Arith(("(", *grown, f" + {per_mib - 1}) / {per_mib} * {per_mib}"))
+
+
+SPEC = FsSpec(
+    name="ext4",
+    title="ext4 — read-write Linux filesystem",
+    help="Read-write Linux filesystem. The safe default for a root or data partition: "
+    "the guest can write to it, grow it and fsck it.",
+    partition=Ext4Partition,
+    builder=Ext4Builder(),
+    options=Ext4Options,
+    options_title="ext4 options",
+    tools=(
+        Tool("mkfs.ext4", "ext4 filesystems", "e2fsprogs", "e2fsprogs", "e2fsprogs", "e2fsprogs"),
+        Tool("e2fsck", "checking ext4", "e2fsprogs", "e2fsprogs", "e2fsprogs", "e2fsprogs"),
+        Tool(
+            "resize2fs", "shrinking ext4 to fit", "e2fsprogs", "e2fsprogs", "e2fsprogs", "e2fsprogs"
+        ),
+        Tool("dumpe2fs", "reading ext4 sizes", "e2fsprogs", "e2fsprogs", "e2fsprogs", "e2fsprogs"),
+        Tool(
+            "debugfs", "fixing ext4 ownership", "e2fsprogs", "e2fsprogs", "e2fsprogs", "e2fsprogs"
+        ),
+    ),
+    fields={
+        "block_size": FieldWords(
+            "Block size", "4096 bytes is usual; 1024 for tiny images", ("4096", "2048", "1024")
+        ),
+        "inode_ratio": FieldWords(
+            "Bytes/inode", "one inode per this many bytes; lower it for many small files"
+        ),
+        "reserved_percent": FieldWords("Reserved %", "space only root may use; 0 for images"),
+    },
+)

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from ..errors import ProfileError
+from ..model import FsRules, PartitionBase
 from ..plan import Arg, Step, cmd
+from ..tools import Tool
 from ..units import MiB
-from .base import FsSize, PartCtx
+from .base import FsSize, FsSpec, PartCtx
+
+
+class SwapPartition(PartitionBase):
+    rules = FsRules(label_bytes=16, fstype="swap", contents=False)
+    filesystem: Literal["swap"]
+
+
+class NonePartition(PartitionBase):
+    rules = FsRules(label_bytes=None, uuid="none", contents=False)
+    filesystem: Literal["none"]
 
 
 class SwapBuilder:
@@ -79,3 +93,22 @@ class NoneBuilder:
 
     def verify(self, ctx: PartCtx) -> list[Step]:
         return []
+
+
+SWAP = FsSpec(
+    name="swap",
+    title="swap — swap space for the guest",
+    help="Swap space for the guest. Holds no files; give it a fixed size.",
+    partition=SwapPartition,
+    builder=SwapBuilder(),
+    tools=(
+        Tool("mkswap", "swap partitions", "util-linux", "util-linux", "util-linux", "util-linux"),
+    ),
+)
+NONE = FsSpec(
+    name="none",
+    title="none — raw space (bios-boot)",
+    help="No filesystem: raw space of the given size, e.g. the bios-boot partition GRUB uses.",
+    partition=NonePartition,
+    builder=NoneBuilder(),
+)

@@ -2,19 +2,64 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
 from ..errors import ProfileError
+from ..model import FsRules, PartitionBase, strict
 from ..plan import Arg, Step, cmd
-from ..tools import squashfs_compressors
+from ..tools import Tool, squashfs_compressors
 from ..units import MiB, parse_size, round_up
-from .base import FsSize, PartCtx, auto_or_fixed, owners_unsupported, too_small
+from .base import (
+    FieldWords,
+    FsSize,
+    FsSpec,
+    PartCtx,
+    auto_or_fixed,
+    owners_unsupported,
+    too_small,
+)
+
+
+class SquashfsOptions(BaseModel):
+    """The [squashfs] table of a squashfs partition."""
+
+    model_config = strict()
+    compressor: Literal["gzip", "xz", "zstd", "lz4", "lzo"] = "zstd"
+    block_size: str = "128KiB"
+    tool: Literal["mksquashfs", "gensquashfs"] = "mksquashfs"
+
+    @field_validator("block_size")
+    @classmethod
+    def _bs(cls, v: str) -> str:
+        n = parse_size(v)
+        if n < 4096 or n > MiB or n & (n - 1):
+            raise ValueError(
+                "squashfs block_size is not a power of two from 4KiB to 1MiB; use e.g. 128KiB"
+            )
+        return v
+
+
+class SquashfsPartition(PartitionBase):
+    rules = FsRules(
+        label_bytes=None,
+        no_label="squashfs has no label at all (use erofs or ext4 for one)",
+        uuid="none",
+        read_only=True,
+        fstype="squashfs",
+        may_be_empty=False,
+    )
+    filesystem: Literal["squashfs"]
+    squashfs: SquashfsOptions = Field(default_factory=SquashfsOptions)
 
 
 class SquashfsBuilder:
     def tools(self, ctx: PartCtx) -> list[str]:
-        return [ctx.part.squashfs.tool, "unsquashfs"]
+        return [ctx.options(SquashfsOptions).tool, "unsquashfs"]
 
     def check(self, ctx: PartCtx) -> list[ProfileError]:
-        opts = ctx.part.squashfs
+        opts = ctx.options(SquashfsOptions)
         errors: list[ProfileError] = []
         if opts.tool == "mksquashfs" and opts.compressor not in squashfs_compressors():
             errors.append(
@@ -29,7 +74,7 @@ class SquashfsBuilder:
 
     def estimate(self, ctx: PartCtx) -> FsSize:
         st = ctx.stats
-        opts = ctx.part.squashfs
+        opts = ctx.options(SquashfsOptions)
         bs = parse_size(opts.block_size)
         ratio = ctx.compress_ratio("squashfs", opts.compressor)
         # full blocks and the tails packed into fragment blocks both compress
@@ -41,7 +86,7 @@ class SquashfsBuilder:
         return auto_or_fixed(ctx, minimum, content, align=4096)
 
     def steps(self, ctx: PartCtx) -> list[Step]:
-        opts, info = ctx.part.squashfs, ctx.info
+        opts, info = ctx.options(SquashfsOptions), ctx.info
         bs = parse_size(opts.block_size)
         if opts.tool == "gensquashfs":
             argv: list[Arg] = [
@@ -100,3 +145,57 @@ class SquashfsBuilder:
                 weight=0.1,
             )
         ]
+
+
+SPEC = FsSpec(
+    name="squashfs",
+    title="squashfs — read-only, strongly compressed",
+    help="Read-only and strongly compressed (zstd, xz, gzip…). The smallest images, "
+    "for live media and stores. Has no label; random reads are slower than erofs.",
+    partition=SquashfsPartition,
+    builder=SquashfsBuilder(),
+    options=SquashfsOptions,
+    options_title="squashfs options",
+    tools=(
+        Tool(
+            "mksquashfs",
+            "squashfs images",
+            "squashfs-tools",
+            "squashfs-tools",
+            "squashfs-tools",
+            "squashfsTools",
+        ),
+        Tool(
+            "unsquashfs",
+            "checking squashfs",
+            "squashfs-tools",
+            "squashfs-tools",
+            "squashfs-tools",
+            "squashfsTools",
+        ),
+        Tool(
+            "gensquashfs",
+            "squashfs from a pack file",
+            "squashfs-tools-ng",
+            "squashfs-tools-ng",
+            "squashfs-tools-ng",
+            "squashfs-tools-ng",
+            optional=True,
+        ),
+    ),
+    fields={
+        "compressor": FieldWords(
+            "Compressor",
+            "zstd: small and quick (usual); xz: smallest",
+            ("zstd", "xz", "gzip", "lz4", "lzo"),
+        ),
+        "block_size": FieldWords(
+            "Block size",
+            "bigger blocks compress better, random reads get slower",
+            ("4KiB", "8KiB", "16KiB", "32KiB", "64KiB", "128KiB", "256KiB", "512KiB", "1MiB"),
+        ),
+        "tool": FieldWords(
+            "Tool", "mksquashfs (usual) or gensquashfs", ("mksquashfs", "gensquashfs")
+        ),
+    },
+)

@@ -2,10 +2,37 @@
 
 from __future__ import annotations
 
+import re
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
 from ..errors import ProfileError
+from ..model import FsRules, PartitionBase, strict
 from ..plan import Arg, Step, cmd
+from ..tools import Tool
 from ..units import MiB, format_size, round_up
-from .base import FsSize, PartCtx, owners_unsupported, too_small
+from .base import FieldWords, FsSize, FsSpec, PartCtx, owners_unsupported, too_small
+
+
+class VfatOptions(BaseModel):
+    """The [vfat] table of a vfat partition."""
+
+    model_config = strict()
+    fat_size: Literal["auto", 12, 16, 32] = "auto"
+
+
+class VfatPartition(PartitionBase):
+    rules = FsRules(
+        label_bytes=11,
+        label_re=re.compile(r"^[A-Z0-9 !#$%&'()\-@^_`{}~]+$"),
+        label_hint="upper-case letters, digits, spaces and - _",
+        uuid="vfat",
+        fstype="vfat",
+    )
+    filesystem: Literal["vfat"]
+    vfat: VfatOptions = Field(default_factory=VfatOptions)
+
 
 SECTOR = 512
 FAT12_MAX = 4084
@@ -68,7 +95,7 @@ class VfatBuilder:
         return ["mkfs.vfat", "fsck.vfat", "diskwright"]
 
     def _forced(self, ctx: PartCtx) -> int | None:
-        f = ctx.part.vfat.fat_size
+        f = ctx.options(VfatOptions).fat_size
         return None if f == "auto" else int(f)
 
     def estimate(self, ctx: PartCtx) -> FsSize:
@@ -160,3 +187,35 @@ class VfatBuilder:
                 weight=0.1,
             )
         ]
+
+
+SPEC = FsSpec(
+    name="vfat",
+    title="vfat — FAT, what firmware reads (the ESP)",
+    help="FAT: readable by firmware and every OS. Required for the EFI System Partition; "
+    "keeps no owners, permissions or symlinks.",
+    partition=VfatPartition,
+    builder=VfatBuilder(),
+    options=VfatOptions,
+    options_title="vfat options",
+    tools=(
+        Tool(
+            "mkfs.vfat",
+            "ESP / FAT filesystems",
+            "dosfstools",
+            "dosfstools",
+            "dosfstools",
+            "dosfstools",
+        ),
+        Tool("fsck.vfat", "checking FAT", "dosfstools", "dosfstools", "dosfstools", "dosfstools"),
+        Tool("mcopy", "copying files into FAT", "mtools", "mtools", "mtools", "mtools"),
+        Tool("mmd", "making FAT folders", "mtools", "mtools", "mtools", "mtools"),
+    ),
+    fields={
+        "fat_size": FieldWords(
+            "FAT size",
+            "auto picks what fits; some firmware wants FAT32",
+            ("auto", "12", "16", "32"),
+        ),
+    },
+)

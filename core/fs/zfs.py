@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import functools
 from pathlib import PurePosixPath
+from typing import Literal
+
+from pydantic import Field, model_validator
 
 from ..disk import disk_file
 from ..errors import ProfileError
+from ..model import FsRules, PartitionBase, Table, derive_hex, derive_uuid
 from ..plan import And, Arg, Pipe, Step, Word, cmd, prefixed, w
-from ..profile import Filesystem, Table, derive_hex, derive_uuid
 from ..units import MiB, format_size, round_up
 from ..zfs.job import (
     CHECK_SERIAL,
@@ -40,7 +43,27 @@ from ..zfs.job import (
 from ..zfs.model import ZfsPool
 from ..zfs.props import needs_version, newer_than, required_feature
 from ..zfs.size import content_need, partition_for
-from .base import FsSize, PartCtx, too_small
+from .base import FsSize, FsSpec, PartCtx, too_small
+
+
+class ZfsPartition(PartitionBase):
+    rules = FsRules(
+        label_bytes=None,
+        uuid="random",
+        no_uuid="OpenZFS gives each pool a random GUID",
+        byte_reproducible=False,
+    )
+    filesystem: Literal["zfs"]
+    zfs: ZfsPool | None = Field(
+        default=None, description="ZFS pool: name, properties, datasets, volumes"
+    )
+
+    @model_validator(mode="after")
+    def _pool(self) -> ZfsPartition:
+        if self.zfs is None:
+            raise ValueError("zfs: a zfs partition has no pool settings; add a [zfs] table")
+        return self
+
 
 ZFS_PART_TYPE = "6A898CC3-1DD2-11B2-99A6-080020736631"
 VDEV_LEAD = MiB  # the pool's partition starts 1 MiB into the vdev disk
@@ -69,9 +92,7 @@ def kit_zfs_version() -> str | None:
 
 
 def _pool(ctx: PartCtx) -> ZfsPool:
-    pool = ctx.part.zfs
-    assert pool is not None, "a zfs partition without pool settings passed validation"
-    return pool
+    return ctx.options(ZfsPool)
 
 
 def _base(ctx: PartCtx) -> str:
@@ -144,7 +165,8 @@ class ZfsBuilder:
             for i, other in enumerate(disk.partitions):
                 if (d, i) >= (ctx.info.disk_index, ctx.info.index):
                     break
-                if other.filesystem == Filesystem.zfs and other.zfs and other.zfs.pool == pool.pool:
+                theirs = other.zfs if isinstance(other, ZfsPartition) else None
+                if theirs is not None and theirs.pool == pool.pool:
                     errors.append(
                         ProfileError(
                             f"{where}.pool",
@@ -554,3 +576,14 @@ def w_join(word: Word, suffix: str) -> Word:
 
 
 __all__ = ["ZfsBuilder", "build_timeout", "kit_zfs_version", "verify_timeout"]
+
+
+SPEC = FsSpec(
+    name="zfs",
+    title="zfs — a ZFS pool (built in a helper VM)",
+    help="A ZFS pool with datasets, built by real OpenZFS in a small helper VM.",
+    partition=ZfsPartition,
+    builder=ZfsBuilder(),
+    options=ZfsPool,
+    options_title="pool settings",
+)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..layout import PartInfo, resolve
-from ..profile import Filesystem, Profile, Table, derive_hex
+from ..model import Profile, Table, derive_hex
+from .model import ZfsPool
 
 
 @dataclass(frozen=True)
@@ -25,13 +26,20 @@ class ZfsMount:
     comment: str
 
 
+def pool_of(info: PartInfo) -> ZfsPool | None:
+    """The pool settings of a zfs partition (only its class has the [zfs] table)."""
+    pool = getattr(info.part, "zfs", None) if info.part.filesystem == "zfs" else None
+    return pool if isinstance(pool, ZfsPool) else None
+
+
 def pool_name(info: PartInfo) -> str:
-    return info.part.zfs.pool if info.part.zfs is not None else "rpool"
+    pool = pool_of(info)
+    return pool.pool if pool is not None else "rpool"
 
 
 def zfs_mounts(info: PartInfo) -> list[ZfsMount]:
     """The pool's mounted datasets in mount order, parents first."""
-    pool = info.part.zfs
+    pool = pool_of(info)
     if pool is None:
         return []
     out = []
@@ -50,7 +58,7 @@ def zfs_mounts(info: PartInfo) -> list[ZfsMount]:
 
 
 def zfs_parts(profile: Profile) -> list[PartInfo]:
-    return [i for i in resolve(profile) if i.part.filesystem == Filesystem.zfs and i.part.zfs]
+    return [i for i in resolve(profile) if pool_of(i) is not None]
 
 
 def host_id(profile: Profile) -> str:
@@ -81,7 +89,7 @@ def nixos_lines(profile: Profile) -> list[str]:
         names = " ".join(f'"{p}"' for p in extra)
         out.append(f"  boot.zfs.extraPools = [ {names} ]; # no fileSystems entry imports these")
     for i in parts:
-        pool = i.part.zfs
+        pool = pool_of(i)
         assert pool is not None
         if pool.pool_properties.get("autotrim") != "on":
             out.append(f"  # pool {pool.pool!r}: services.zfs.trim.enable = true; trims weekly")
