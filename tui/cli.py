@@ -238,6 +238,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not args.json:
             print(line, flush=True)
 
+    if not args.json:
+        names = ", ".join(p.name for p, _ in disks)
+        fw = "OVMF (UEFI)" if args.firmware == "uefi" else "SeaBIOS (BIOS)"
+        print(f"diskwright: booting {names} with {fw}; the disks are not changed "
+              "(snapshot=on)", file=sys.stderr)
     result = run(
         disks,
         firmware=args.firmware,
