@@ -2,18 +2,62 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 from .plan import And, Arg, Cmd, Step, Word, cmd, ws
 from .profile import Compression, Disk, Format, Output
 
-QEMU_FORMAT = {
-    Format.qcow2: ("qcow2", []),
-    Format.qcow2_compressed: ("qcow2", ["-c"]),
-    Format.vdi: ("vdi", []),
-    Format.vpc: ("vpc", ["-o", "subformat=fixed,force_size=on"]),
-    Format.vmdk: ("vmdk", ["-o", "subformat=streamOptimized"]),
-    Format.vhdx: ("vhdx", []),
-}
-CHECKABLE = {Format.qcow2, Format.qcow2_compressed, Format.vdi, Format.vmdk, Format.vhdx}
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """One output format, described once: the converter, the checks, the estimate and the
+    docs and tests all read this (FORMATS), so adding a format is one entry here."""
+
+    format: Format
+    title: str  # what it is for, one line
+    qemu: str | None  # qemu-img's name for it; None = the raw disk itself, no conversion
+    options: tuple[str, ...] = ()  # qemu-img convert options
+    checkable: bool = True  # `qemu-img check` understands it
+    byte_reproducible: bool = True  # two builds give the same bytes (else: the same content)
+    suffix: str = ""  # the usual file name ending
+    overhead: Literal["none", "footer", "clusters", "compressed"] = "clusters"
+
+    def estimate(self, disk_bytes: int, data: int, partitions: int, ratio: float) -> int:
+        """Bytes of the file for a disk of `disk_bytes` holding `data` bytes of content.
+
+        `ratio` is the expected compressed/raw size of the content (compressed clusters).
+        """
+        if self.overhead == "none":
+            return disk_bytes
+        if self.overhead == "footer":
+            return disk_bytes + 512
+        if self.overhead == "compressed":
+            return int(data * ratio) + disk_bytes // 4096
+        # sparse formats store data only (journals and inode tables are zeros) + metadata
+        return data + disk_bytes // 4096 + 256 * 1024 + partitions * 512 * 1024
+
+
+FORMATS: dict[Format, OutputFormat] = {
+    f.format: f
+    for f in (
+        OutputFormat(Format.raw, "a plain disk: dd it to a device", None, checkable=False,
+                     suffix=".img", overhead="none"),
+        OutputFormat(Format.qcow2, "QEMU's sparse format", "qcow2", suffix=".qcow2"),
+        OutputFormat(Format.qcow2_compressed, "qcow2 with compressed clusters", "qcow2",
+                     ("-c",), suffix=".qcow2", overhead="compressed"),
+        # these carry random ids or creation times: equal in content, not in bytes
+        OutputFormat(Format.vdi, "VirtualBox", "vdi", byte_reproducible=False, suffix=".vdi"),
+        OutputFormat(Format.vpc, "Hyper-V / Azure (fixed VHD)", "vpc",
+                     ("-o", "subformat=fixed,force_size=on"), checkable=False,
+                     byte_reproducible=False, suffix=".vhd", overhead="footer"),
+        OutputFormat(Format.vmdk, "VMware (stream-optimized)", "vmdk",
+                     ("-o", "subformat=streamOptimized"), byte_reproducible=False,
+                     suffix=".vmdk"),
+        OutputFormat(Format.vhdx, "Hyper-V (VHDX)", "vhdx", byte_reproducible=False,
+                     suffix=".vhdx"),
+    )
+}  # fmt: skip
 
 
 def qcow2_compression_args(kind: str, parallel: bool) -> list[str]:
@@ -39,7 +83,9 @@ def output_steps(d: int, disk: Disk, raw: Word) -> tuple[list[Step], Word]:
     steps: list[Step] = []
     current: Word = raw
     if out.format != Format.raw:
-        fmt, extra = QEMU_FORMAT[out.format]
+        spec = FORMATS[out.format]
+        assert spec.qemu is not None
+        fmt, extra = spec.qemu, list(spec.options)
         if out.format == Format.qcow2_compressed:
             extra = [*extra, *qcow2_compression_args(out.compression_type, out.parallel_writes)]
         converted = ws(f"disk{d}.{fmt}")
@@ -56,7 +102,7 @@ def output_steps(d: int, disk: Disk, raw: Word) -> tuple[list[Step], Word]:
         checks: list[Cmd] = [
             cmd("qemu-img", "compare", "-q", "-f", "raw", "-F", fmt, raw, converted)
         ]
-        if out.format in CHECKABLE:
+        if spec.checkable:
             checks.append(cmd("qemu-img", "check", "-q", "-f", fmt, converted))
         steps.append(
             Step(

@@ -18,9 +18,9 @@ from .errors import ProfileError, ProfileErrors
 from .fs import builder_for
 from .fs.base import FsSize, PartCtx
 from .layout import PartInfo, orphan_files, resolve
-from .output import output_steps
+from .output import FORMATS, output_steps
 from .plan import And, Arg, Cmd, Or, Pipe, Plan, Step, Word, cmd, ws
-from .profile import Compression, Format, Profile, Role, Table
+from .profile import Compression, Profile, Role, Table
 from .sample import Sample, sample
 from .scan import BLOCK_SIZES, Scan, Stats
 from .units import MiB, format_size, parse_size
@@ -375,17 +375,9 @@ def estimate(profile: Profile, scan: Scan | None, ctxs: list[PartCtx] | None = N
         # qcow2 and compressors store data only: journals and inode tables are zeros
         data = sum(min(s.content, s.image) for s in sizes)
         fmt = disk.output.format
-        if fmt == Format.raw:
-            out = total
-        elif fmt == Format.vpc:
-            out = total + 512
-        elif fmt == Format.qcow2_compressed:
-            out = int(data * 0.5) + total // 4096
-        else:
-            out = data + total // 4096 + 256 * 1024 + len(sizes) * 512 * 1024  # metadata clusters
         samples = [c.sample for c in mine if c.sample is not None]
-        if fmt == Format.qcow2_compressed and samples:
-            out = int(data * samples[0].ratio("output", "zlib")) + total // 4096
+        zlib = samples[0].ratio("output", "zlib") if samples else 0.5
+        out = FORMATS[fmt].estimate(total, data, len(sizes), zlib)
         if disk.output.compression != Compression.none:
             comp = disk.output.compression.value
             ratio = samples[0].ratio("output", comp) if samples else _PACK_RATIO[comp]

@@ -10,6 +10,8 @@ import pytest
 import tomli_w
 from conftest import EXAMPLES, leftovers, run_cli, sha256
 
+from diskwright.core.output import FORMATS as OUTPUT_FORMATS
+
 pytestmark = pytest.mark.integration
 
 OUTPUTS = {
@@ -58,8 +60,9 @@ def test_printed_plan_matches_build(tmp_path: Path, example_root: Path) -> None:
         assert leftovers(a) == [] and leftovers(b) == []
 
 
-FORMATS = ["raw", "qcow2", "qcow2-compressed", "vdi", "vpc", "vmdk", "vhdx"]
-BYTE_REPRODUCIBLE = {"raw", "qcow2", "qcow2-compressed"}
+# the one list of output formats, as core describes them
+FORMATS = [f.value for f in OUTPUT_FORMATS]
+BYTE_REPRODUCIBLE = {f.value for f, spec in OUTPUT_FORMATS.items() if spec.byte_reproducible}
 
 
 def test_every_format(tmp_path: Path, example_root: Path) -> None:

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DiskwrightError, ProfileError, ToolMissing
-from ..profile import Compression, Format, Profile
+from ..output import FORMATS
+from ..profile import Compression, Profile
 from ..zfs import vm as zvm
 from ..zfs.kit import which
 from . import grub
@@ -38,15 +39,6 @@ OVMF_PAIRS = (
     ("/usr/share/edk2/ovmf/OVMF_CODE.fd", "/usr/share/edk2/ovmf/OVMF_VARS.fd"),
     ("/usr/share/edk2/x64/OVMF_CODE.4m.fd", "/usr/share/edk2/x64/OVMF_VARS.4m.fd"),
 )
-QEMU_FORMAT = {
-    Format.raw: "raw",
-    Format.qcow2: "qcow2",
-    Format.qcow2_compressed: "qcow2",
-    Format.vdi: "vdi",
-    Format.vpc: "vpc",
-    Format.vmdk: "vmdk",
-    Format.vhdx: "vhdx",
-}
 TAIL = 30
 RUN_PREFIX = "diskwright-run-"
 
@@ -90,7 +82,7 @@ def disks_of(profile: Profile) -> list[tuple[Path, str]]:
                 f"{path} does not exist",
                 "build it first: diskwright build PROFILE",
             )
-        out.append((path, QEMU_FORMAT[disk.output.format]))
+        out.append((path, FORMATS[disk.output.format].qemu or "raw"))
     return out
 
 
