@@ -1,0 +1,170 @@
+"""Stage 5: the ordered plan — guards, staging, filesystems, disks, outputs, checks, renames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import nix
+from ..boot import steps as boot
+from ..disk import assemble_steps, check_table_step, disk_file
+from ..fs import builder_for
+from ..output import output_steps
+from ..plan import And, Cmd, Or, Pipe, Plan, Step, Word, cmd, ws
+from ..profile import Profile, Table
+from ..scan import Scan
+from .contexts import contexts, needs_staging
+from .estimate import estimate
+from .staging import staging_steps
+
+
+def _guard(path: str) -> Or:
+    return Or(
+        cmd("test", "!", "-e", path),
+        cmd(
+            "sh",
+            "-c",
+            'echo "$1 exists; refusing to replace it (use --force)" >&2; exit 1',
+            "guard",
+            path,
+        ),
+    )
+
+
+def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Plan:
+    """The ordered steps that build every disk of the profile."""
+    ctxs = contexts(profile, scan)
+    outputs = [str(profile.resolve(d.output.path)) for d in profile.disks]
+    workspace_parent = str(Path(outputs[0]).parent)
+    steps: list[Step] = []
+    if not force:
+        for i, out in enumerate(outputs):
+            steps.append(
+                Step(
+                    id=f"disk{i}-guard",
+                    title=f"Refuse to replace an existing {out}",
+                    phase="prepare",
+                    expr=_guard(out),
+                    weight=0.01,
+                )
+            )
+    reg_guards, reg_finish, reg_outputs = nix.finish_steps(
+        profile, scan, force=force, workspace_parent=workspace_parent
+    )
+    steps += reg_guards
+    steps += nix.prepare_steps(profile, scan)
+    for ctx in ctxs:
+        if needs_staging(ctx.info, scan):
+            steps += staging_steps(profile, scan, ctx)
+    for ctx in ctxs:
+        steps += builder_for(ctx.part.filesystem).steps(ctx)
+    steps += boot.esp_steps(profile, scan)
+    steps += nix.unstage_steps(
+        profile, scan, [c.info.key for c in ctxs if needs_staging(c.info, scan)]
+    )
+    finals: list[Word] = []
+    for d, disk in enumerate(profile.disks):
+        mine = [c.info for c in ctxs if c.info.disk_index == d]
+        steps += assemble_steps(profile, d, mine)
+        steps += boot.disk_steps(profile, scan, d)
+        raw = disk_file(d) if disk.table != Table.none else ws(f"{mine[0].key}.img")
+        conv, final = output_steps(d, disk, raw)
+        steps += conv
+        finals.append(final)
+    for ctx in ctxs:
+        steps += builder_for(ctx.part.filesystem).verify(ctx)
+    steps += boot.verify_steps(profile, scan)
+    for d, disk in enumerate(profile.disks):
+        if disk.table != Table.none:
+            steps.append(
+                check_table_step(profile, d, [c.info for c in ctxs if c.info.disk_index == d])
+            )
+    # All or nothing: copies into other folders land as .partial first; the renames
+    # that make outputs appear come last, together, and a rename does not fail halfway.
+    sources_for: list[object] = []
+    for d, (final, out) in enumerate(zip(finals, outputs, strict=True)):
+        if str(Path(out).parent) == workspace_parent:
+            sources_for.append(final)
+            continue
+        partial = str(Path(out).parent / f".diskwright-{Path(out).name}.partial")
+        steps.append(
+            Step(
+                id=f"disk{d}-stage-out",
+                title=f"Copy the finished image next to {out} (as .partial)",
+                phase="finish",
+                expr=cmd("cp", "--sparse=always", final, partial),
+                weight=0.3,
+            )
+        )
+        sources_for.append(partial)
+    for d, (src, out) in enumerate(zip(sources_for, outputs, strict=True)):
+        steps.append(
+            Step(
+                id=f"disk{d}-finish",
+                title=f"Move the finished image to {out}",
+                phase="finish",
+                expr=cmd("mv", "-f", src, out),  # type: ignore[arg-type]
+                weight=0.05,
+            )
+        )
+    steps += reg_finish
+    tools = sorted(
+        {t for c in ctxs for t in builder_for(c.part.filesystem).tools(c)} | _plan_tools(steps)
+    )
+    est = estimate(profile, scan, ctxs)
+    return Plan(
+        steps=steps,
+        outputs=outputs + reg_outputs,
+        workspace_parent=workspace_parent,
+        env={
+            "SOURCE_DATE_EPOCH": str(profile.reproducible.source_date_epoch),
+            "LC_ALL": "C",
+            "TZ": "UTC",
+        },
+        warnings=list(est.warnings),
+        force=force,
+        tools=tools,
+        # images + raw disks + converted outputs all sit in the workspace at once
+        space_needed=sum(p.image for d in est.disks for p in d.parts)
+        + sum(d.disk_bytes + d.output_bytes for d in est.disks),
+        sources=([str(profile.source_root())] if profile.source_root() else []) + nix.sources(scan),
+    )
+
+
+def _plan_tools(steps: list[Step]) -> set[str]:
+    found: set[str] = set()
+
+    def walk(e: object) -> None:
+        if isinstance(e, Cmd):
+            if e.argv and isinstance(e.argv[0], str):
+                found.add(e.argv[0])
+        elif isinstance(e, Pipe):
+            for part in e.cmds:
+                walk(part)
+        elif isinstance(e, And):
+            for item in e.items:
+                walk(item)
+        elif isinstance(e, Or):
+            walk(e.first)
+            walk(e.then)
+
+    for s in steps:
+        if s.expr is not None:
+            walk(s.expr)
+    basic = {
+        "sh",
+        "test",
+        "mv",
+        "cp",
+        "mkdir",
+        "rm",
+        "chmod",
+        "touch",
+        "find",
+        "truncate",
+        "printf",
+        "dd",
+        "stat",
+        "sed",
+        "env",
+    }
+    return found - basic

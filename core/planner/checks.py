@@ -1,0 +1,178 @@
+"""Stage 2: what needs the disk beyond the model (sources, sizes, tool features)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path, PurePosixPath
+
+from .. import nix
+from ..boot import steps as boot
+from ..errors import ProfileError, ProfileErrors
+from ..fs import builder_for
+from ..layout import orphan_files, resolve
+from ..profile import Profile, Table
+from ..scan import Scan
+from ..units import format_size, parse_size
+from .contexts import contexts
+from .estimate import estimate
+
+
+def check_profile(profile: Profile, scan: Scan | None) -> list[ProfileError]:
+    """Everything that needs the disk (sources, sizes, tool features) beyond the model."""
+    errors: list[ProfileError] = []
+    root = profile.source_root()
+    infos = resolve(profile)
+    wants_source = any(i.subtree is not None for i in infos)
+    if root is None:
+        if (
+            wants_source
+            and not profile.source.closure
+            and any(i.subtree and not i.files for i in infos)
+        ):
+            errors.append(
+                ProfileError(
+                    "source.path",
+                    "partitions take files from the source, but no source is set",
+                    "set source.path to a directory, or mark the partitions empty = true",
+                )
+            )
+    elif not root.exists():
+        errors.append(
+            ProfileError("source.path", f"{root} does not exist", "point it at a directory")
+        )
+    elif not root.is_dir():
+        errors.append(
+            ProfileError(
+                "source.path",
+                f"{root} is a file, not a directory",
+                "point it at the directory to put in the image",
+            )
+        )
+    elif scan is not None:
+        for bad in scan.unreadable[:5]:
+            errors.append(
+                ProfileError(
+                    "source.path",
+                    f"cannot read {bad}",
+                    "fix its permissions or run as a user who can read it",
+                )
+            )
+        for info in infos:
+            if info.subtree is None or info.part.contents is None:
+                continue
+            real = (root / info.subtree.lstrip("/")).resolve()
+            base = root.resolve()
+            if real != base and base not in real.parents:
+                errors.append(
+                    ProfileError(
+                        f"{info.where}.contents",
+                        f"{info.subtree} leads outside the source (through a symlink)",
+                        "name a directory inside the source tree",
+                    )
+                )
+            elif not scan.has_dir(info.subtree):
+                errors.append(
+                    ProfileError(
+                        f"{info.where}.contents",
+                        f"{info.subtree} is not a directory in the source {root}",
+                        "name a directory that exists in the source tree",
+                    )
+                )
+    for i, fm in enumerate(profile.source.files):
+        p = profile.resolve(fm.source)
+        if not p.is_file():
+            errors.append(
+                ProfileError(
+                    f"source.files[{i}].source",
+                    f"{p} is not a file" if p.exists() else f"{p} does not exist",
+                    "point it at an existing file",
+                )
+            )
+    if root is not None and root.is_dir():
+        for i, fm in enumerate(profile.source.files):
+            errors += _target_problems(root, i, fm.target)
+    for fm in orphan_files(profile):
+        errors.append(
+            ProfileError(
+                "source.files",
+                f"no partition receives {fm.target}",
+                "give a partition a mount point or contents that contains it",
+            )
+        )
+    errors += nix.check(profile, scan)
+    errors += boot.check(profile, scan)
+    if errors:
+        return errors
+    ctxs = contexts(profile, scan)
+    for ctx in ctxs:
+        errors += builder_for(ctx.part.filesystem).check(ctx)
+    for d, disk in enumerate(profile.disks):
+        if disk.size != "auto" and disk.table != Table.none:
+            est = estimate(profile, scan, ctxs).disks[d]
+            if est.needed > parse_size(disk.size):
+                errors.append(
+                    ProfileError(
+                        f"disks[{d}].size",
+                        f"{disk.size} is smaller than the partitions need "
+                        f"({format_size(est.needed)})",
+                        f"raise it to at least {format_size(est.needed)} or use auto",
+                    )
+                )
+        parent = profile.resolve(disk.output.path).parent
+        if not parent.is_dir():
+            errors.append(
+                ProfileError(
+                    f"disks[{d}].output.path",
+                    f"the folder {parent} does not exist",
+                    "create it or choose another output path",
+                )
+            )
+        if disk.table == Table.none and disk.size != "auto":
+            errors.append(
+                ProfileError(
+                    f"disks[{d}].size",
+                    "a bare filesystem image takes its size from the partition",
+                    "set the partition's size instead",
+                )
+            )
+    return errors
+
+
+def _target_problems(root: Path, i: int, target: str) -> list[ProfileError]:
+    """A target must not pass through a symlink or a file of the source tree, nor land
+    on a folder: staging would have to follow the link (out of the tree) or fail."""
+    where = f"source.files[{i}].target"
+    cur = root
+    parts = PurePosixPath(target).parts[1:]
+    for n, name in enumerate(parts):
+        cur = cur / name
+        shown = "/" + "/".join(parts[: n + 1])
+        try:
+            st = cur.lstat()
+        except FileNotFoundError:
+            return []  # staging makes the missing folders
+        except OSError as err:
+            return [ProfileError(where, f"cannot inspect {shown} in the source ({err.strerror})",
+                                 "fix its permissions")]
+        last = n == len(parts) - 1
+        if last:
+            if stat.S_ISDIR(st.st_mode):
+                return [ProfileError(where, f"{shown} is a folder in the source tree",
+                                     "name a file path (e.g. add the file name)")]
+            return []
+        if stat.S_ISLNK(st.st_mode):
+            link = os.readlink(cur)
+            return [ProfileError(where, f"{shown} in the source is a symlink (to {link}); "
+                                 "a file is never placed through a symlink",
+                                 "name the real folder the file belongs in")]
+        if not stat.S_ISDIR(st.st_mode):
+            return [ProfileError(where, f"{shown} in the source is a file, not a folder",
+                                 "choose a target whose parent is a folder")]
+    return []
+
+
+def validate(profile: Profile, scan: Scan | None) -> None:
+    errors = check_profile(profile, scan)
+    if errors:
+        raise ProfileErrors(errors)

@@ -1,0 +1,123 @@
+"""Stage 3: pure arithmetic over the contexts — cheap enough for every keystroke."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..disk import layout
+from ..fs import builder_for
+from ..fs.base import FsSize, PartCtx
+from ..output import FORMATS
+from ..profile import Compression, Profile, Role
+from ..scan import Scan, Stats
+from ..units import MiB
+from .contexts import contexts
+
+
+@dataclass(frozen=True)
+class PartEstimate:
+    key: str
+    where: str
+    role: str
+    filesystem: str
+    label: str | None
+    mount_point: str | None
+    files: int
+    content: int
+    minimum: int
+    image: int
+    start: int
+    size: int
+    fixed: bool
+
+
+@dataclass(frozen=True)
+class DiskEstimate:
+    index: int
+    name: str
+    table: str
+    parts: list[PartEstimate]
+    needed: int
+    disk_bytes: int
+    output_path: str
+    output_format: str
+    compression: str
+    output_bytes: int
+
+
+@dataclass(frozen=True)
+class Estimate:
+    disks: list[DiskEstimate]
+    source_files: int = 0
+    source_bytes: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def total_output(self) -> int:
+        return sum(d.output_bytes for d in self.disks)
+
+    @property
+    def total_disk(self) -> int:
+        return sum(d.disk_bytes for d in self.disks)
+
+
+_PACK_RATIO = {"zstd": 0.5, "xz": 0.42}
+
+
+def estimate(profile: Profile, scan: Scan | None, ctxs: list[PartCtx] | None = None) -> Estimate:
+    """Pure arithmetic over scan and profile: cheap enough for every keystroke."""
+    ctxs = ctxs if ctxs is not None else contexts(profile, scan)
+    disks: list[DiskEstimate] = []
+    for d, disk in enumerate(profile.disks):
+        mine = [c for c in ctxs if c.info.disk_index == d]
+        sizes: list[FsSize] = [builder_for(c.part.filesystem).estimate(c) for c in mine]
+        places, total = layout(disk, [s.image for s in sizes])
+        needed = layout(disk.model_copy(update={"size": "auto"}), [s.image for s in sizes])[1]
+        parts = [
+            PartEstimate(
+                key=c.info.key,
+                where=c.info.where,
+                role=c.part.role.value,
+                filesystem=c.part.filesystem,
+                label=c.part.label,
+                mount_point=c.part.mount_point,
+                files=c.stats.files,
+                content=s.content,
+                minimum=s.minimum,
+                image=s.image,
+                start=p.start,
+                size=p.size,
+                fixed=s.fixed,
+            )
+            for c, s, p in zip(mine, sizes, places, strict=True)
+        ]
+        # qcow2 and compressors store data only: journals and inode tables are zeros
+        data = sum(min(s.content, s.image) for s in sizes)
+        fmt = disk.output.format
+        samples = [c.sample for c in mine if c.sample is not None]
+        zlib = samples[0].ratio("output", "zlib") if samples else 0.5
+        out = FORMATS[fmt].estimate(total, data, len(sizes), zlib)
+        if disk.output.compression != Compression.none:
+            comp = disk.output.compression.value
+            ratio = samples[0].ratio("output", comp) if samples else _PACK_RATIO[comp]
+            out = int(min(out, data + MiB) * ratio)
+        disks.append(
+            DiskEstimate(
+                index=d,
+                name=disk.name,
+                table=disk.table.value,
+                parts=parts,
+                needed=needed,
+                disk_bytes=total,
+                output_path=str(profile.resolve(disk.output.path)),
+                output_format=fmt.value,
+                compression=disk.output.compression.value,
+                output_bytes=out,
+            )
+        )
+    total_stats = scan.total() if scan is not None else Stats()
+    warnings = []
+    for c in ctxs:
+        if c.part.role == Role.esp and c.info.subtree and scan and not scan.has_dir(c.info.subtree):
+            warnings.append(f"{c.info.where}: the source has no {c.info.subtree}; the ESP is empty")
+    return Estimate(disks, total_stats.files, total_stats.bytes, warnings)

@@ -1,0 +1,130 @@
+"""Stage 4: the staged tree of a partition that needs one (nested mounts, files, a closure)."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from .. import nix
+from ..fs.base import PartCtx
+from ..plan import Or, Step, Word, cmd
+from ..profile import Profile
+from ..scan import Scan
+
+
+def staging_steps(profile: Profile, scan: Scan | None, ctx: PartCtx) -> list[Step]:
+    """Hard-link farm of the subtree minus nested mount points, plus extra files.
+
+    No file data is copied where hard links work; a copy (reflink where the
+    filesystem can) is the fallback when the workspace is on another device.
+    """
+    info = ctx.info
+    assert isinstance(ctx.src, Word)
+    stage = ctx.src
+    root = profile.source_root()
+    steps: list[Step] = []
+    sid = info.key
+
+    def st(suffix: str, title: str, expr: object, weight: float = 0.05) -> Step:
+        return Step(
+            id=f"{sid}-{suffix}",
+            title=title,
+            phase="prepare",
+            expr=expr,  # type: ignore[arg-type]
+            weight=weight,
+        )
+
+    steps.append(st("stage-dir", f"Make the staging folder for {info.where}", cmd("mkdir", stage)))
+    has_tree = scan is not None and (root is not None or nix.has_closure(scan))
+    if has_tree and scan is not None and scan.has_dir(info.subtree or "/"):
+        # None: a folder only staging makes (a Nix closure's /nix/store and its parents)
+        sub = nix.physical(profile, scan, info.subtree or "/")
+        n = 0
+
+        def link_level(src_dir: str | None, rel: str) -> None:
+            nonlocal n
+            image_dir = str(PurePosixPath(info.subtree or "/") / rel) if rel else info.subtree
+            if nix.is_closure_dir(scan, image_dir or "/"):
+                n += 1
+                steps.extend(nix.link_closure_steps(f"{sid}-{n}", scan, _join(stage, rel)))
+                return
+            names = scan.top_level(image_dir or "/")
+            deeper = {
+                PurePosixPath(e).relative_to(image_dir or "/").parts[0]: e
+                for e in info.exclude
+                if PurePosixPath(image_dir or "/") in PurePosixPath(e).parents
+            }
+            for x in names:  # folders holding the closure's path are made, then filled
+                if x not in deeper and nix.synthetic_under(scan, f"{image_dir}/{x}"):
+                    deeper[x] = ""
+            plain = [x for x in names if x not in deeper]
+            target = _join(stage, rel)
+            if plain:
+                n += 1
+                srcs = [f"{src_dir}/{x}" for x in plain]
+                steps.append(
+                    st(
+                        f"link{n}",
+                        f"Hard-link {'/' + rel if rel else info.subtree} into staging",
+                        Or(
+                            cmd("cp", "-al", "--", *srcs, target, quiet_stderr=True),
+                            cmd("cp", "-a", "--reflink=auto", "--", *srcs, target),
+                        ),
+                        max(0.1, len(plain) / 1000),
+                    )
+                )
+            for name, excl in sorted(deeper.items()):
+                child_rel = f"{rel}/{name}" if rel else name
+                child_image_path = str(PurePosixPath(image_dir or "/") / name)
+                child_src = nix.physical(profile, scan, child_image_path)
+                exists = scan.has_dir(child_image_path)
+                n += 1
+                child_image = str(PurePosixPath(image_dir or "/") / name)
+                title = (
+                    f"Keep {child_image} as an empty mount point"
+                    if child_image == excl
+                    else f"Make {child_image} in staging"
+                )
+                steps.append(st(f"mkdir{n}", title, cmd("mkdir", _join(stage, child_rel)), 0.01))
+                if child_image != excl and exists:
+                    link_level(child_src, child_rel)
+                if exists and child_src is not None:
+                    n += 1
+                    steps.append(
+                        st(
+                            f"attrs{n}",
+                            f"Copy the mode of {child_rel}",
+                            cmd("chmod", f"--reference={child_src}", _join(stage, child_rel)),
+                            0.01,
+                        )
+                    )
+
+        link_level(sub, "")
+    for i, fm in enumerate(info.files):
+        rel = str(PurePosixPath(fm.target).relative_to(info.subtree or "/"))
+        # never through a symlink: a link in the tree must not redirect the write to the host
+        steps.append(
+            st(
+                f"file{i}",
+                f"Place {fm.target} (mode {fm.mode})",
+                cmd("diskwright", "helper", "place", stage, rel,
+                    str(profile.resolve(fm.source)), fm.mode),
+                0.02,
+            )
+        )
+    if nix.registration_plan(profile).image_key == info.key and nix.has_closure(scan):
+        steps += nix.registration_stage_steps(sid, stage, ctx.epoch)
+    src_root = nix.physical(profile, scan, info.subtree or "/") if has_tree else None
+    if src_root is not None and scan is not None and scan.has_dir(info.subtree or "/"):
+        steps.append(
+            st(
+                "stage-root",
+                "Give the staging root the source's mode",
+                cmd("chmod", f"--reference={src_root}", stage),
+                0.01,
+            )
+        )
+    return steps
+
+
+def _join(base: Word, rel: str) -> Word:
+    return Word((*base.parts, "/" + rel)) if rel else base
