@@ -331,10 +331,6 @@ class WizardApp(App[int]):
     # ------------------------------------------------------------ analysis
 
     @property
-    def latest_generation(self) -> int:
-        return self._gen
-
-    @property
     def analysis_pending(self) -> bool:
         return self._timer is not None or self._analysing > 0
 

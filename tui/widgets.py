@@ -500,10 +500,6 @@ class PlanPanel(ScrollView, can_focus=True):
         self._wrapped_at = -1
         self._wrap()
 
-    @property
-    def lines_text(self) -> str:
-        return self._text.plain
-
     def _wrap(self) -> None:
         width = self.scrollable_content_region.width
         if width <= 0 or width == self._wrapped_at:
