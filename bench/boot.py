@@ -76,10 +76,10 @@ def main() -> None:
             ("GRUB, UEFI (OVMF)", "grub-disk.toml", "uefi", MARKER),
         ]
         if args.zfs:
-            shutil.copy(REPO / "examples/zfs-boot.toml", folder / "zfs-boot.toml")
+            shutil.copy(REPO / "examples/zfs-root.toml", folder / "zfs-root.toml")
             make_demo_tree(folder / "zfs-boot-root", marker=ZFS_MARKER, zfs=True)
-            rows.append(("build zfs-boot.toml", [build(folder, "zfs-boot.toml")]))
-            cases.append(("ZFS root, GRUB, BIOS", "zfs-boot.toml", "bios", ZFS_MARKER))
+            rows.append(("build zfs-root.toml", [build(folder, "zfs-root.toml")]))
+            cases.append(("ZFS root, GRUB, BIOS", "zfs-root.toml", "bios", ZFS_MARKER))
         for title, profile, firmware, marker in cases:
             rows.append(
                 (

@@ -343,8 +343,8 @@ def zfs_boot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     status = kit_status()
     if not status.ready:
         pytest.skip(f"ZFS helper VM unavailable: {status.install_command}")
-    folder = tmp_path_factory.mktemp("zfs-boot")
-    shutil.copy(EXAMPLES / "zfs-boot.toml", folder / "zfs-boot.toml")
+    folder = tmp_path_factory.mktemp("zfs-root")
+    shutil.copy(EXAMPLES / "zfs-root.toml", folder / "zfs-root.toml")
     make_demo_tree(folder / "zfs-boot-root", marker=ZFS_MARKER, zfs=True)
     return folder
 
@@ -353,11 +353,12 @@ def zfs_boot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.zfs
 @boots
 def test_zfs_root_boots_from_a_whole_disk_pool(zfs_boot_dir: Path) -> None:
-    """GRUB (BIOS) → kernel + ZFS initramfs from the ESP → import tank → its /sbin/init."""
-    r = run_cli("build", "zfs-boot.toml", cwd=zfs_boot_dir, timeout=900)
+    """examples/zfs-root.toml: GRUB (BIOS) → kernel + ZFS initramfs from the ESP → import tank
+    (three datasets, whole disk) → its /sbin/init."""
+    r = run_cli("build", "zfs-root.toml", cwd=zfs_boot_dir, timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "say whole_disk: 1" in r.stdout + r.stderr
-    r = _run(zfs_boot_dir, "bios", "zfs-boot.toml", ZFS_MARKER)
+    r = _run(zfs_boot_dir, "bios", "zfs-root.toml", ZFS_MARKER)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr
     assert "diskwright-initrd: root=ZFS=tank/system/root" in r.stdout
 

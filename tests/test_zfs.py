@@ -42,6 +42,8 @@ from diskwright.tui.cli import main
 MiB = 1 << 20
 PROFILE = EXAMPLES / "zfs-root.toml"
 BASE: dict[str, Any] = tomllib.loads(PROFILE.read_text())
+# the tests below are about pools; the example's [boot] table is tests/test_boot.py's
+BASE.pop("boot", None)
 
 # ------------------------------------------------------------------ helpers
 
@@ -695,9 +697,12 @@ def _source_files(root: Path, skip: str = "boot") -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def built(kit: object, tmp_path_factory: pytest.TempPathFactory, example_root: Path) -> Path:
-    """examples/zfs-root.toml built once by `diskwright build`."""
+    """examples/zfs-root.toml's disks and pool, built once by `diskwright build` from the
+    example tree (its booting, from the kernel tree, is tests/test_boot.py's)."""
     folder = tmp_path_factory.mktemp("zfs-root")
-    shutil.copy(PROFILE, folder / "zfs-root.toml")
+    data = copy.deepcopy(BASE)
+    data["source"]["path"] = "root"
+    write_profile(folder, data)
     (folder / "root").symlink_to(example_root)
     r = run_cli("build", folder / "zfs-root.toml", "-v", timeout=900)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
