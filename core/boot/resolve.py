@@ -212,6 +212,9 @@ def boot_setup(profile: Profile, scan: Scan | None) -> tuple[BootSetup | None, l
     boot = profile.boot
     if boot.loader == Loader.none:
         return None, []
+    src = profile.source_root()
+    if src is not None and not src.is_dir():
+        return None, []  # source.path's own error says it all; nothing to find a kernel in
     errors: list[ProfileError] = []
     infos = resolve(profile)
     esp = next((i for i in infos if i.part.role == Role.esp), None)
