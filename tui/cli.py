@@ -242,7 +242,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         names = ", ".join(p.name for p, _ in disks)
         fw = "OVMF (UEFI)" if args.firmware == "uefi" else "SeaBIOS (BIOS)"
         print(f"diskwright: booting {names} with {fw}; the disks are not changed "
-              "(snapshot=on)", file=sys.stderr)
+              "(snapshot=on)" + ("" if piped else "; Ctrl-A X quits"), file=sys.stderr)
     result = run(
         disks,
         firmware=args.firmware,
