@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -352,7 +353,17 @@ async def test_export_writes_the_plan(tui_work: Path) -> None:
         app.screen.query_one("#path-input", Input).value = str(target)
         await pilot.press("enter")
         await settle(pilot)
-    assert target.read_text() == app.analysis.script
+    # the preview's script, plus the line that puts this installation first on PATH
+    # so the exported plan's helper steps run from a shell without the venv
+    from diskwright.core.plan import helper_dir
+
+    helper_line = f'export PATH={shlex.quote(helper_dir())}:"$PATH:/usr/sbin:/sbin"'
+    exported = target.read_text()
+    assert helper_line in exported.splitlines()
+    preview = app.analysis.script.replace('export PATH="$PATH:/usr/sbin:/sbin"\n', "")
+    exported = "\n".join(ln for ln in exported.splitlines()
+                         if ln != helper_line and not ln.startswith("# `diskwright helper`"))
+    assert exported + "\n" == preview
     assert os.access(target, os.X_OK)
 
 
