@@ -31,8 +31,10 @@ from .model import (
     analyse,
     blank_draft,
     draft_from_preset,
+    internal_error,
     load_draft,
     plan_header,
+    scan_draft_source,
 )
 
 DEBOUNCE = 0.02  # seconds between the last keystroke and the refresh
@@ -365,7 +367,7 @@ class WizardApp(App[int]):
                 if result.script:
                     result.prepared = prepare_script(result.script, width)
             except Exception as err:  # never let a core bug take the UI down
-                result = Analysis(revision=gen, crash=f"{type(err).__name__}: {err}")
+                result = Analysis(revision=gen, crash=internal_error(err, base))
             self._post(self._analysis_ready, result)
 
         self.run_worker(work, thread=True, group="analyse", exit_on_error=False)
@@ -448,7 +450,7 @@ class WizardApp(App[int]):
                     self._post(self._scan_progress, key, entries, nbytes)
 
             try:
-                scan = scan_for(source, base, root, closure, progress, cancel)
+                scan = scan_draft_source({"source": source}, base, progress, cancel)
             except ScanCancelled:
                 return
             except ProfileError as err:
@@ -699,29 +701,6 @@ def _warm_up() -> None:
     """After the first paint, import what the first refresh needs, off the UI thread."""
     from ..core import plan, planner, profile, runner  # noqa: F401
     from .screens import source  # noqa: F401
-
-
-def scan_for(
-    source: dict[str, Any],
-    base: Path,
-    root: Path | None,
-    closure: tuple[str, ...],
-    progress: Callable[[int, int], None],
-    cancel: threading.Event,
-) -> Scan | None:
-    """The scan core makes for this source (core.source.read_source, tree scans cached)."""
-    from pydantic import ValidationError
-
-    from ..core.profile import Source, errors_from_validation
-    from ..core.source import read_source_section
-
-    try:
-        section = Source.model_validate(source)
-    except ValidationError as exc:  # the source section itself is wrong
-        raise ProfileError(
-            "source", str(errors_from_validation(exc)), "fix the fields marked on this step"
-        ) from None
-    return read_source_section(section, base, progress=progress, cancel=cancel, cached=True)
 
 
 def run_app(profile_path: str | None) -> int:

@@ -12,8 +12,10 @@ import copy
 import dataclasses
 import os
 import re
+import threading
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -469,6 +471,52 @@ def blank_draft(base_dir: Path | None = None) -> Draft:
     return Draft(blank_profile_data(), base_dir or Path.cwd())
 
 
+# ------------------------------------------------------------------ reading the source
+
+
+def scan_profile_source(
+    profile: Any,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> Scan | None:
+    """The one way the wizard and plain mode read a profile's source: core's, as the CLI does.
+
+    A folder, a Nix closure (resolved by Nix, placed under /nix/store), or both.
+    """
+    from ..core.source import read_source
+
+    return read_source(profile, progress=progress, cancel=cancel)
+
+
+def scan_draft_source(
+    data: dict[str, Any],
+    base: Path,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> Scan | None:
+    """Scan the source of a draft that may not be a valid profile yet (the rest is typed later).
+
+    core's source reader with the draft's source section alone; a folder's scan is
+    reused while it is unchanged (the wizard rescans on every edit of the source).
+    """
+    from pydantic import ValidationError
+
+    from ..core.profile import Source, errors_from_validation
+    from ..core.source import read_source_section
+
+    try:
+        section = Source.model_validate(copy.deepcopy(data.get("source") or {}))
+    except ValidationError as exc:  # the source section itself is wrong: say where
+        errors = errors_from_validation(exc).errors
+        first = errors[0] if errors else None
+        if first is not None:
+            raise ProfileError(f"source.{first.field}".rstrip("."), first.problem,
+                               first.fix) from None
+        raise ProfileError("source", "is not valid", "fix the fields marked on this step") \
+            from None
+    return read_source_section(section, base, progress=progress, cancel=cancel, cached=True)
+
+
 # ------------------------------------------------------------------ analysis
 
 
@@ -486,6 +534,7 @@ class Analysis:
     existing: list[str] = field(default_factory=list)  # outputs already on disk
     preflight: str | None = None  # what would stop a build (tools, space, folders)
     crash: str | None = None  # core could not plan this profile (a bug or a missing feature)
+    unread: bool = False  # the profile names a source that is not scanned (yet)
     seconds: float = 0.0
     prepared: Any = None  # the script highlighted and wrapped for the preview (UI's business)
 
@@ -495,7 +544,8 @@ class Analysis:
 
     @property
     def valid(self) -> bool:
-        return self.profile is not None and not self.errors and self.crash is None
+        return (self.profile is not None and not self.errors and self.crash is None
+                and self.plan is not None)
 
     def for_step(self, step: str) -> list[ProfileError]:
         return [e for e in self.errors if step_of(e.field) == step]
@@ -553,6 +603,11 @@ def analyse(
     out.profile = profile
     try:
         out.check_errors = list(extra_errors or []) + list(check_profile(profile, scan))
+        if scan is None and (profile.source.path or profile.source.closure):
+            # the source is not read yet (or cannot be): core plans only from a scan
+            out.unread = True
+            out.seconds = time.perf_counter() - t0
+            return out
         out.estimate = estimate(profile, scan)
         plan = make_plan(profile, scan, force=force)
         out.plan = plan
@@ -566,10 +621,32 @@ def analyse(
         out.check_errors += list(err.errors)
     except ProfileError as err:
         out.check_errors.append(err)
-    except Exception as err:  # core cannot plan this yet: say so instead of crashing the UI
-        out.crash = f"{type(err).__name__}: {err}"
+    except Exception as err:  # a core bug: one sentence on screen, the details in a log
+        out.crash = internal_error(err, base_dir)
     out.seconds = time.perf_counter() - t0
     return out
+
+
+ERROR_LOG = "diskwright-wizard.log"
+
+
+def internal_error(err: BaseException, base_dir: Path) -> str:
+    """Log an unexpected exception's traceback beside the profile; return one sentence about it.
+
+    People see what happened and where the details are, never the exception's text.
+    """
+    import traceback
+
+    log = base_dir / ERROR_LOG
+    try:
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(time.strftime("--- %Y-%m-%d %H:%M:%S\n"))
+            f.write("".join(traceback.format_exception(err)))
+        where = f"the details are in {log}"
+    except OSError:
+        where = "run `diskwright validate` on the saved profile for details"
+    return (f"diskwright hit an internal error while checking this profile ({where}); "
+            "change a field or report it with the profile")
 
 
 def describe_field(name: str, data: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ from .model import (
     EROFS_COMPRESSORS,
     FORMAT_HELP,
     FS_HELP,
+    REGISTRATION_HELP,
     ROLE_HELP,
     SQUASHFS_COMPRESSORS,
     STEP_TITLES,
@@ -49,6 +50,17 @@ ROLES = ("root", "esp", "data", "store", "swap", "bios-boot", "zfs")
 FILESYSTEMS = ("ext4", "erofs", "squashfs", "vfat", "swap", "none")
 
 
+# plain mode's steps: the Textual wizard's, with the per-partition ones asked together
+EDIT_STEPS = (
+    ("Source (folder, Nix closure, extra files)", "source"),
+    ("Disks, partitions, filesystems and sizes", "layout"),
+    ("Output files (path, format, compression)", "output"),
+    ("Profile name", "name"),
+)
+PLAIN_STEP = {"source": "source", "filesystem": "layout", "layout": "layout", "zfs": "layout",
+              "sizes": "layout", "output": "output", "review": "name", "build": "name"}
+
+
 class Quit(Exception):
     """The person chose to stop; nothing was written."""
 
@@ -69,6 +81,7 @@ class PlainWizard:
     def __init__(self, out: Callable[[str], None] | None = None) -> None:
         self.draft: Draft = blank_draft()
         self.scan: Any = None
+        self.scan_error: ProfileError | None = None  # e.g. a closure Nix cannot resolve
         self.saved_to: Path | None = None
         self.say = out or (lambda text: print(text, flush=True))
 
@@ -139,7 +152,8 @@ class PlainWizard:
         return answer
 
     def confirm(self, message: str, default: bool = False) -> bool:
-        return bool(self._ask(questionary.confirm(message, default=default)))
+        """y/N that waits for Enter: a one-key answer let the Enter after `y` answer the next."""
+        return bool(self._ask(questionary.confirm(message, default=default, auto_enter=False)))
 
     # ------------------------------------------------------------ the steps
 
@@ -174,64 +188,129 @@ class PlainWizard:
         return True
 
     def step_source(self) -> None:
-        self.say("\n== Source: the folder of files that becomes the image ==")
-
-        def folder(text: str) -> bool | str:
-            text = text.strip()
-            if not text:
-                return True
-            p = self.draft.resolve(text)
-            return True if p.is_dir() else f"{p} is not a folder — give an existing directory"
-
-        current = self.draft.get(("source", "path")) or ""
-        answer = self._ask(questionary.path("Source folder (empty for none):",
-                                            default=str(current), only_directories=True,
-                                            validate=folder)).strip()
-        self.draft.set(("source", "path"), answer or None)
+        self.say("\n== Source: the files that become the image ==")
+        src = self.draft.data.get("source") or {}
+        has_folder = bool(src.get("path"))
+        has_closure = bool(src.get("closure"))
+        now = "both" if has_folder and has_closure else ("closure" if has_closure else "folder")
+        kind = self.choose(None, "What goes into the image?", [
+            ("A folder of files (a root tree, a firmware folder…)", "folder"),
+            ("A Nix closure (store paths, ./result links, installables)", "closure"),
+            ("Both: a folder, plus a Nix closure under /nix/store", "both"),
+            ("Nothing from the host (empty volumes only)", "none"),
+        ], default=now)
+        if kind in ("folder", "both"):
+            self.ask_folder()
+        else:
+            self.draft.set(("source", "path"), None)
+        if kind in ("closure", "both"):
+            self.ask_closure()
+        else:
+            for key, empty in (("closure", []), ("store", None), ("registration_file", None)):
+                self.draft.set(("source", key), empty)
+            if self.draft.get(("source", "registration")) not in ("auto", "none"):
+                self.draft.set(("source", "registration"), "auto")
         self.rescan()
         files = list(self.draft.get(("source", "files")) or [])
         if files:
             self.say(f"{len(files)} extra file(s): " + ", ".join(
                 f"{f.get('source')} → {f.get('target')}" for f in files))
+            if self.confirm("Remove the extra files?", default=False):
+                files = []
+                self.draft.set(("source", "files"), [])
         while self.confirm("Add an extra file to the image?", default=False):
             i = len(files)
             files.append({"source": "", "target": "", "mode": "0644"})
             self.draft.set(("source", "files"), copy.deepcopy(files))
             base = ("source", "files", i)
-            src = self.text((*base, "source"), "  Host file")
+            src_file = self.text((*base, "source"), "  Host file")
             self.text((*base, "target"), "  Path inside the image", instruction="e.g. /etc/motd")
             self.text((*base, "mode"), "  Mode", instruction="octal, e.g. 0644")
             files[i] = dict(self.draft.get(base))
-            if not self.draft.resolve(src).is_file():
-                self.say(f"  note: {self.draft.resolve(src)} does not exist yet")
+            if not self.draft.resolve(src_file).is_file():
+                self.say(f"  note: {self.draft.resolve(src_file)} does not exist yet")
+
+    def ask_folder(self) -> None:
+        def folder(text: str) -> bool | str:
+            text = text.strip()
+            if not text:
+                return "give a folder (or choose another kind of source)"
+            p = self.draft.resolve(text)
+            return True if p.is_dir() else f"{p} is not a folder — give an existing directory"
+
+        current = self.draft.get(("source", "path")) or ""
+        answer = self._ask(questionary.path(
+            f"Source folder (relative to {self.draft.base_dir}):", default=str(current),
+            only_directories=True, validate=folder)).strip()
+        self.draft.set(("source", "path"), answer)
+
+    def ask_closure(self) -> None:
+        b = ("source",)
+        self.say("  The closure: every store path these need is placed under /nix/store.")
+        self.words((*b, "closure"), "  Closure",
+                   instruction="store paths, ./result links or installables, space-separated")
+        self.text((*b, "store"), "  Nix store folder", optional=True,
+                  instruction="the DIR of nix-store --store DIR; empty = the system's /nix")
+        self.choose((*b, "registration"), "  Registration (so the guest's Nix knows the paths):",
+                    [(f"{k} — {v}", k) for k, v in REGISTRATION_HELP.items()])
+        if self.draft.get((*b, "registration")) in ("beside", "both", "auto"):
+            self.text((*b, "registration_file"), "  Registration file beside the output",
+                      optional=True, instruction="empty = the store image's path + "
+                      ".nix-path-registration")
+
+    def words(self, path: PathKey, message: str, *, instruction: str = "") -> list[str]:
+        """A list of words on one line (closure entries), checked by the model."""
+        current = self.draft.get(path) or []
+
+        def convert(text: str) -> list[str]:
+            return text.split()
+
+        hint = f" ({instruction})" if instruction else ""
+        answer = self._ask(questionary.text(
+            f"{message}{hint}:", default=" ".join(map(str, current)),
+            validate=self.nonempty(self.validator(path, convert))))
+        value = convert(answer)
+        self.draft.set(path, value)
+        return value
+
+    @staticmethod
+    def nonempty(check: Callable[[str], Any]) -> Callable[[str], Any]:
+        def inner(text: str) -> Any:
+            return "give at least one entry" if not text.strip() else check(text)
+
+        return inner
 
     def rescan(self) -> None:
-        from pydantic import ValidationError
+        """Read the source the way every front end does (a folder, a Nix closure, or both)."""
+        from ..core.units import format_size
+        from .model import scan_draft_source
 
-        from ..core.profile import Source
-        from ..core.source import read_source_section
+        self.scan_error = None
+        if not self.draft.has_source():
+            self.scan = None
+            return
 
         def progress(entries: int, nbytes: int) -> None:
             sys.stderr.write(f"\r  scanning… {entries:,} entries")
             sys.stderr.flush()
 
-        try:  # the same reader as the CLI: a Nix closure is resolved too
-            section = Source.model_validate(self.draft.data.get("source") or {})
-            self.scan = read_source_section(section, self.draft.base_dir, progress=progress)
-        except ValidationError:
-            self.scan = None  # the source answers are checked (and explained) at validation
-            return
+        try:
+            self.scan = scan_draft_source(self.draft.data, self.draft.base_dir, progress)
         except ProfileError as err:
             sys.stderr.write("\r")
-            self.say(f"  {err}")
             self.scan = None
+            self.scan_error = err
+            self.say(f"  ✗ {describe_field(err.field, self.draft.data)}: {error_text(err)}")
             return
+        except OSError as err:
+            sys.stderr.write("\r")
+            self.scan = None
+            self.say(f"  ✗ cannot read the source: {err.strerror or err}")
+            return
+        sys.stderr.write("\r")
         if self.scan is None:
             return
         total = self.scan.total()
-        from ..core.units import format_size
-
-        sys.stderr.write("\r")
         self.say(f"  {total.files:,} files, {total.dirs:,} folders, {format_size(total.bytes)}")
 
     def step_layout(self) -> None:
@@ -314,29 +393,68 @@ class PlainWizard:
     # ------------------------------------------------------------ the end
 
     def analysis(self) -> Analysis:
+        extra = [self.scan_error] if self.scan_error is not None else []
         return analyse(self.draft.data, self.draft.base_dir, self.scan, force=self.draft.force,
-                       path=self.draft.path)
+                       path=self.draft.path, extra_errors=extra)
 
-    def review(self, edit: Callable[[str], None]) -> Analysis:
+    def edit(self, step: str) -> None:
+        """Ask one step's questions again (the model's step names map onto plain mode's)."""
+        if step == "source":
+            self.step_source()
+        elif step in ("filesystem", "layout", "sizes", "zfs"):
+            self.step_layout()
+        elif step == "output":
+            for d in range(len(self.draft.disks)):
+                self.say(f"\n== Output of disk {self.draft.disks[d].get('name')} ==")
+                self.step_output(d)
+        else:
+            self.text(("name",), "Profile name")
+
+    def pick_step(self, message: str, problems: dict[str, int], *, quit_label: str) -> str:
+        """Every step is offered (with its problem count), so there is always a way back."""
+        options = []
+        for title, step in EDIT_STEPS:
+            n = sum(v for k, v in problems.items() if PLAIN_STEP.get(k, "name") == step)
+            mark = f" — ✗ {n} problem{'s' * (n != 1)}" if n else ""
+            options.append((f"{title}{mark}", step))
+        first = next((step for _, step in EDIT_STEPS
+                      if any(PLAIN_STEP.get(k, "name") == step for k in problems)), None)
+        return str(self.choose(None, message, [*options, (quit_label, "quit")], default=first))
+
+    def review(self) -> Analysis:
         """Loop until the profile is valid (or the person quits)."""
         while True:
             a = self.analysis()
-            problems = [(step_of(e.field), e) for e in a.errors]
             if a.crash:
-                self.say(f"✗ core cannot plan this profile: {a.crash}")
-                raise Quit
-            if not problems:
+                self.say(f"\n✗ {a.crash}")
+                choice = self.pick_step("Change which step?", {}, quit_label="Quit")
+                if choice == "quit":
+                    raise Quit
+                self.edit(choice)
+                continue
+            problems = [(step_of(e.field), e) for e in a.errors]
+            if not problems and a.valid:
                 return a
+            if not problems:  # the source was not read: read it, or say why it cannot be
+                self.rescan()
+                a = self.analysis()
+                if a.valid:
+                    return a
+                problems = [(step_of(e.field), e) for e in a.errors]
+                if not problems:
+                    self.say("\n✗ the source could not be read; check the folder and closure")
+                    problems = [("source", ProfileError("source", "cannot be read", ""))]
             self.say("\nThe profile has problems:")
             for step, e in problems:
                 self.say(f"  ✗ {STEP_TITLES[step]}: {describe_field(e.field, self.draft.data)}: "
                          f"{error_text(e)}")
-            steps = sorted({s for s, _ in problems}, key=list(STEP_TITLES).index)
-            choice = self.choose(None, "Fix which step?",
-                                 [(STEP_TITLES[s], s) for s in steps] + [("Quit", "quit")])
+            counts: dict[str, int] = {}
+            for step, _ in problems:
+                counts[step] = counts.get(step, 0) + 1
+            choice = self.pick_step("Fix which step?", counts, quit_label="Quit")
             if choice == "quit":
                 raise Quit
-            edit(choice)
+            self.edit(choice)
 
     def show(self, a: Analysis) -> None:
         from .cli import print_estimate
@@ -386,37 +504,34 @@ class PlainWizard:
         return EXIT_OK
 
     def run(self, profile_path: str | None) -> int:
-        edit_all = self.start(profile_path)
-
-        def edit(step: str) -> None:
-            if step == "source":
-                self.step_source()
-            elif step in ("filesystem", "layout", "sizes", "zfs", "output"):
-                self.step_layout()
-            else:
-                self.text(("name",), "Profile name")
-
-        if edit_all:
+        if self.start(profile_path):
             self.step_source()
             self.step_layout()
             self.text(("name",), "Profile name")
         else:
             self.rescan()
-        a = self.review(edit)
-        self.show(a)
-        choice = self.choose(None, "What now?", [
-            ("Save the profile and build", "save+build"),
-            ("Save the profile only", "save"),
-            ("Build without saving", "build"),
-            ("Quit without writing anything", "quit"),
-        ], default="save+build")
-        if choice == "quit":
-            raise Quit
-        if "save" in choice:
-            self.save()
-        if "build" in choice:
-            return self.build(self.analysis())
-        return EXIT_OK
+        while True:
+            a = self.review()
+            self.show(a)
+            choice = self.choose(None, "What now?", [
+                ("Save the profile and build", "save+build"),
+                ("Save the profile only", "save"),
+                ("Build without saving", "build"),
+                ("Go back and change a step", "back"),
+                ("Quit without writing anything", "quit"),
+            ], default="save+build")
+            if choice == "back":
+                step = self.pick_step("Change which step?", {}, quit_label="Nothing: go on")
+                if step != "quit":
+                    self.edit(step)
+                continue
+            if choice == "quit":
+                raise Quit
+            if "save" in choice:
+                self.save()
+            if "build" in choice:
+                return self.build(self.analysis())
+            return EXIT_OK
 
 
 def run_plain(profile_path: str | None) -> int:

@@ -394,8 +394,7 @@ class EstimatePanel(VerticalScroll):
             body.append(Text(f"⚠ out of date: {n} problem{'s' * (n != 1)} to fix first",
                              style="bold yellow"))
         elif analysis.crash:
-            body.append(Text(f"✗ core cannot estimate this profile yet:\n{analysis.crash}",
-                             style="bold red"))
+            body.append(Text(f"✗ {analysis.crash}", style="bold red"))
         body.append(Text(scan_line, style="dim"))
         if shown is not None and shown.estimate is not None:
             est = shown.estimate

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from make_nix_store import make_demo
-from test_wizard_plain import DOWN, ENTER, keyboard
+from test_wizard_plain import DOWN, ENTER, NO, keyboard
 from wizard_helpers import REPO, sha256
 
 from diskwright.tui.plain import run_plain
@@ -31,7 +31,7 @@ def test_plain_mode_builds_a_closure_profile(
     monkeypatch.chdir(tui_work)
     profile = tui_work / "nix-store-erofs.toml"
     # keep it as it is, then "Build without saving"
-    with keyboard("n", DOWN, DOWN, ENTER):
+    with keyboard(NO, DOWN, DOWN, ENTER):  # y/N waits for Enter
         rc = run_plain(str(profile))
     out = capsys.readouterr().out
     assert rc == 0, out

@@ -21,6 +21,7 @@ from diskwright.tui.plain import run_plain
 pytestmark = pytest.mark.tui
 
 ENTER, DOWN, CLEAR, CTRL_C = "\r", "\x1b[B", "\x15", "\x03"
+NO, YES = "n\r", "y\r"  # y/N waits for Enter
 
 
 @contextmanager
@@ -42,16 +43,17 @@ def vm_disk_keys(root: Path, saved: Path, label: str = "") -> list[str]:
     """The VM disk preset, accepting every default except the source and the save path."""
     return [
         ENTER,  # start from: the first preset (VM disk)
+        ENTER,  # what goes into the image: a folder
         answer(str(root)),  # source folder
-        "n",  # no extra file
+        NO,  # no extra file
         ENTER, ENTER,  # disk name, table
         # partition 1 (esp): role, mount point, contents, label, size, headroom
         ENTER, ENTER, ENTER, (answer(label) if label else ENTER), ENTER, ENTER,
         # partition 2 (root): role, filesystem, mount point, contents, label, size, headroom
         ENTER, ENTER, ENTER, ENTER, ENTER, ENTER, ENTER,
-        "n",  # no more partitions
+        NO,  # no more partitions
         ENTER, ENTER, ENTER,  # output path, format, compression
-        "n",  # no more disks
+        NO,  # no more disks
         ENTER,  # profile name
         ENTER,  # what now: save and build
         answer(str(saved)),
@@ -114,7 +116,7 @@ def test_ctrl_c_anywhere_writes_nothing(tui_work: Path, monkeypatch: pytest.Monk
                                         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tui_work)
     before = sorted(p.name for p in tui_work.iterdir())
-    with keyboard(ENTER, answer(str(tui_work / "root")), "n", ENTER, CTRL_C):
+    with keyboard(ENTER, ENTER, answer(str(tui_work / "root")), NO, ENTER, CTRL_C):
         rc = run_plain(None)
     assert rc == 130
     assert "nothing was written" in capsys.readouterr().err
@@ -127,7 +129,7 @@ def test_plain_mode_opens_a_profile_and_shows_its_plan(
     monkeypatch.chdir(tui_work)
     profile = tui_work / "squashfs-store.toml"
     # keep it as it is (no edits), then "Save the profile only" (same path, no replace prompt)
-    with keyboard("n", DOWN, ENTER, ENTER):
+    with keyboard(NO, DOWN, ENTER, ENTER):
         rc = run_plain(str(profile))
     out = capsys.readouterr().out
     assert rc == 0, out

@@ -34,7 +34,13 @@ from ...core.runner import (
 )
 from ...core.units import format_size
 from ..dialogs import ConfirmModal
-from ..model import Analysis, describe_field, error_text
+from ..model import (
+    Analysis,
+    describe_field,
+    error_text,
+    internal_error,
+    scan_profile_source,
+)
 
 STATE_MARKS = {
     "waiting": ("·", "dim"),
@@ -228,31 +234,35 @@ class BuildForm(Vertical):
 
     async def _run(self, profile: Any) -> None:
         from ...core.planner import check_profile, make_plan
-        from ...core.source import read_source
 
         self._begin()
         self._status(Text("Scanning the source again and making the plan…", style="yellow"))
         try:
-            try:  # the same reader as the CLI: a Nix closure is resolved too
-                scan = await asyncio.to_thread(read_source, profile)
-            except ProfileError as err:
-                raise ProfileErrors([err]) from None
+            # the one source reader every front end uses: a folder, a Nix closure, or both
+            scan = await asyncio.to_thread(scan_profile_source, profile)
             errors = check_profile(profile, scan)
             if errors:
                 raise ProfileErrors(errors)
             plan = make_plan(profile, scan, force=self.wiz.draft.force)
-        except ProfileErrors as err:
+        except (ProfileErrors, ProfileError) as err:
             self._end("failed")
+            errs = err.errors if isinstance(err, ProfileErrors) else [err]
             self._status(Text("✗ The profile no longer checks out:\n" + "\n".join(
                 f"  {describe_field(e.field, self.wiz.draft.data)}: {error_text(e)}"
-                for e in err.errors), style="bold red"))
+                for e in errs), style="bold red"))
             return
         except OSError as err:
             self._end("failed")
-            self._status(Text(f"✗ Cannot read the source: {err}", style="bold red"))
+            self._status(Text(f"✗ Cannot read the source: {err.strerror or err}",
+                              style="bold red"))
             return
         except asyncio.CancelledError:
             self._end("cancelled")
+            return
+        except Exception as err:  # a core bug: one sentence here, the traceback in a log
+            self._end("failed")
+            self._status(Text(f"✗ {internal_error(err, self.wiz.draft.base_dir)}",
+                              style="bold red"))
             return
         self.plan = None
         self._fill_steps(plan)

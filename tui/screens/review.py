@@ -116,7 +116,7 @@ def problems(wiz: Any, analysis: Analysis) -> RenderableType:
         lines.append(Text(f"✗ {step}: {describe_field(e.field, data)}: {error_text(e)}",
                           style="red"))
     if analysis.crash:
-        lines.append(Text(f"✗ core cannot plan this profile: {analysis.crash}", style="red"))
+        lines.append(Text(f"✗ {analysis.crash}", style="red"))
     if analysis.existing and not wiz.draft.force:
         for p in analysis.existing:
             lines.append(Text(f"✗ Output: {p} exists — tick “Replace existing files” on the "
