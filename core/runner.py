@@ -181,9 +181,14 @@ class Runner:
         t0 = time.monotonic()
         workspace = tempfile.mkdtemp(prefix=".diskwright-", dir=self.plan.workspace_parent)
         log = None
+        # the log grows inside the workspace and is moved beside the outputs at the end:
+        # OUT.log for a good build; a failed or cancelled one never touches the last good
+        # build's log (OUT.failed.log / OUT.cancelled.log), and no link is written through
+        log_tmp = Path(workspace) / "diskwright-build.log"
+        self._final_log = self.log_path
         try:
             with contextlib.suppress(OSError):
-                log = open(self.log_path, "w", encoding="utf-8", errors="replace")
+                log = open(log_tmp, "x", encoding="utf-8", errors="replace")
             self._log = log
             self._write_log(f"# diskwright build, workspace {workspace}")
             total = self.plan.total_weight()
@@ -205,10 +210,12 @@ class Runner:
             return result
         except asyncio.CancelledError:
             await self._kill()
+            self._final_log = self._side_log("cancelled")
             self._write_log("\n# cancelled; nothing was written")
             self.on_event(CancelledEvent(self._log_name()))
             raise Cancelled() from None
         except BuildFailed as err:
+            self._final_log = self._side_log("failed")
             self._write_log(f"\n# FAILED: {err}")
             self.on_event(
                 Failed(err.step, self._title(err.step), str(err), err.lines, self._log_name())
@@ -216,10 +223,12 @@ class Runner:
             raise
         finally:
             await self._kill()
-            remove_workspace(workspace)
-            self._remove_partials()
             if log is not None:
                 log.close()
+                with contextlib.suppress(OSError):
+                    os.replace(log_tmp, self._final_log)
+            remove_workspace(workspace)
+            self._remove_partials()
 
     # ---------------------------------------------------------------- internals
 
@@ -229,7 +238,13 @@ class Runner:
         return step_id
 
     def _log_name(self) -> str | None:
-        return str(self.log_path) if self._log is not None else None
+        return str(self._final_log) if self._log is not None else None
+
+    def _side_log(self, what: str) -> Path:
+        """OUT.failed.log beside OUT.log: where an unsuccessful build's log goes."""
+        name = self.log_path.name
+        stem = name[: -len(".log")] if name.endswith(".log") else name
+        return self.log_path.with_name(f"{stem}.{what}.log")
 
     def _write_log(self, line: str) -> None:
         if self._log is not None:

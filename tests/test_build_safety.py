@@ -52,12 +52,14 @@ def test_failed_step_leaves_nothing(tmp_path: Path, example_root: Path) -> None:
     fake.mkdir()
     (fake / "qemu-img").write_text("#!/bin/sh\necho 'qemu-img: simulated disk full' >&2\nexit 1\n")
     (fake / "qemu-img").chmod(0o755)
+    (tmp_path / "vm-disk.qcow2.log").write_text("the last good build\n")
     r = run_cli("build", profile, env={"PATH": f"{fake}:{os.environ['PATH']}"})
     assert r.returncode == 1
     assert "disk0-convert" in r.stderr and "simulated disk full" in r.stderr
     assert not (tmp_path / "vm-disk.qcow2").exists()
     assert leftovers(tmp_path) == []
-    assert "FAILED" in (tmp_path / "vm-disk.qcow2.log").read_text()
+    assert "FAILED" in (tmp_path / "vm-disk.qcow2.failed.log").read_text()
+    assert (tmp_path / "vm-disk.qcow2.log").read_text() == "the last good build\n"
 
 
 def test_cancel_mid_step(tmp_path: Path, example_root: Path) -> None:

@@ -876,7 +876,7 @@ def test_failing_job_fails_the_build_with_its_log(kit: object, workdir: Path) ->
     r = _failing_build(workdir, data, "quota.toml")
     assert "d0p1-zfs-build" in r.stderr
     assert "Disk quota exceeded" in r.stderr, r.stderr  # the VM's own last lines
-    log = (workdir / "quota.raw.log").read_text()
+    log = (workdir / "quota.raw.failed.log").read_text()
     assert "FAILED" in log and "zpool create -t" in log and "Disk quota exceeded" in log
 
 
@@ -895,7 +895,7 @@ def test_hung_vm_is_stopped_by_the_time_limit(kit: object, workdir: Path) -> Non
     r = _failing_build(workdir, data, "hung.toml")
     assert time.monotonic() - t0 < 120
     assert "timed out after 10 s; qemu was killed" in r.stderr, r.stderr
-    assert "zpool create" in (workdir / "hung.raw.log").read_text()
+    assert "zpool create" in (workdir / "hung.raw.failed.log").read_text()
     assert _qemu_running(workdir) == []
 
 

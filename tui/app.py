@@ -37,6 +37,7 @@ from .model import (
     scan_draft_source,
 )
 
+TITLE_KEYS = frozenset({"label", "role", "filesystem", "mount_point", "contents", "empty"})
 DEBOUNCE = 0.02  # seconds between the last keystroke and the refresh
 SCAN_DEBOUNCE = 0.25  # typing a path: wait a little before scanning it
 
@@ -94,6 +95,9 @@ class WizardApp(App[int]):
         Binding("f2", "panel", "Panels", priority=True),
         Binding("f5", "rescan", "Rescan", show=False, priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
+        # while a build runs (and no dialog is open), Esc and Ctrl+C ask to cancel it
+        Binding("escape", "cancel_build", "Cancel build", show=False, priority=True),
+        Binding("ctrl+c", "cancel_build", "Cancel build", priority=True),
     ]
 
     def __init__(
@@ -293,6 +297,8 @@ class WizardApp(App[int]):
             if path[0] == "source" and path[1:2] in (("path",), ("closure",), ("store",)):
                 self._schedule_scan()
             self.schedule_analysis()
+            if screen is not None and path[-1] in TITLE_KEYS and "partitions" in path:
+                await screen.sync_titles()
         if structural:
             await self.structure_changed()
 
@@ -508,6 +514,8 @@ class WizardApp(App[int]):
         """Wizard keys only where they mean something; none of them inside a dialog."""
         from textual.screen import ModalScreen
 
+        if action == "cancel_build":
+            return self.building and not isinstance(self.screen, ModalScreen)
         if action in ("save", "export", "step", "panel", "rescan", "open", "help") and \
                 isinstance(self.screen, ModalScreen):
             return None if action != "help" else False
@@ -517,6 +525,11 @@ class WizardApp(App[int]):
         if action == "panel" and not self.screen.has_class("-narrow"):
             return False
         return True
+
+    def action_cancel_build(self) -> None:
+        form = self.wizard_screen.form("build") if self.wizard_screen is not None else None
+        if form is not None:
+            form.ask_cancel()
 
     async def action_step(self, delta: int) -> None:
         screen = self.wizard_screen

@@ -18,20 +18,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.errors import Cancelled, DiskwrightError, ProfileError, ProfileErrors
-from ..core.units import format_size
+from .report import (
+    EXIT_CANCELLED,
+    EXIT_FAILED,
+    EXIT_INPUT,
+    EXIT_OK,
+    plan_header,
+    print_estimate,
+)
+from .report import err as _err
 
 if TYPE_CHECKING:  # the engine is imported lazily: the wizard paints before it loads
     from ..core.plan import Plan
-    from ..core.planner import Estimate
     from ..core.profile import Profile
     from ..core.scan import Scan
-
-EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
-
-
-def _err(msg: str) -> None:
-    print(f"diskwright: {msg}", file=sys.stderr)
-
 
 def load(path: str, output_dir: str | None = None) -> tuple[Profile, Scan | None]:
     """Load, scan and validate; raises ProfileError(s) for anything wrong."""
@@ -47,13 +47,6 @@ def load(path: str, output_dir: str | None = None) -> tuple[Profile, Scan | None
     scan = read_source(profile)
     validate(profile, scan)
     return profile, scan
-
-
-def _plan_header(profile: Profile, path: str) -> str:
-    return (
-        f"diskwright plan for {path} ({profile.name})\n"
-        "Run with `sh` to build the same images; every value is quoted."
-    )
 
 
 # ------------------------------------------------------------------ commands
@@ -74,27 +67,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for w in est.warnings:
             print(f"warning: {w}")
     return EXIT_OK
-
-
-def print_estimate(est: Estimate) -> None:
-    print(f"source: {est.source_files} files, {format_size(est.source_bytes)}")
-    for d in est.disks:
-        print(f"\ndisk {d.name} ({d.table}) → {d.output_path}")
-        for p in d.parts:
-            label = f" {p.label!r}" if p.label else ""
-            mount = f" at {p.mount_point}" if p.mount_point else ""
-            kind = "fixed" if p.fixed else "auto"
-            print(
-                f"  {p.where}: {p.role} {p.filesystem}{label}{mount}: content "
-                f"{format_size(p.content)}, image {format_size(p.image)} ({kind})"
-            )
-        print(
-            f"  disk size {format_size(d.disk_bytes)}; output file ≈ "
-            f"{format_size(d.output_bytes)} ({d.output_format}"
-            f"{', ' + d.compression if d.compression != 'none' else ''})"
-        )
-    for w in est.warnings:
-        print(f"warning: {w}")
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
@@ -118,7 +90,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(plan_json(plan), indent=2))
     else:
-        header = _plan_header(profile, args.profile)
+        header = plan_header(profile.name, args.profile)
         sys.stdout.write(render_script(plan, header=header, helper_bin=helper_dir()))
     return EXIT_OK
 
@@ -160,7 +132,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.as_ == "script":
         plan = make_plan(profile, scan, force=args.force)
-        header = _plan_header(profile, args.profile)
+        header = plan_header(profile.name, args.profile)
         text = render_script(plan, header=header, helper_bin=helper_dir())
     else:
         from ..core import exports

@@ -24,6 +24,7 @@ import tomli_w
 
 from ..core.errors import DiskwrightError, ProfileError, ProfileErrors
 from ..core.scan import Scan
+from .report import plan_header
 
 PathKey = tuple[str | int, ...]
 
@@ -565,12 +566,22 @@ class Analysis:
         return True
 
 
-def plan_header(name: str, path: Path | None) -> str:
-    where = str(path) if path else "an unsaved profile"
-    return (
-        f"diskwright plan for {where} ({name})\n"
-        "Run with `sh` to build the same images; every value is quoted."
-    )
+def step_states(analysis: Analysis, steps: list[str], *, force: bool,
+                scanning: bool) -> dict[str, bool | None]:
+    """The one validation state: ✓ True, ✗ False, · None (still checking), per step.
+
+    The form's marks, the step list's ticks, the status line, Next, Review and the
+    Build button all read this, so they cannot disagree.
+    """
+    states: dict[str, bool | None] = {}
+    for s in steps:
+        if analysis.profile is None and not analysis.model_errors:
+            states[s] = None  # nothing analysed yet
+        elif scanning and (s in ("source", "review", "build")):
+            states[s] = None  # the source is being read; review and build wait for it
+        else:
+            states[s] = analysis.step_ok(s, force)
+    return states
 
 
 def analyse(

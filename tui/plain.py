@@ -44,8 +44,8 @@ from .model import (
     set_in,
     step_of,
 )
+from .report import EXIT_CANCELLED, EXIT_INPUT, EXIT_OK, print_estimate
 
-EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
 ROLES = ("root", "esp", "data", "store", "swap", "bios-boot", "zfs")
 FILESYSTEMS = ("ext4", "erofs", "squashfs", "vfat", "swap", "none")
 
@@ -457,8 +457,6 @@ class PlainWizard:
             self.edit(choice)
 
     def show(self, a: Analysis) -> None:
-        from .cli import print_estimate
-
         self.say("\n== Estimate ==")
         print_estimate(a.estimate)
         self.say("\n== Plan (exactly what the build runs) ==")

@@ -176,6 +176,8 @@ class TextField(Field):
 
     def show_value(self, value: Any) -> None:
         inp = self.query_one(Input)
+        if inp.has_focus:
+            return  # never under the cursor: keys may still be queued for this very box
         text = self._text(value)
         if inp.value != text:
             with inp.prevent(Input.Changed):

@@ -130,6 +130,8 @@ async def test_cancel_mid_build_leaves_no_output(tui_work: Path) -> None:
     draft.set(("disks", 0, "output", "compression"), "xz")
     draft.set(("disks", 0, "output", "compression_level"), 9)
     draft.set(("disks", 0, "output", "path"), "sd.img.xz")
+    good_log = tui_work / "sd.img.xz.log"
+    good_log.write_text("the last good build's log\n")
     app = WizardApp(draft=draft, step="build", frozen=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -141,7 +143,14 @@ async def test_cancel_mid_build_leaves_no_output(tui_work: Path) -> None:
                     and " xz " in f" {form.plan.steps[form.current].render()} ")
 
         await wait_for(pilot, compressing, 300, "the xz step to start")
-        await pilot.click("#build-cancel")
+        assert app.focused is not None and app.focused.id == "build-cancel"
+        await pilot.press("escape")  # Esc asks…
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("escape")  # …and Esc in the question keeps building
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmModal) and form.state == "running"
+        await pilot.press("ctrl+c")  # so does Ctrl+C
         await pilot.pause()
         assert isinstance(app.screen, ConfirmModal)
         await pilot.click("#answer-stop")
@@ -153,7 +162,8 @@ async def test_cancel_mid_build_leaves_no_output(tui_work: Path) -> None:
         assert not app.building
     assert not (tui_work / "sd.img.xz").exists()
     assert leftovers(tui_work) == []
-    log = (tui_work / "sd.img.xz.log").read_text()
+    assert good_log.read_text() == "the last good build's log\n"  # never touched
+    log = (tui_work / "sd.img.xz.cancelled.log").read_text()
     assert "cancelled" in log
     # the tool's process group is gone: no process still works inside our folder
     for proc in Path("/proc").iterdir():
@@ -600,3 +610,43 @@ async def test_a_failing_step_is_shown_with_its_last_lines(tui_work: Path) -> No
         await settle(pilot)
         assert app.current_step == "output"
     assert leftovers(tui_work) == []
+
+
+async def test_one_validation_state_for_form_ticks_status_next_and_build(
+        tui_work: Path) -> None:
+    """An existing output, then "Replace": the form, ticks, status, Next, Review and Build agree."""
+    (tui_work / "vm-disk.qcow2").write_bytes(b"an older image")
+    draft = preset_draft("vm-disk", tui_work, tui_work / "root")
+    app = WizardApp(draft=draft, step="output", frozen=True)
+
+    def shown() -> dict[str, Any]:
+        screen = app.wizard_screen
+        steps = screen.query_one("#steps")
+        return {
+            "tick": "✓" in str(steps.get_option("output").prompt),
+            "review tick": "✓" in str(steps.get_option("review").prompt),
+            "build tick": "✓" in str(steps.get_option("build").prompt),
+            "status": "✓ valid" in plain(screen.query_one("#nav-status")),
+            "next": not screen.query_one("#nav-next", Button).disabled,
+            "form": "the build will not replace them" not in plain(
+                screen.query_one("#existing-warning")),
+        }
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert set(shown().values()) == {False}, shown()
+        await pilot.click("#force")
+        await settle(pilot)
+        assert set(shown().values()) == {True}, shown()
+        await app.goto("build")
+        await settle(pilot)
+        assert not app.screen.query_one("#build-start", Button).disabled
+        await app.goto("output")
+        await settle(pilot)
+        await pilot.click("#force")  # untick: every view turns ✗ together
+        await settle(pilot)
+        assert set(shown().values()) == {False}, shown()
+        await app.goto("build")
+        await settle(pilot)
+        assert app.screen.query_one("#build-start", Button).disabled
+        assert "✗" in plain(app.screen.query_one("#build-status"))

@@ -39,6 +39,10 @@ class Section(Vertical):
     def draft(self) -> Draft:
         return self.wiz.draft
 
+    # holds no text field and names partitions (a picker, a table): it follows every edit
+    # of a partition's label, role, filesystem or mount point at once
+    shows_titles: ClassVar[bool] = False
+
     def signature(self) -> Any:
         return None
 

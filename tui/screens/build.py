@@ -79,7 +79,6 @@ class BuildForm(Vertical):
     def __init__(self) -> None:
         super().__init__(id="form-build", classes="step-form")
         self.state = "idle"  # idle | preparing | running | done | failed | cancelled
-        self.built_revision: int | None = None  # draft revision the last good build used
         self.plan: Plan | None = None
         self.worker: Worker[Any] | None = None
         self.started_at = 0.0
@@ -92,6 +91,7 @@ class BuildForm(Vertical):
         self.fail_phase: str | None = None
         self._before: set[str] = set()  # outputs that existed when the build started
         self._start_was_ready = False
+        self._revision = -1  # the draft revision the last build started from
 
     @property
     def wiz(self) -> Any:
@@ -151,11 +151,21 @@ class BuildForm(Vertical):
     async def sync(self) -> None:
         self.show_analysis(self.wiz.analysis)
 
+    def ready(self) -> bool:
+        """The wizard's one validation state for this step (never a second opinion)."""
+        return self.screen.states().get("build") is True  # type: ignore[attr-defined]
+
+    def show_state(self, state: bool | None) -> None:
+        if self.is_mounted and self.state not in ("preparing", "running"):
+            self.show_analysis(self.wiz.analysis)
+
     def show_analysis(self, analysis: Analysis) -> None:
         self._fit_titles()
         if self.state in ("preparing", "running"):
             return
-        ok = analysis.step_ok("build", self.wiz.draft.force)
+        if self.state != "idle" and self.wiz.draft.revision != self._revision:
+            self._reset()  # the profile changed since: the old result no longer describes it
+        ok = self.ready()
         start = self.query_one("#build-start", Button)
         became_ready = ok and (start.disabled or not self._start_was_ready)
         start.disabled = not ok
@@ -225,7 +235,7 @@ class BuildForm(Vertical):
         if self.state in ("preparing", "running"):
             return
         analysis = self.wiz.analysis
-        if not analysis.step_ok("build", self.wiz.draft.force) or analysis.profile is None:
+        if not self.ready() or analysis.profile is None:
             self.notify("Fix the problems listed on Review first.", severity="error",
                         title="Cannot build yet")
             return
@@ -284,9 +294,25 @@ class BuildForm(Vertical):
         finally:
             self.wiz.schedule_analysis()
 
+    def _reset(self) -> None:
+        """Back to "ready": the result, log and marks of a build of an older profile go."""
+        self.state = "idle"
+        self.result = None
+        self.failure = None
+        self.current = -1
+        self.started_at = 0.0
+        self.finished_at = None
+        self.plan = None
+        self.query_one("#build-log", RichLog).clear()
+        self.query_one("#build-result").display = False
+        self.query_one("#build-fix").display = False
+        self.query_one("#overall-bar", ProgressBar).update(total=1.0, progress=0)
+        self.query_one("#step-bar", ProgressBar).update(total=1.0, progress=0)
+        self.query_one("#build-current", Static).update("")
+        self._tick()
+
     def _begin(self) -> None:
         self.state = "preparing"
-        self.built_revision = None
         self._revision = self.wiz.draft.revision
         self.result = None
         self.failure = None
@@ -297,12 +323,15 @@ class BuildForm(Vertical):
         self.query_one("#build-result").display = False
         self.query_one("#build-fix").display = False
         self.query_one("#build-start", Button).disabled = True
-        self.query_one("#build-cancel", Button).disabled = False
-        self.query_one("#overall-bar", ProgressBar).update(progress=0)
-        self.query_one("#step-bar", ProgressBar).update(progress=0)
+        cancel = self.query_one("#build-cancel", Button)
+        cancel.disabled = False
+        cancel.focus()  # Enter, Esc or Ctrl+C: one key to the cancel question
+        self.query_one("#overall-bar", ProgressBar).update(total=1.0, progress=0)
+        self.query_one("#step-bar", ProgressBar).update(total=1.0, progress=0)
         self._timer.resume()
         self._tick()
         self.wiz.building = True
+        self.app.refresh_bindings()
 
     def _end(self, state: str) -> None:
         self.state = state
@@ -310,10 +339,15 @@ class BuildForm(Vertical):
         self._timer.pause()
         self._tick()
         self.wiz.building = False
+        self.app.refresh_bindings()
         self.query_one("#build-cancel", Button).disabled = True
         start = self.query_one("#build-start", Button)
         start.disabled = False
         start.label = "▶ Build again"
+        step_bar = self.query_one("#step-bar", ProgressBar)
+        if step_bar.total is None:
+            step_bar.update(total=1.0, progress=0)
+        start.focus()
         if state == "cancelled":
             if 0 <= self.current < len(self.states) and self.states[self.current] == "running":
                 self._set_state(self.current, "stopped")
@@ -334,7 +368,8 @@ class BuildForm(Vertical):
         if isinstance(event, StepStarted):
             self.current = event.index
             self._set_state(event.index, "running")
-            self.query_one("#step-bar", ProgressBar).update(progress=0)
+            # until the tool reports a fraction, the bar says "working" rather than 0 %
+            self.query_one("#step-bar", ProgressBar).update(total=None, progress=0)
             self.query_one("#build-current", Static).update(
                 f" {event.index + 1}/{n} {event.step.title}")
             log.write(Text(f"▶ [{event.index + 1}/{n}] {event.step.title}", style="bold"))
@@ -345,12 +380,12 @@ class BuildForm(Vertical):
                            _looks_bad(event.line) else ""))
         elif isinstance(event, Progress):
             self.query_one("#overall-bar", ProgressBar).update(progress=event.overall)
-            self.query_one("#step-bar", ProgressBar).update(progress=event.step_fraction)
+            self.query_one("#step-bar", ProgressBar).update(total=1.0,
+                                                            progress=event.step_fraction)
         elif isinstance(event, StepFinished):
             self._set_state(event.index, "done", event.seconds)
         elif isinstance(event, Finished):
             self.result = event
-            self.built_revision = self._revision
             self._end("done")
             self.query_one("#overall-bar", ProgressBar).update(progress=1.0)
             self._show_result(event)

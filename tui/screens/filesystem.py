@@ -25,6 +25,8 @@ LABEL_HINT = {
 class PartPicker(Section):
     """Which partition the step edits; shared with the other steps through the app."""
 
+    shows_titles = True
+
     def __init__(self, *, only: str | None = None, **kw: Any) -> None:
         super().__init__(**kw)
         self.only = only  # e.g. "zfs": list only those partitions

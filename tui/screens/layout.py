@@ -85,6 +85,8 @@ class DiskSection(Section):
 class PartsSection(Section):
     """The partitions of the selected disk as a table, with the bar picture."""
 
+    shows_titles = True
+
     def signature(self) -> Any:
         return self.wiz.selected[0]
 

@@ -48,7 +48,7 @@ class SummarySection(Section):
         self.query_one("#review-summary", Static).update(summary(wiz, analysis))
         self.query_one("#review-problems", Static).update(problems(wiz, analysis))
         button = self.query_one("#review-build", Button)
-        ok = analysis.step_ok("build", wiz.draft.force)
+        ok = self.screen.states().get("build") is True  # type: ignore[attr-defined]
         button.disabled = not ok
         button.tooltip = None if ok else "fix the problems above first"
 

@@ -18,7 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Button, ContentSwitcher, Footer, Header, Static, Tab, Tabs
 
 from ...core.units import format_size
-from ..model import STEP_TITLES, STEPS, Analysis
+from ..model import STEP_TITLES, STEPS, Analysis, step_states
 from ..widgets import EstimatePanel, PlanPanel, StepList, update_if_changed
 
 if TYPE_CHECKING:
@@ -141,23 +141,17 @@ class WizardScreen(Screen[None]):
         if not self.is_attached or self._step_list is None or self.wiz.draft is None:
             return
         a = self.wiz.analysis
-        states: dict[str, bool | None] = {}
-        force = self.replacing()
-        for s in self.visible_steps():
-            if a.profile is None and not a.model_errors:
-                states[s] = None
-            elif s == "source" and self.wiz.scan_status.state == "scanning":
-                states[s] = None
-            else:
-                states[s] = a.step_ok(s, force)
+        states = self.states()
         self._step_list.show(self.visible_steps(), states, self.wiz.current_step)
-        self._nav(a, states, force)
-
-    def replacing(self) -> bool:
-        """Existing outputs are fine when replacing was chosen, or when we just built them."""
+        self._nav(a, states, self.wiz.draft.force)
         build = self.form("build")
-        just_built = build is not None and build.built_revision == self.wiz.draft.revision
-        return self.wiz.draft.force or just_built
+        if build is not None:
+            build.show_state(states.get("build"))
+
+    def states(self) -> dict[str, bool | None]:
+        """The one validation state of every visible step (see model.step_states)."""
+        return step_states(self.wiz.analysis, self.visible_steps(), force=self.wiz.draft.force,
+                           scanning=self.wiz.scan_status.state == "scanning")
 
     def _nav(self, a: Analysis, states: dict[str, bool | None], force: bool) -> None:
         step = self.wiz.current_step
@@ -211,9 +205,21 @@ class WizardScreen(Screen[None]):
                 if f.path == path and not (focused is not None and f in focused.ancestors):
                     f.load(value)  # never under the cursor: "1." must not become "1.0"
 
+    async def sync_titles(self) -> None:
+        """Pickers and tables that name partitions follow a label or role edit at once."""
+        from .base import Section
+
+        for form in self._forms.values():
+            for section in list(form.walk_children(Section)):
+                if section.shows_titles and section.is_attached:
+                    await section.sync()
+
     def plan_width(self) -> int:
         """The preview's text width now (0 while hidden): the worker wraps the script to it."""
-        panel = self.query_one(PlanPanel)
+        found = self.query(PlanPanel)  # none while the screen is being taken down
+        if not found:
+            return 0
+        panel = found.first()
         return panel.scrollable_content_region.width if panel.display else 0
 
     def show_scan(self) -> None:
