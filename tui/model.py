@@ -148,6 +148,22 @@ REGISTRATION_HELP: dict[str, str] = {
     "both": "in the image and beside the output",
     "none": "no registration: the guest's Nix will not know the store paths",
 }
+ROLE_NAMES: dict[str, str] = {
+    "root": "a root partition",
+    "esp": "an EFI System Partition",
+    "bios-boot": "a BIOS boot partition",
+    "data": "a data partition",
+    "store": "a Nix store partition",
+    "swap": "a swap partition",
+    "zfs": "a ZFS pool partition",
+}
+
+
+def role_words(role: str) -> str:
+    """"esp" → "an EFI System Partition": how a person says which kind of partition."""
+    return ROLE_NAMES.get(role, f"a {role} partition")
+
+
 EROFS_COMPRESSORS = ("lz4hc", "lz4", "none")
 SQUASHFS_COMPRESSORS = ("zstd", "xz", "gzip", "lz4", "lzo")
 

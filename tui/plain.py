@@ -41,6 +41,7 @@ from .model import (
     error_text,
     field_name,
     load_draft,
+    role_words,
     set_in,
     step_of,
 )
@@ -344,7 +345,7 @@ class PlainWizard:
         self.draft.set_role(d, p, role)
         if role in ("esp", "bios-boot", "swap", "zfs"):
             fs = coupled_filesystem(role, fs_now)
-            self.say(f"  filesystem: {fs} (a {role} partition needs it)")
+            self.say(f"  filesystem: {fs} ({role_words(role)} needs it)")
         else:
             fs = self.choose((*b, "filesystem"), "Filesystem:",
                              [(f, f) for f in FILESYSTEMS if f not in ("swap", "none")], FS_HELP)

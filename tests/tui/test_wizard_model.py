@@ -167,3 +167,11 @@ def test_existing_outputs_block_until_replace_is_chosen(tui_work: Path) -> None:
     forced = analyse(d.data, d.base_dir, scan, force=True)
     assert "Refuse to replace" not in forced.script
     assert "Refuse to replace" in a.script
+
+
+def test_roles_in_peoples_words() -> None:
+    from diskwright.tui.model import role_words
+
+    assert role_words("esp") == "an EFI System Partition"
+    assert role_words("root") == "a root partition"
+    assert role_words("made-up") == "a made-up partition"

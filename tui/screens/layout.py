@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Label, Select, Static
 
-from ..model import ROLE_HELP, TABLE_HELP, Analysis
+from ..model import ROLE_HELP, TABLE_HELP, Analysis, role_words
 from ..widgets import (
     BoolField,
     ChoiceField,
@@ -239,7 +239,9 @@ class PartEditor(Section):
         after = self.draft.get(("disks", d, "partitions", p, "filesystem"))
         await self.wiz.structure_changed()
         if before != after:
-            self.notify(f"A {event.value} partition needs {after}: its filesystem is now {after}.",
+            who = role_words(str(event.value))
+            self.notify(f"{who[0].upper()}{who[1:]} needs {after}: its filesystem is now "
+                        f"{after}.",
                         title="Role changed")
 
 
