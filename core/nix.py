@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 from .closure import STORE_DIR, STORE_KEY, Closure
 from .errors import ProfileError
 from .layout import PartInfo, resolve
-from .plan import And, Or, Step, Word, cmd, ws
+from .plan import And, Expr, Or, Step, Word, cmd, ws
 from .profile import Profile, Registration, SourceRef
 from .scan import Scan, ScanCancelled, Stats
 from .storecache import PathScan, scan_store_path
@@ -577,8 +577,8 @@ def writable_holder(infos: list[PartInfo], path: str) -> PartInfo | None:
 # ------------------------------------------------------------------ plan steps
 
 
-def _step(sid: str, title: str, expr: object, weight: float = 0.05, **kw: object) -> Step:
-    return Step(id=sid, title=title, phase="prepare", expr=expr, weight=weight, **kw)  # type: ignore[arg-type]
+def _step(sid: str, title: str, expr: Expr, weight: float = 0.05, *, comment: str = "") -> Step:
+    return Step(id=sid, title=title, phase="prepare", expr=expr, weight=weight, comment=comment)
 
 
 def prepare_steps(profile: Profile, scan: Scan | None) -> list[Step]:
@@ -727,13 +727,13 @@ def finish_steps(profile: Profile, scan: Scan | None, *, force: bool,
         )
     src = ws(REGISTRATION_FILE)
     if str(Path(out).parent) == workspace_parent:
-        expr: object = cmd("mv", "-f", src, out)
+        expr: Expr = cmd("mv", "-f", src, out)
     else:
         partial = str(Path(out).parent / f".diskwright-{Path(out).name}.partial")
         expr = And((cmd("cp", src, partial), cmd("mv", "-f", partial, out)))
     finish = [
         Step(id="nix-registration-finish", title=f"Move the registration to {out}",
-             phase="finish", expr=expr, weight=0.01)  # type: ignore[arg-type]
+             phase="finish", expr=expr, weight=0.01)
     ]
     return guards, finish, [out]
 

@@ -217,10 +217,10 @@ class Ext4Builder:
             )
         ]
 
-    def _split_steps(self, ctx: PartCtx, tree: object, in_place: bool) -> list[Step]:
+    def _split_steps(self, ctx: PartCtx, tree: Arg, in_place: bool) -> list[Step]:
         """Big folders go into one-block parts first, so mkfs -d never searches long ones."""
         v = _version(e2fsprogs_version())
-        argv: list[object] = ["diskwright", "helper", "ext4-split", ctx.src, tree]
+        argv: list[Arg] = ["diskwright", "helper", "ext4-split", ctx.source_dir, tree]
         argv += [ctx.work_file("merge"), str(ctx.options(Ext4Options).block_size)]
         if in_place:
             argv.append("--in-place")
@@ -229,7 +229,7 @@ class Ext4Builder:
                 "split",
                 "Split big folders into one-block parts "
                 + ("in the staging copy" if in_place else "in a hard-link mirror"),
-                expr=cmd(*argv),  # type: ignore[arg-type]
+                expr=cmd(*argv),
                 weight=max(ctx.stats.entries / 50000, 0.1),
                 comment=(
                     f"mkfs.ext4 -d of e2fsprogs {v} searches a whole folder for each new entry "
@@ -295,7 +295,7 @@ class Ext4Builder:
                 f"sized to the modelled minimum ({tight // MiB} MiB); if the tree does not fit, "
                 f"again at {loose // MiB} MiB — resize2fs -M then finds the real minimum"
             )
-        steps = self._split_steps(ctx, tree, in_place) if split else []
+        steps = self._split_steps(ctx, tree, in_place) if split and tree is not None else []
         steps += [
             ctx.step(
                 "mkfs",

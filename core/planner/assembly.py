@@ -9,7 +9,7 @@ from ..boot import steps as boot
 from ..disk import assemble_steps, check_table_step, disk_file
 from ..fs import builder_for
 from ..output import output_steps
-from ..plan import And, Cmd, Or, Pipe, Plan, Step, Word, cmd, ws
+from ..plan import And, Arg, Cmd, Or, Pipe, Plan, Step, Word, cmd, ws
 from ..profile import Profile, Table
 from ..scan import Scan
 from .contexts import contexts, needs_staging
@@ -80,7 +80,7 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
             )
     # All or nothing: copies into other folders land as .partial first; the renames
     # that make outputs appear come last, together, and a rename does not fail halfway.
-    sources_for: list[object] = []
+    sources_for: list[Arg] = []
     for d, (final, out) in enumerate(zip(finals, outputs, strict=True)):
         if str(Path(out).parent) == workspace_parent:
             sources_for.append(final)
@@ -102,7 +102,7 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
                 id=f"disk{d}-finish",
                 title=f"Move the finished image to {out}",
                 phase="finish",
-                expr=cmd("mv", "-f", src, out),  # type: ignore[arg-type]
+                expr=cmd("mv", "-f", src, out),
                 weight=0.05,
             )
         )

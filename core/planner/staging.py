@@ -6,7 +6,7 @@ from pathlib import PurePosixPath
 
 from .. import nix
 from ..fs.base import PartCtx
-from ..plan import Or, Step, Word, cmd
+from ..plan import Expr, Or, Step, Word, cmd
 from ..profile import Profile
 from ..scan import Scan
 
@@ -24,12 +24,12 @@ def staging_steps(profile: Profile, scan: Scan | None, ctx: PartCtx) -> list[Ste
     steps: list[Step] = []
     sid = info.key
 
-    def st(suffix: str, title: str, expr: object, weight: float = 0.05) -> Step:
+    def st(suffix: str, title: str, expr: Expr, weight: float = 0.05) -> Step:
         return Step(
             id=f"{sid}-{suffix}",
             title=title,
             phase="prepare",
-            expr=expr,  # type: ignore[arg-type]
+            expr=expr,
             weight=weight,
         )
 
