@@ -650,3 +650,17 @@ async def test_one_validation_state_for_form_ticks_status_next_and_build(
         await settle(pilot)
         assert app.screen.query_one("#build-start", Button).disabled
         assert "✗" in plain(app.screen.query_one("#build-status"))
+
+
+async def test_next_on_an_invalid_step_says_so_once(tui_work: Path) -> None:
+    """Three presses of Next on an invalid step leave one toast, not three stacked copies."""
+    draft = preset_draft("vm-disk", tui_work, tui_work / "root")
+    draft.set(("disks", 0, "partitions", 1, "label"), "x" * 20)
+    app = WizardApp(draft=draft, step="filesystem", frozen=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for _ in range(3):
+            await pilot.press("ctrl+n")
+            await pilot.pause()
+        assert app.current_step == "filesystem"
+        assert len(app._notifications) == 1
