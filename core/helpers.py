@@ -1,5 +1,6 @@
 """The two jobs no packaged tool does, run by the plan as `diskwright helper …`.
 
+- commit: put the finished images in place, all or none (core/commit.py).
 - place: put an extra file into a staging tree without following a symlink.
 - erofs-label: mkfs.erofs 1.5 has no -L; write volume_name into the
   superblock and fix its crc32c so the kernel and blkid accept it.
@@ -161,6 +162,10 @@ def main(argv: list[str]) -> int:
         from .boot.grub import bios_main
 
         return bios_main(cmd, args)
+    if cmd == "commit":
+        from .commit import main as commit_main
+
+        return commit_main(args)
     try:
         if cmd == "erofs-label" and len(args) == 2:
             erofs_set_label(args[0], args[1])

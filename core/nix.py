@@ -707,9 +707,13 @@ def unstage_steps(profile: Profile, scan: Scan | None, staged_keys: list[str]) -
     ]
 
 
-def finish_steps(profile: Profile, scan: Scan | None, *, force: bool,
-                 workspace_parent: str) -> tuple[list[Step], list[Step], list[str]]:
-    """(guards, finish steps, extra outputs) for the registration written beside the outputs."""
+def finish_steps(
+    profile: Profile, scan: Scan | None, *, force: bool
+) -> tuple[list[Step], list[tuple[Word, str]], list[str]]:
+    """(guards, commit pairs, extra outputs) for the registration written beside the outputs.
+
+    The registration is committed with the images, by the plan's one commit step.
+    """
     reg = registration_plan(profile)
     if scan is None or scan.closure is None or reg.beside is None:
         return [], [], []
@@ -725,17 +729,7 @@ def finish_steps(profile: Profile, scan: Scan | None, *, force: bool,
                              "guard", out)),
                  weight=0.01)
         )
-    src = ws(REGISTRATION_FILE)
-    if str(Path(out).parent) == workspace_parent:
-        expr: Expr = cmd("mv", "-f", src, out)
-    else:
-        partial = str(Path(out).parent / f".diskwright-{Path(out).name}.partial")
-        expr = And((cmd("cp", src, partial), cmd("mv", "-f", partial, out)))
-    finish = [
-        Step(id="nix-registration-finish", title=f"Move the registration to {out}",
-             phase="finish", expr=expr, weight=0.01)
-    ]
-    return guards, finish, [out]
+    return guards, [(ws(REGISTRATION_FILE), out)], [out]
 
 
 def sources(scan: Scan | None) -> list[str]:

@@ -216,6 +216,8 @@ class Plan:
     tools: list[str] = field(default_factory=list)  # checked before the first step
     space_needed: int = 0  # bytes the workspace may hold at its fullest
     sources: list[str] = field(default_factory=list)  # must be readable
+    # (finished file in the workspace, output path): what the final commit step puts in place
+    commit: list[tuple[Arg, str]] = field(default_factory=list)
 
     def step(self, step_id: str) -> Step:
         for s in self.steps:

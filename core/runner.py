@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import fcntl
 import hashlib
 import os
 import re
 import shutil
 import signal
 import stat
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,8 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .commit import OWNER_FILE
 from .errors import BuildFailed, Cancelled, PreflightError
-from .plan import Plan, Step, render_step
+from .outpaths import OutputLock, forbidden_root, name_problem, real_output, same_file
+from .plan import Arith, Plan, Step, Var, Word, render_step
 from .safefs import remove_tree
 from .tools import require
 from .units import format_size
@@ -91,7 +96,6 @@ class CancelledEvent:
 Event = StepStarted | Output | Progress | StepFinished | Finished | Failed | CancelledEvent
 EventHandler = Callable[[Event], None]
 
-FORBIDDEN = ("/dev", "/proc", "/sys")
 EXTRA_PATH = ("/usr/sbin", "/sbin")
 
 
@@ -104,16 +108,29 @@ def preflight(plan: Plan) -> None:
         if tool == "diskwright":
             continue
         require(tool)
+    seen: list[str] = []
     for out in plan.outputs:
         p = Path(out)
-        for bad in FORBIDDEN:
-            if p == Path(bad) or Path(bad) in p.parents:
-                raise PreflightError(f"{out}: refusing to write under {bad}")
+        bad = forbidden_root(out)
+        if bad is not None:
+            raise PreflightError(
+                f"{out} resolves to a folder under {bad}; diskwright writes image files only "
+                "— choose an output on a real filesystem"
+            )
+        problem = name_problem(out)
+        if problem is not None:
+            raise PreflightError(f"{out}: {problem}; choose a shorter output name")
+        for other in seen:
+            if same_file(out, other):
+                raise PreflightError(
+                    f"{out} and {other} are the same file; give each disk its own output"
+                )
+        seen.append(out)
         if p.exists() or p.is_symlink():
             st = p.lstat()
             if stat.S_ISBLK(st.st_mode) or stat.S_ISCHR(st.st_mode):
                 raise PreflightError(f"{out} is a device; diskwright writes image files only")
-            if p.is_dir():
+            if stat.S_ISDIR(st.st_mode):
                 raise PreflightError(f"{out} is a folder; give a file name for the image")
             if not plan.force:
                 raise PreflightError(
@@ -172,14 +189,27 @@ class Runner:
         self._done_weight = 0.0
         self._tail: deque[str] = deque(maxlen=40)
         self.checks: list[str] = []
+        self._notes: list[str] = []
+        self._watchdog: subprocess.Popen[bytes] | None = None
 
     # ---------------------------------------------------------------- api
 
     async def run(self) -> Finished:
+        locks = self._lock_outputs()
+        try:
+            return await self._run_locked()
+        finally:
+            for lock in locks:
+                lock.release()
+
+    async def _run_locked(self) -> Finished:
         if not self.skip_preflight:
             preflight(self.plan)
+        self._clean_leftovers()
         t0 = time.monotonic()
         workspace = tempfile.mkdtemp(prefix=".diskwright-", dir=self.plan.workspace_parent)
+        owner = _hold_owner(workspace)
+        self._start_watchdog(owner, [workspace])
         log = None
         # the log grows inside the workspace and is moved beside the outputs at the end:
         # OUT.log for a good build; a failed or cancelled one never touches the last good
@@ -191,19 +221,28 @@ class Runner:
                 log = open(log_tmp, "x", encoding="utf-8", errors="replace")
             self._log = log
             self._write_log(f"# diskwright build, workspace {workspace}")
+            for line in self._notes:
+                self._write_log(f"# {line}")
+            outputs: list[OutputFile] = []
             total = self.plan.total_weight()
             for i, step in enumerate(self.plan.steps):
                 self.on_event(StepStarted(i, step))
                 self._write_log(f"\n## [{i + 1}/{len(self.plan.steps)}] {step.title}")
                 self._write_log(f"$ {render_step(step)}")
                 t1 = time.monotonic()
-                await self._run_step(step, workspace)
+                if step.id == "commit":
+                    # what we are about to commit is what we report, hashed before any rename
+                    outputs = await asyncio.to_thread(self._describe_outputs, workspace)
+                    await self._run_commit(step, workspace)
+                else:
+                    await self._run_step(step, workspace)
                 self._done_weight += step.weight
                 self.on_event(Progress(step.id, 1.0, self._done_weight / total))
                 self.on_event(StepFinished(i, step, time.monotonic() - t1))
                 if step.phase == "verify":
                     self.checks.append(step.title)
-            outputs = await asyncio.to_thread(self._describe_outputs)
+            if not any(s.id == "commit" for s in self.plan.steps):
+                outputs = await asyncio.to_thread(self._describe_outputs, workspace)
             result = Finished(outputs, self._log_name(), time.monotonic() - t0, self.checks)
             self._write_log(f"\n# finished in {result.seconds:.1f} s")
             self.on_event(result)
@@ -228,7 +267,8 @@ class Runner:
                 with contextlib.suppress(OSError):
                     os.replace(log_tmp, self._final_log)
             remove_workspace(workspace)
-            self._remove_partials()
+            os.close(owner)
+            self._stop_watchdog()
 
     # ---------------------------------------------------------------- internals
 
@@ -251,21 +291,117 @@ class Runner:
             self._log.write(line + "\n")  # type: ignore[attr-defined]
             self._log.flush()  # type: ignore[attr-defined]
 
-    def _remove_partials(self) -> None:
-        for out in self.plan.outputs:
-            partial = Path(out).parent / f".diskwright-{Path(out).name}.partial"
-            with contextlib.suppress(FileNotFoundError):
-                partial.unlink()
+    def _value(self, arg: object, workspace: str) -> str:
+        """The text a shell would give a plan argument (workspace paths, captured values)."""
+        if isinstance(arg, str):
+            return arg
+        if isinstance(arg, Var):
+            return workspace if arg.name == "W" else self.variables.get(arg.name, "")
+        if isinstance(arg, Word):
+            return "".join(self._value(p, workspace) for p in arg.parts)
+        if isinstance(arg, Arith):
+            raise TypeError("an arithmetic word is not a path")
+        raise TypeError(f"not a plan argument: {arg!r}")
 
-    def _describe_outputs(self) -> list[OutputFile]:
+    def _describe_outputs(self, workspace: str) -> list[OutputFile]:
+        pairs = [(self._value(src, workspace), out) for src, out in self.plan.commit] or [
+            (out, out) for out in self.plan.outputs
+        ]
         files = []
-        for out in self.plan.outputs:
+        for src, out in pairs:
             h = hashlib.sha256()
-            with open(out, "rb") as f:
+            with open(src, "rb") as f:
                 for chunk in iter(lambda: f.read(4 * 1024 * 1024), b""):
                     h.update(chunk)
-            files.append(OutputFile(out, os.path.getsize(out), h.hexdigest()))
+            files.append(OutputFile(out, os.path.getsize(src), h.hexdigest()))
         return files
+
+    # ------------------------------------------------------------ safety
+
+    def _lock_outputs(self) -> list[OutputLock]:
+        """One build per output: a second build to the same file exits 2 naming the first."""
+        locks: list[OutputLock] = []
+        try:
+            for out in sorted({real_output(o) for o in self.plan.outputs}):
+                lock = OutputLock(out)
+                try:
+                    holder = lock.acquire()
+                except OSError as err:
+                    raise PreflightError(f"cannot lock {out} ({err}); check the folder") from None
+                if holder is not None:
+                    who = f"pid {holder}" if holder > 0 else "another process"
+                    raise PreflightError(
+                        f"another diskwright build ({who}) is writing {out}; wait for it to "
+                        "finish or choose another output"
+                    )
+                locks.append(lock)
+        except BaseException:
+            for lock in locks:
+                lock.release()
+            raise
+        return locks
+
+    def _clean_leftovers(self) -> None:
+        """Remove what a killed build of ours left beside these outputs, and say so.
+
+        Ours: `.diskwright-*` folders holding an `.owner` file nobody holds a lock on,
+        and unheld `.diskwright-*.lock` files. Anything else is left alone.
+        """
+        folders = sorted({os.path.dirname(real_output(o)) for o in self.plan.outputs})
+        for folder in folders:
+            try:
+                names = [n for n in os.listdir(folder) if n.startswith(".diskwright-")]
+            except OSError:
+                continue
+            for name in sorted(names):
+                path = os.path.join(folder, name)
+                if _stale_owner(path):
+                    remove_workspace(path)
+                    self._note(f"removed the leftovers of an interrupted build: {path}")
+
+    def _note(self, line: str) -> None:
+        self._notes.append(line)
+        self.on_event(Output("prepare", line, "stderr"))
+
+    def _start_watchdog(self, owner: int, paths: list[str]) -> None:
+        """A helper that stops our tools and removes our files if this process is killed."""
+        pkg = __name__.rsplit(".", 1)[0]
+        try:
+            self._watchdog = subprocess.Popen(
+                [sys.executable, "-m", f"{pkg}.watchdog"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(owner,),
+                start_new_session=True,
+            )
+        except OSError:
+            self._watchdog = None
+            return
+        for p in paths:
+            self._tell_watchdog(f"path {p}")
+
+    def _tell_watchdog(self, line: str) -> None:
+        w = self._watchdog
+        if w is None or w.stdin is None:
+            return
+        try:
+            w.stdin.write(os.fsencode(line) + b"\n")
+            w.stdin.flush()
+        except OSError:
+            self._watchdog = None
+
+    def _stop_watchdog(self) -> None:
+        w = self._watchdog
+        if w is None:
+            return
+        self._tell_watchdog("done")
+        with contextlib.suppress(OSError):
+            if w.stdin is not None:
+                w.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            w.wait(5)
+        self._watchdog = None
 
     async def _run_step(self, step: Step, workspace: str) -> None:
         text = render_step(step)
@@ -287,6 +423,7 @@ class Runner:
             start_new_session=True,
         )
         self._proc = proc
+        self._tell_watchdog(f"pgid {proc.pid}")
         captured: list[bytes] = []
 
         async def pump(stream: asyncio.StreamReader, name: str) -> None:
@@ -331,6 +468,24 @@ class Runner:
         self._write_log(line)
         self.on_event(Output(step.id, line, stream))
 
+    async def _run_commit(self, step: Step, workspace: str) -> None:
+        """The commit runs to its end even when cancelled: it is all or nothing, and
+        what we then say about the outputs must be true."""
+        task = asyncio.ensure_future(self._run_step(step, workspace))
+        interrupted = False
+        while True:
+            try:
+                await asyncio.shield(task)
+                break
+            except asyncio.CancelledError:
+                if task.done():
+                    break
+                interrupted = True
+        task.result()  # BuildFailed: the commit rolled back, nothing was written
+        if interrupted:
+            self._note("the cancel came during the final commit, which completed: the outputs "
+                       "are written")
+
     async def _kill(self) -> None:
         proc = self._proc
         if proc is None or proc.returncode is not None:
@@ -345,6 +500,49 @@ class Runner:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(proc.wait(), 5)
         self._proc = None
+
+
+def _hold_owner(folder: str) -> int:
+    """An `.owner` file locked for as long as the build (and its watchdog) lives."""
+    fd = os.open(
+        os.path.join(folder, OWNER_FILE),
+        os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+        0o600,
+    )
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+def _stale_owner(path: str) -> bool:
+    """True for a folder of ours whose build is gone (its `.owner` lock is free),
+    or a lock file nobody holds."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if stat.S_ISREG(st.st_mode) and path.endswith(".lock"):
+        target = path
+    elif stat.S_ISDIR(st.st_mode):
+        target = os.path.join(path, OWNER_FILE)
+    else:
+        return False
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                return False
+            raise
+        return True
+    finally:
+        os.close(fd)
 
 
 def remove_workspace(path: str) -> None:

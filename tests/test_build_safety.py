@@ -100,7 +100,8 @@ def test_cancel_mid_step(tmp_path: Path, example_root: Path) -> None:
 
 
 def test_multi_disk_outputs_all_or_nothing(tmp_path: Path, example_root: Path) -> None:
-    """Disk 2's copy into another folder fails: disk 1 must not appear either."""
+    """Disk 2's output appears (another program) while disk 1's image is built: the commit
+    refuses to replace it, disk 1 is rolled back, the intruder keeps its bytes."""
     src = tmp_path / "p"
     src.mkdir()
     (src / "root").symlink_to(example_root)
@@ -111,17 +112,18 @@ def test_multi_disk_outputs_all_or_nothing(tmp_path: Path, example_root: Path) -
     (src / "m.toml").write_text(text)
     fake = tmp_path / "bin"
     fake.mkdir()
-    (fake / "cp").write_text(
-        '#!/bin/sh\nfor a in "$@"; do [ "$a" = --sparse=always ] && '
-        "{ echo 'cp: simulated write error' >&2; exit 1; }; done\nexec /bin/cp \"$@\"\n"
+    real = shutil.which("mkfs.ext4", path="/usr/sbin:/sbin:/usr/bin")
+    (fake / "mkfs.ext4").write_text(
+        f"#!/bin/sh\nprintf 'not yours' > {other}/microvm-var.img\nexec {real} \"$@\"\n"
     )
-    (fake / "cp").chmod(0o755)
+    (fake / "mkfs.ext4").chmod(0o755)
     r = run_cli("build", src / "m.toml", env={"PATH": f"{fake}:{os.environ['PATH']}"})
     assert r.returncode == 1, r.stderr
-    assert "simulated write error" in r.stderr
+    assert "appeared during the build" in r.stderr and "Traceback" not in r.stderr
     assert not (src / "microvm-store.erofs").exists(), "disk 1 appeared although disk 2 failed"
-    assert not (other / "microvm-var.img").exists()
+    assert (other / "microvm-var.img").read_bytes() == b"not yours"
     assert leftovers(src) == [] and leftovers(other) == []
+    (other / "microvm-var.img").unlink()
     r = run_cli("build", src / "m.toml")
     assert r.returncode == 0, r.stderr
     assert (src / "microvm-store.erofs").exists() and (other / "microvm-var.img").exists()

@@ -47,9 +47,7 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
                     weight=0.01,
                 )
             )
-    reg_guards, reg_finish, reg_outputs = nix.finish_steps(
-        profile, scan, force=force, workspace_parent=workspace_parent
-    )
+    reg_guards, reg_commit, reg_outputs = nix.finish_steps(profile, scan, force=force)
     steps += reg_guards
     steps += nix.prepare_steps(profile, scan)
     for ctx in ctxs:
@@ -78,35 +76,25 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
             steps.append(
                 check_table_step(profile, d, [c.info for c in ctxs if c.info.disk_index == d])
             )
-    # All or nothing: copies into other folders land as .partial first; the renames
-    # that make outputs appear come last, together, and a rename does not fail halfway.
-    sources_for: list[Arg] = []
-    for d, (final, out) in enumerate(zip(finals, outputs, strict=True)):
-        if str(Path(out).parent) == workspace_parent:
-            sources_for.append(final)
-            continue
-        partial = str(Path(out).parent / f".diskwright-{Path(out).name}.partial")
-        steps.append(
-            Step(
-                id=f"disk{d}-stage-out",
-                title=f"Copy the finished image next to {out} (as .partial)",
-                phase="finish",
-                expr=cmd("cp", "--sparse=always", final, partial),
-                weight=0.3,
-            )
+    # All or nothing, never replacing by surprise: one helper puts every output in place
+    # (no-replace renames, rollback on failure, signals held off) as the very last step.
+    commit_pairs: list[tuple[Arg, str]] = [*zip(finals, outputs, strict=True), *reg_commit]
+    argv: list[Arg] = ["diskwright", "helper", "commit"]
+    if force:
+        argv.append("--force")
+    for src, out in commit_pairs:
+        argv += [src, out]
+    steps.append(
+        Step(
+            id="commit",
+            title="Put the finished images in place (all or none, never replacing a file)"
+            if not force
+            else "Put the finished images in place (all or none, replacing old ones)",
+            phase="finish",
+            expr=cmd(*argv),
+            weight=0.05 + 0.3 * sum(1 for o in outputs if str(Path(o).parent) != workspace_parent),
         )
-        sources_for.append(partial)
-    for d, (src, out) in enumerate(zip(sources_for, outputs, strict=True)):
-        steps.append(
-            Step(
-                id=f"disk{d}-finish",
-                title=f"Move the finished image to {out}",
-                phase="finish",
-                expr=cmd("mv", "-f", src, out),
-                weight=0.05,
-            )
-        )
-    steps += reg_finish
+    )
     tools = sorted(
         {t for c in ctxs for t in builder_for(c.part.filesystem).tools(c)} | _plan_tools(steps)
     )
@@ -114,6 +102,7 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
     return Plan(
         steps=steps,
         outputs=outputs + reg_outputs,
+        commit=commit_pairs,
         workspace_parent=workspace_parent,
         env={
             "SOURCE_DATE_EPOCH": str(profile.reproducible.source_date_epoch),
