@@ -147,3 +147,124 @@ def test_file_target_over_a_folder_or_under_a_file(tmp_path: Path) -> None:
         r = run_cli("validate", p)
         assert r.returncode == 2, (target, r.stderr)
         assert "source.files[0].target" in r.stderr and "Traceback" not in r.stderr
+
+
+# ---------------------------------------------------------------- 3-6, 12: outputs
+
+
+@pytest.mark.parametrize("how", ["double-slash", "dotdot", "symlinked-folder"])
+def test_dev_is_refused_by_resolved_path(tmp_path: Path, how: str) -> None:
+    """Item 3: no spelling reaches /dev; --dry-run refuses too, and nothing appears there."""
+    tree(tmp_path)
+    name = f"diskwright-hostile-{os.getpid()}-{how}.img"
+    if how == "double-slash":
+        out = f"//dev/shm/{name}"
+    elif how == "dotdot":
+        out = "../" * len(tmp_path.parts) + f"dev/shm/{name}"
+    else:
+        (tmp_path / "lnk").symlink_to("/dev/shm")
+        out = f"lnk/{name}"
+    p = profile(tmp_path, output=out)
+    for args in (("build", p, "--dry-run"), ("build", p)):
+        r = run_cli(*args)
+        assert r.returncode == 2, r.stderr
+        assert "/dev" in r.stderr and "Traceback" not in r.stderr
+    assert not Path("/dev/shm", name).exists()
+    assert not [n for n in os.listdir("/dev/shm") if n.startswith(".diskwright-")]
+
+
+def test_one_file_named_two_ways_is_refused(tmp_path: Path) -> None:
+    """Item 6: out.img and ./out.img are one output; nothing is built."""
+    tree(tmp_path)
+    p = profile(tmp_path)
+    text = p.read_text()
+    data: dict[str, Any] = __import__("tomllib").loads(text)
+    second = dict(data["disks"][0], name="e", output={"path": "./out.img"})
+    second["partitions"] = [{"role": "data", "filesystem": "ext4", "empty": True,
+                             "size": "16MiB", "label": "other"}]
+    data["disks"].append(second)
+    p.write_text(tomli_w.dumps(data))
+    r = run_cli("build", p)
+    assert r.returncode == 2, r.stderr
+    assert "same file" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "out.img").exists() and leftovers(tmp_path) == []
+
+
+def test_second_build_to_one_output_is_refused(tmp_path: Path) -> None:
+    """Item 5: while a build holds the output's lock, another exits 2 naming it."""
+    from diskwright.core.outpaths import OutputLock
+
+    tree(tmp_path)
+    p = profile(tmp_path)
+    lock = OutputLock(str(tmp_path / "out.img"))
+    assert lock.acquire() is None
+    try:
+        r = run_cli("build", p)
+        assert r.returncode == 2, r.stderr
+        assert f"pid {os.getpid()}" in r.stderr and "Traceback" not in r.stderr
+        assert not (tmp_path / "out.img").exists()
+    finally:
+        lock.release()
+    r = run_cli("build", p)
+    assert r.returncode == 0, r.stderr
+    assert leftovers(tmp_path) == []
+
+
+def test_output_appearing_during_the_build_is_kept(tmp_path: Path) -> None:
+    """Item 4: a file (or folder) that appears at the output mid-build is never replaced."""
+    import shutil
+
+    tree(tmp_path)
+    p = profile(tmp_path)
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    real = shutil.which("mkfs.ext4", path="/usr/sbin:/sbin:/usr/bin")
+    for kind, make in (("file", f"printf mine > {tmp_path}/out.img"),
+                       ("folder", f"mkdir {tmp_path}/out.img")):
+        (fake / "mkfs.ext4").write_text(f'#!/bin/sh\n{make}\nexec {real} "$@"\n')
+        (fake / "mkfs.ext4").chmod(0o755)
+        r = run_cli("build", p, env={"PATH": f"{fake}:{os.environ['PATH']}"})
+        assert r.returncode == 1, (kind, r.stderr)
+        assert "Traceback" not in r.stderr and "nothing was written" in r.stderr
+        out = tmp_path / "out.img"
+        if kind == "file":
+            assert out.read_bytes() == b"mine"
+            out.unlink()
+        else:
+            assert out.is_dir() and list(out.iterdir()) == []
+            out.rmdir()
+        assert leftovers(tmp_path) == []
+
+
+def test_sigkill_leaves_no_workspace_and_no_running_tool(tmp_path: Path) -> None:
+    """Item 12: a SIGKILLed build's tool is stopped and its workspace removed."""
+    import signal
+    import sys
+    import time
+
+    root = tree(tmp_path)
+    for i in range(8):
+        (root / f"blob{i}").write_bytes(os.urandom(32 << 20))
+    p = profile(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "diskwright.tui.cli", "build", str(p)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 120
+    for line in proc.stderr:
+        if "Make the ext4 filesystem" in line or time.monotonic() > deadline:
+            break
+    time.sleep(0.3)
+    workspaces = [q for q in tmp_path.iterdir() if q.name.startswith(".diskwright-")
+                  and q.is_dir()]
+    assert workspaces, "the build should be mid-way"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(w.exists() for w in workspaces):
+        time.sleep(0.2)
+    assert not any(w.exists() for w in workspaces)
+    ps = subprocess.run(["pgrep", "-f", str(workspaces[0])], capture_output=True, text=True)
+    assert ps.stdout.strip() == ""
+    r = run_cli("build", p)
+    assert r.returncode == 0, r.stderr
+    assert leftovers(tmp_path) == []
