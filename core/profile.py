@@ -9,7 +9,9 @@ unchanged, next to the field they name.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union
@@ -233,10 +235,27 @@ def parse_profile(data: dict[str, Any], base_dir: Path | None = None) -> Profile
     return profile
 
 
+MAX_PROFILE_BYTES = 4 << 20
+
+
 def load_profile(path: Path) -> Profile:
     """Read a TOML profile; every failure is a ProfileError naming where and why."""
     try:
-        raw = path.read_bytes()
+        # never block on a FIFO nor read /dev/zero forever: regular files of sane size only
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            st = os.fstat(fd)
+            if stat.S_ISDIR(st.st_mode):
+                raise IsADirectoryError(path)
+            if not stat.S_ISREG(st.st_mode):
+                raise ProfileError(str(path), "is not a regular file", "name the .toml file")
+            if st.st_size > MAX_PROFILE_BYTES:
+                raise ProfileError(str(path), f"is larger than {MAX_PROFILE_BYTES} bytes",
+                                   "a profile is a short TOML file; name the right one")
+            with os.fdopen(os.dup(fd), "rb") as f:
+                raw = f.read(MAX_PROFILE_BYTES + 1)
+        finally:
+            os.close(fd)
     except FileNotFoundError:
         raise ProfileError(str(path), "no such profile file", "check the path") from None
     except IsADirectoryError:
@@ -246,7 +265,10 @@ def load_profile(path: Path) -> Profile:
             str(path), f"cannot be read ({err.strerror})", "check permissions"
         ) from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        data = tomllib.loads(raw.decode("utf-8").removeprefix("\ufeff"))  # a BOM is fine
+    except RecursionError:
+        raise ProfileError(str(path), "nests tables or arrays too deeply",
+                           "flatten the TOML") from None
     except UnicodeDecodeError:
         raise ProfileError(str(path), "is not UTF-8 text", "save it as UTF-8 TOML") from None
     except tomllib.TOMLDecodeError as err:

@@ -268,3 +268,25 @@ def test_sigkill_leaves_no_workspace_and_no_running_tool(tmp_path: Path) -> None
     r = run_cli("build", p)
     assert r.returncode == 0, r.stderr
     assert leftovers(tmp_path) == []
+
+
+# ---------------------------------------------------------------- 14: one message, exit 2
+
+
+def test_odd_profile_files_get_one_message(tmp_path: Path) -> None:
+    """Item 14: a FIFO, /dev/zero, deep nesting, a BOM, --output-dir under /dev."""
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    deep = tmp_path / "deep.toml"
+    deep.write_text("a=" + "[" * 3000 + "]" * 3000 + "\n")
+    for path in (fifo, Path("/dev/zero"), deep):
+        r = run_cli("validate", path, timeout=30)
+        assert r.returncode == 2, (path, r.stderr)
+        assert r.stderr.count("diskwright:") == 1 and "Traceback" not in r.stderr
+    tree(tmp_path)
+    p = profile(tmp_path)
+    p.write_bytes(b"\xef\xbb\xbf" + p.read_bytes())
+    r = run_cli("validate", p)
+    assert r.returncode == 0, r.stderr
+    r = run_cli("build", p, "--output-dir", "/dev/shm")
+    assert r.returncode == 2 and "--output-dir" in r.stderr and "Traceback" not in r.stderr

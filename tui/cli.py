@@ -41,9 +41,16 @@ def load(path: str, output_dir: str | None = None) -> tuple[Profile, Scan | None
 
     profile = load_profile(Path(path))
     if output_dir is not None:
+        from pydantic import ValidationError
+
         out = Path(output_dir).resolve()
         for disk in profile.disks:
-            disk.output.path = str(out / Path(disk.output.path).name)
+            try:
+                disk.output.path = str(out / Path(disk.output.path).name)
+            except ValidationError as exc:
+                problem = exc.errors()[0].get("msg", "").removeprefix("Value error, ")
+                raise ProfileError("--output-dir", f"{output_dir}: {problem}",
+                                   "choose another folder") from None
     scan = read_source(profile)
     validate(profile, scan)
     return profile, scan
@@ -432,6 +439,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except RecursionError:
+        _err("the input nests too deeply to read; simplify it")
+        return EXIT_INPUT
+    except Exception as err:  # a bug of ours: one sentence here, the details in a file
+        _err(f"unexpected error ({type(err).__name__}: {err}); {_crash_report()}")
+        return EXIT_FAILED
+
+
+def _crash_report() -> str:
+    """Write the traceback to a private file and say where it is."""
+    import tempfile
+    import traceback
+
+    try:
+        fd, path = tempfile.mkstemp(prefix="diskwright-crash-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(traceback.format_exc())
+        return f"the traceback is in {path} — please report it"
+    except OSError:
+        return "please report it"
 
 
 if __name__ == "__main__":
