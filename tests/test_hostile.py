@@ -290,3 +290,34 @@ def test_odd_profile_files_get_one_message(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     r = run_cli("build", p, "--output-dir", "/dev/shm")
     assert r.returncode == 2 and "--output-dir" in r.stderr and "Traceback" not in r.stderr
+
+
+# ---------------------------------------------------------------- 9, 10: what is read
+
+
+def test_mount_point_through_a_symlink_is_refused(tmp_path: Path) -> None:
+    """Item 9: a partition whose mount point is a symlink out of the tree copies nothing."""
+    root = tree(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text("host\n")
+    (root / "srv").symlink_to(outside)
+    p = profile(tmp_path)
+    data: dict[str, Any] = __import__("tomllib").loads(p.read_text())
+    data["disks"][0]["table"] = "gpt"
+    data["disks"][0]["partitions"].append(
+        {"role": "data", "filesystem": "ext4", "mount_point": "/srv", "label": "srv"})
+    p.write_text(tomli_w.dumps(data))
+    r = run_cli("build", p)
+    assert r.returncode == 2, r.stderr
+    assert "partitions[1].mount_point" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_output_inside_the_source_is_refused(tmp_path: Path) -> None:
+    """Item 10: the image would contain its own workspace and log."""
+    tree(tmp_path)
+    p = profile(tmp_path, output="root/out.img")
+    r = run_cli("build", p)
+    assert r.returncode == 2, r.stderr
+    assert "disks[0].output.path" in r.stderr and "inside the source" in r.stderr
+    assert not (tmp_path / "root/out.img").exists() and leftovers(tmp_path / "root") == []

@@ -59,10 +59,21 @@ def check_profile(profile: Profile, scan: Scan | None) -> list[ProfileError]:
                 )
             )
         for info in infos:
-            if info.subtree is None or info.part.contents is None:
+            if info.subtree is None:
                 continue
             real = (root / info.subtree.lstrip("/")).resolve()
             base = root.resolve()
+            if info.part.contents is None:  # the mount point names the subtree: same check
+                if real != base and base not in real.parents:
+                    errors.append(
+                        ProfileError(
+                            f"{info.where}.mount_point",
+                            f"{info.subtree} in the source leads outside it (through a symlink)",
+                            "set contents to a directory inside the source tree, or make the "
+                            "partition empty",
+                        )
+                    )
+                continue
             if real != base and base not in real.parents:
                 errors.append(
                     ProfileError(
@@ -120,6 +131,22 @@ def check_profile(profile: Profile, scan: Scan | None) -> list[ProfileError]:
                     )
                 )
         parent = profile.resolve(disk.output.path).parent
+        if root is not None and root.is_dir() and parent.is_dir():
+            real_parent = parent.resolve()
+            for info in infos:
+                if info.subtree is None:
+                    continue
+                sub = (root / info.subtree.lstrip("/")).resolve()
+                if real_parent == sub or sub in real_parent.parents:
+                    errors.append(
+                        ProfileError(
+                            f"disks[{d}].output.path",
+                            f"{parent} is inside the source tree that {info.where} reads; the "
+                            "image would contain the build's own files",
+                            "write the output outside the source tree",
+                        )
+                    )
+                    break
         if not parent.is_dir():
             errors.append(
                 ProfileError(
