@@ -138,8 +138,8 @@ class FileMapping(BaseModel):
     source: str = Field(description="Host path of the file, relative to the profile's folder")
     target: str = Field(description="Absolute path inside the image, e.g. /etc/motd")
     mode: str = Field(default="0644", description="Octal permission bits")
-    user: int = Field(default=0, ge=0, description="Owner uid inside the image")
-    group: int = Field(default=0, ge=0, description="Owner gid inside the image")
+    user: int = Field(default=0, ge=0, le=2**32 - 2, description="Owner uid inside the image")
+    group: int = Field(default=0, ge=0, le=2**32 - 2, description="Owner gid inside the image")
 
     @field_validator("target")
     @classmethod

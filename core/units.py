@@ -29,6 +29,9 @@ _UNITS = {
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
 
+MAX_SIZE = 1 << 63  # what a signed 64-bit offset (lseek, sfdisk, qemu-img) can reach
+
+
 def parse_size(text: str | int) -> int:
     """Bytes from "512MiB", "8G", "4096", "100s"; K/M/G are binary like dd and sfdisk."""
     if isinstance(text, bool):
@@ -36,6 +39,8 @@ def parse_size(text: str | int) -> int:
     if isinstance(text, int):
         if text < 0:
             raise ValueError("a size cannot be negative")
+        if text >= MAX_SIZE:
+            raise ValueError("a size larger than 8 EiB is more than any image can hold")
         return text
     m = _SIZE_RE.match(text)
     if not m:
@@ -45,6 +50,8 @@ def parse_size(text: str | int) -> int:
     if factor is None:
         raise ValueError(f"unknown unit {unit!r} in {text!r}; use B, KiB, MiB, GiB or TiB")
     value = float(number) * factor
+    if not value < MAX_SIZE:  # also inf and nan: hundreds of digits overflow a float
+        raise ValueError(f"{text[:40]!r} is larger than 8 EiB, more than any image can hold")
     if value != int(value):
         raise ValueError(f"{text!r} is not a whole number of bytes")
     return int(value)

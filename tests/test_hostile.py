@@ -321,3 +321,18 @@ def test_output_inside_the_source_is_refused(tmp_path: Path) -> None:
     assert r.returncode == 2, r.stderr
     assert "disks[0].output.path" in r.stderr and "inside the source" in r.stderr
     assert not (tmp_path / "root/out.img").exists() and leftovers(tmp_path / "root") == []
+
+
+def test_huge_numbers_are_one_message(tmp_path: Path) -> None:
+    """Items 14/15: sizes of hundreds of digits and uids past 2^32 are validation errors."""
+    tree(tmp_path)
+    (tmp_path / "payload").write_text("x")
+    cases: list[dict[str, Any]] = [
+        {"part": {"size": "9" * 300 + "MiB"}},
+        {"source": {"files": [{"source": "payload", "target": "/etc/x", "user": 2**32}]}},
+    ]
+    for kw in cases:
+        p = profile(tmp_path, **kw)
+        r = run_cli("validate", p)
+        assert r.returncode == 2, (kw, r.stderr)
+        assert r.stderr.count("diskwright:") == 1 and "Traceback" not in r.stderr
