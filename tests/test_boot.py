@@ -17,9 +17,9 @@ import pytest
 from conftest import EXAMPLES, run_cli, sha256
 
 from diskwright.core.boot import grub
-from diskwright.core.boot.cpio import Tree, records
 from diskwright.core.boot.demo import make_demo_tree
 from diskwright.core.boot.resolve import boot_setup
+from diskwright.core.cpio import Tree, records
 from diskwright.core.errors import ProfileErrors, ToolMissing
 from diskwright.core.plan import render_script
 from diskwright.core.planner import check_profile, make_plan
@@ -373,8 +373,8 @@ def nixos_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("nix-store is not installed (nix-bin)")
     from make_nix_store import PathSpec, write_paths
 
-    from diskwright.core.boot.cpio import write_gzip
     from diskwright.core.boot.demo import host_kernel, initramfs_tree
+    from diskwright.core.cpio import write_gzip
 
     try:
         k = host_kernel()

@@ -18,9 +18,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..cpio import Tree, write_gzip
 from ..errors import BuildFailed, ToolMissing
 from ..zfs import kit as zkit
-from .cpio import Tree, write_gzip
 
 MARKER_FILE = "etc/diskwright-boot-marker"
 BASE_MODULES = ("virtio_pci", "virtio_blk", "virtio_scsi", "crc32c_generic", "ext4")

@@ -19,15 +19,15 @@ import lzma
 import os
 import re
 import shutil
-import stat
 import struct
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..cpio import Tree, write_gzip
 from ..errors import BuildFailed, ToolMissing
 
 # Bump when the layout of the initramfs changes in a way the init hash misses.
@@ -439,61 +439,6 @@ def _strip_debug(data: bytes, workdir: Path) -> bytes:
     return result
 
 
-@dataclass
-class _Entry:
-    mode: int  # full st_mode including the type bits
-    data: bytes = b""
-    rdev: tuple[int, int] = (0, 0)
-
-
-class _Tree:
-    """The initramfs as a sorted mapping path → entry, parents created on demand."""
-
-    def __init__(self) -> None:
-        self.entries: dict[str, _Entry] = {}
-
-    def _parents(self, path: str) -> None:
-        parts = path.split("/")[:-1]
-        for i in range(1, len(parts) + 1):
-            d = "/".join(parts[:i])
-            self.entries.setdefault(d, _Entry(stat.S_IFDIR | 0o755))
-
-    def dir(self, path: str, mode: int = 0o755) -> None:
-        self._parents(path)
-        self.entries[path] = _Entry(stat.S_IFDIR | mode)
-
-    def file(self, path: str, data: bytes, mode: int = 0o644) -> None:
-        self._parents(path)
-        self.entries[path] = _Entry(stat.S_IFREG | mode, data)
-
-    def symlink(self, path: str, target: str) -> None:
-        self._parents(path)
-        self.entries[path] = _Entry(stat.S_IFLNK | 0o777, target.encode())
-
-    def chardev(self, path: str, major: int, minor: int, mode: int = 0o600) -> None:
-        self._parents(path)
-        self.entries[path] = _Entry(stat.S_IFCHR | mode, rdev=(major, minor))
-
-
-def _cpio_records(tree: _Tree, mtime: int) -> Iterator[bytes]:
-    """newc records in sorted order (parents sort before children), owned by root."""
-
-    def record(ino: int, name: str, e: _Entry) -> bytes:
-        nb = name.encode() + b"\0"
-        nlink = 2 if stat.S_ISDIR(e.mode) else 1
-        fields = (ino, e.mode, 0, 0, nlink, mtime, len(e.data), 0, 0, *e.rdev, len(nb), 0)
-        head = b"070701" + b"".join(b"%08X" % v for v in fields)
-        pad1 = b"\0" * (-(len(head) + len(nb)) % 4)
-        pad2 = b"\0" * (-len(e.data) % 4)
-        return head + nb + pad1 + e.data + pad2
-
-    ino = 1
-    for name in sorted(tree.entries):
-        yield record(ino, name, tree.entries[name])
-        ino += 1
-    yield record(0, "TRAILER!!!", _Entry(0))
-
-
 def _source_date_epoch() -> int:
     try:
         return int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
@@ -501,8 +446,8 @@ def _source_date_epoch() -> int:
         return 0
 
 
-def _assemble(src: _Sources, tools: dict[str, Path], workdir: Path) -> _Tree:
-    tree = _Tree()
+def _assemble(src: _Sources, tools: dict[str, Path], workdir: Path) -> Tree:
+    tree = Tree()
     for d in "proc sys dev run mnt job bin sbin usr/bin usr/sbin etc/zfs root".split():
         tree.dir(d)
     tree.dir("tmp", 0o1777)
@@ -557,16 +502,6 @@ def _assemble(src: _Sources, tools: dict[str, Path], workdir: Path) -> _Tree:
     return tree
 
 
-def _write_initramfs(tree: _Tree, dest: Path) -> None:
-    mtime = _source_date_epoch()
-    with (
-        dest.open("wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=mtime) as gz,
-    ):
-        for rec in _cpio_records(tree, mtime):
-            gz.write(rec)
-
-
 def build_kit(
     force: bool = False, kernel: Path | None = None, modules_dir: Path | None = None
 ) -> Kit:
@@ -585,7 +520,7 @@ def build_kit(
     try:
         started = time.monotonic()
         tree = _assemble(src, tools, tmp)
-        _write_initramfs(tree, tmp / "initramfs.gz")
+        write_gzip(tree, tmp / "initramfs.gz", _source_date_epoch())
         shutil.copyfile(src.kernel, tmp / "vmlinuz")
         manifest = {
             "format": KIT_FORMAT,
