@@ -172,9 +172,16 @@ class Step:
     content: str = ""  # for kind="write"
     weight: float = 1.0
     comment: str = ""
+    # Profile paths ("disks[0].partitions[1]") this step follows from, set by the planner so
+    # the wizard's preview can mark the commands a form shapes without parsing shell text.
+    fields: tuple[str, ...] = ()
 
     def render(self) -> str:
         return render_step(self)
+
+    def shaped_by(self, path: str) -> bool:
+        """True when editing profile field `path` can change this step (a tag or its child)."""
+        return any(path == f or path.startswith((f + ".", f + "[")) for f in self.fields)
 
 
 def _heredoc_tag(content: str) -> str:

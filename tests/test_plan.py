@@ -139,3 +139,36 @@ def test_core_imports_without_front_ends() -> None:
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "", f"core pulled in front-end modules: {out.stdout}"
+
+
+def test_steps_name_the_profile_fields_they_follow_from(tmp_path: Path) -> None:
+    """The wizard's preview marks a form's commands from Step.fields, never from shell text:
+    a label edit shapes the mkfs step, not the partition table; a size edit shapes both."""
+    from diskwright.core.planner import make_plan
+    from diskwright.core.profile import parse_profile
+
+    profile = parse_profile(
+        {
+            "version": 1,
+            "disks": [
+                {
+                    "output": {"path": "disk.raw"},
+                    "partitions": [
+                        {"role": "esp", "filesystem": "vfat", "size": "64MiB", "empty": True},
+                        {"role": "root", "filesystem": "ext4", "size": "64MiB", "empty": True},
+                    ],
+                }
+            ],
+        },
+        tmp_path,
+    )
+    steps = make_plan(profile, None).steps
+    label = "disks[0].partitions[1].label"
+    marked = [s for s in steps if s.shaped_by(label)]
+    assert marked and all(s.fields == ("disks[0].partitions[1]",) for s in marked)
+    assert any("mkfs.ext4" in s.render() for s in marked)
+    assert not any("mkfs.vfat" in s.render() for s in marked)
+    size = [s.id for s in steps if s.shaped_by("disks[0].partitions[1].size")]
+    assert len(size) > len(marked)  # the table and its check follow the size too
+    assert all(s.fields for s in steps), [s.id for s in steps if not s.fields]
+    assert not steps[0].shaped_by("disks[0].partitions[1]x")

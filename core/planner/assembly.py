@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from .. import nix
@@ -30,6 +31,21 @@ def _guard(path: str) -> Or:
     )
 
 
+def _tag(steps: list[Step], *fields: str) -> list[Step]:
+    """Name the profile fields these steps follow from (a step's own tags win)."""
+    return [s if s.fields else replace(s, fields=fields) for s in steps]
+
+
+def _layout_fields(profile: Profile, d: int) -> tuple[str, ...]:
+    """What shapes a disk's table and assembly: its geometry and each partition's placement."""
+    disk = f"disks[{d}]"
+    out = [f"{disk}.{k}" for k in ("table", "size", "alignment", "uuid")]
+    for p in range(len(profile.disks[d].partitions)):
+        part = f"{disk}.partitions[{p}]"
+        out += [f"{part}.{k}" for k in ("size", "start", "role", "partuuid", "name", "gpt_type")]
+    return tuple(out)
+
+
 def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Plan:
     """The ordered steps that build every disk of the profile."""
     ctxs = contexts(profile, scan)
@@ -45,36 +61,39 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
                     phase="prepare",
                     expr=_guard(out),
                     weight=0.01,
+                    fields=(f"disks[{i}].output.path",),
                 )
             )
     reg_guards, reg_commit, reg_outputs = nix.finish_steps(profile, scan, force=force)
-    steps += reg_guards
-    steps += nix.prepare_steps(profile, scan)
+    steps += _tag(reg_guards, "source")
+    steps += _tag(nix.prepare_steps(profile, scan), "source")
     for ctx in ctxs:
         if needs_staging(ctx.info, scan):
-            steps += staging_steps(profile, scan, ctx)
+            steps += _tag(staging_steps(profile, scan, ctx), "source", ctx.info.where)
     for ctx in ctxs:
-        steps += builder_for(ctx.part.filesystem).steps(ctx)
-    steps += boot.esp_steps(profile, scan)
-    steps += nix.unstage_steps(
-        profile, scan, [c.info.key for c in ctxs if needs_staging(c.info, scan)]
+        steps += _tag(builder_for(ctx.part.filesystem).steps(ctx), ctx.info.where)
+    steps += _tag(boot.esp_steps(profile, scan), "boot")
+    steps += _tag(
+        nix.unstage_steps(profile, scan, [c.info.key for c in ctxs if needs_staging(c.info, scan)]),
+        "source",
     )
     finals: list[Word] = []
     for d, disk in enumerate(profile.disks):
         mine = [c.info for c in ctxs if c.info.disk_index == d]
-        steps += assemble_steps(profile, d, mine)
-        steps += boot.disk_steps(profile, scan, d)
+        steps += _tag(assemble_steps(profile, d, mine), *_layout_fields(profile, d))
+        steps += _tag(boot.disk_steps(profile, scan, d), "boot")
         raw = disk_file(d) if disk.table != Table.none else ws(f"{mine[0].key}.img")
         conv, final = output_steps(d, disk, raw)
-        steps += conv
+        steps += _tag(conv, f"disks[{d}].output")
         finals.append(final)
     for ctx in ctxs:
-        steps += builder_for(ctx.part.filesystem).verify(ctx)
-    steps += boot.verify_steps(profile, scan)
+        steps += _tag(builder_for(ctx.part.filesystem).verify(ctx), ctx.info.where)
+    steps += _tag(boot.verify_steps(profile, scan), "boot")
     for d, disk in enumerate(profile.disks):
         if disk.table != Table.none:
-            steps.append(
-                check_table_step(profile, d, [c.info for c in ctxs if c.info.disk_index == d])
+            steps += _tag(
+                [check_table_step(profile, d, [c.info for c in ctxs if c.info.disk_index == d])],
+                *_layout_fields(profile, d),
             )
     # All or nothing, never replacing by surprise: one helper puts every output in place
     # (no-replace renames, rollback on failure, signals held off) as the very last step.
@@ -92,6 +111,7 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
             else "Put the finished images in place (all or none, replacing old ones)",
             phase="finish",
             expr=cmd(*argv),
+            fields=tuple(f"disks[{d}].output.path" for d in range(len(profile.disks))),
             weight=0.05 + 0.3 * sum(1 for o in outputs if str(Path(o).parent) != workspace_parent),
         )
     )
