@@ -215,7 +215,10 @@ class Runner:
         # OUT.log for a good build; a failed or cancelled one never touches the last good
         # build's log (OUT.failed.log / OUT.cancelled.log), and no link is written through
         log_tmp = Path(workspace) / "diskwright-build.log"
+        self._log_tmp = log_tmp
         self._final_log = self.log_path
+        self._claimed = False  # the log has its final name (hard link)
+        self._named = False  # the final name is chosen
         try:
             with contextlib.suppress(OSError):
                 log = open(log_tmp, "x", encoding="utf-8", errors="replace")
@@ -243,18 +246,19 @@ class Runner:
                     self.checks.append(step.title)
             if not any(s.id == "commit" for s in self.plan.steps):
                 outputs = await asyncio.to_thread(self._describe_outputs, workspace)
+            self._claim_log(None)
             result = Finished(outputs, self._log_name(), time.monotonic() - t0, self.checks)
             self._write_log(f"\n# finished in {result.seconds:.1f} s")
             self.on_event(result)
             return result
         except asyncio.CancelledError:
             await self._kill()
-            self._final_log = self._side_log("cancelled")
+            self._claim_log("cancelled")
             self._write_log("\n# cancelled; nothing was written")
             self.on_event(CancelledEvent(self._log_name()))
             raise Cancelled() from None
         except BuildFailed as err:
-            self._final_log = self._side_log("failed")
+            self._claim_log("failed")
             self._write_log(f"\n# FAILED: {err}")
             self.on_event(
                 Failed(err.step, self._title(err.step), str(err), err.lines, self._log_name())
@@ -264,8 +268,10 @@ class Runner:
             await self._kill()
             if log is not None:
                 log.close()
-                with contextlib.suppress(OSError):
-                    os.replace(log_tmp, self._final_log)
+                if not self._named:  # e.g. an error outside a step: keep it as a failed log
+                    self._claim_log("failed", quiet=True)
+                if not self._claimed:  # no hard links here: a copy under the free name
+                    _copy_excl(log_tmp, self._final_log)
             remove_workspace(workspace)
             os.close(owner)
             self._stop_watchdog()
@@ -285,6 +291,44 @@ class Runner:
         name = self.log_path.name
         stem = name[: -len(".log")] if name.endswith(".log") else name
         return self.log_path.with_name(f"{stem}.{what}.log")
+
+    def _claim_log(self, what: str | None, *, quiet: bool = False) -> None:
+        """Give the log its final name before any message names it.
+
+        A hard link under a name that did not exist, so nothing is replaced or followed
+        (a link or a folder already at OUT.log stays as it is); only a good build with
+        --force replaces OUT.log. Otherwise the next free OUT.N.log, and we say so.
+        """
+        if self._log is None:
+            return
+        self._named = True
+        base = self.log_path if what is None else self._side_log(what)
+        tmp = str(self._log_tmp)
+        if what is None and self.plan.force:
+            with contextlib.suppress(OSError):
+                if not os.path.isdir(base):
+                    os.link(tmp, tmp + ".final")
+                    os.replace(tmp + ".final", base)
+                    self._final_log, self._claimed = base, True
+                    return
+        stem = base.name[: -len(".log")] if base.name.endswith(".log") else base.name
+        for n in range(1000):
+            cand = base if n == 0 else base.with_name(f"{stem}.{n}.log")
+            try:
+                os.link(tmp, cand, follow_symlinks=False)
+            except FileExistsError:
+                continue
+            except OSError:
+                # no hard links on this filesystem: copied (O_EXCL) at the end
+                if not os.path.lexists(cand):
+                    self._final_log = cand
+                    break
+                continue
+            self._final_log, self._claimed = cand, True
+            break
+        if self._final_log != base and not quiet:
+            self._note(f"{base} already exists and is left as it is; this build's log is "
+                       f"{self._final_log}")
 
     def _write_log(self, line: str) -> None:
         if self._log is not None:
@@ -408,22 +452,33 @@ class Runner:
         if step.kind == "capture":
             assert step.capture
             text += f'\nprintf "%s" "${{{step.capture}}}"'
-        script = "set -eu\n" + text
+        # the gate: the step's shell waits on its stdin until the watchdog knows its group,
+        # so a build killed in between leaves no unregistered tool (EOF → it exits unrun)
+        script = "set -eu\n" + _GATE + text
         env = step_env(self.plan, workspace, self.variables)
         self._tail.clear()
-        proc = await asyncio.create_subprocess_exec(
-            "sh",
-            "-c",
-            script,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-            cwd=workspace,
-            start_new_session=True,
-        )
-        self._proc = proc
-        self._tell_watchdog(f"pgid {proc.pid}")
+        gate_r, gate_w = os.pipe()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                "sh",
+                "-c",
+                script,
+                stdin=gate_r,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
+                cwd=workspace,
+                start_new_session=True,
+            )
+        finally:
+            os.close(gate_r)
+        try:
+            self._proc = proc
+            self._tell_watchdog(f"pgid {proc.pid}")
+            with contextlib.suppress(OSError):
+                os.write(gate_w, b"go\n")
+        finally:
+            os.close(gate_w)
         captured: list[bytes] = []
 
         async def pump(stream: asyncio.StreamReader, name: str) -> None:
@@ -446,6 +501,7 @@ class Runner:
         await asyncio.gather(pump(proc.stdout, "stdout"), pump(proc.stderr, "stderr"))
         rc = await proc.wait()
         self._proc = None
+        _close_transport(proc)
         if rc != 0:
             lines = list(self._tail)
             msg = f"exited with status {rc}"
@@ -488,7 +544,11 @@ class Runner:
 
     async def _kill(self) -> None:
         proc = self._proc
-        if proc is None or proc.returncode is not None:
+        if proc is None:
+            return
+        if proc.returncode is not None:
+            _close_transport(proc)
+            self._proc = None
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGTERM)
@@ -499,7 +559,20 @@ class Runner:
                 os.killpg(proc.pid, signal.SIGKILL)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(proc.wait(), 5)
+        _close_transport(proc)
         self._proc = None
+
+
+def _close_transport(proc: asyncio.subprocess.Process) -> None:
+    """Close the step's pipes while the loop still runs: left to the garbage collector
+    after asyncio.run has closed the loop, they print "Event loop is closed" (SIGTERM)."""
+    transport = getattr(proc, "_transport", None)
+    if transport is not None and proc.returncode is not None:
+        with contextlib.suppress(Exception):
+            transport.close()
+
+
+_GATE = 'IFS= read -r _dw_gate || exit 125\nexec </dev/null\nunset _dw_gate\n'
 
 
 def _hold_owner(folder: str) -> int:
@@ -543,6 +616,15 @@ def _stale_owner(path: str) -> bool:
         return True
     finally:
         os.close(fd)
+
+
+def _copy_excl(src: Path, dst: Path) -> None:
+    """Copy the log to a name that must not exist yet (never through a link)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o644)
+        with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
+            shutil.copyfileobj(inp, out)
 
 
 def remove_workspace(path: str) -> None:
