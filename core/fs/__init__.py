@@ -9,7 +9,7 @@ and field words. Adding a filesystem is a new module and one line in SPECS.
 from __future__ import annotations
 
 from ..tools import register_tools
-from . import erofs, ext4, other, squashfs, vfat, zfs
+from . import btrfs, erofs, ext4, other, squashfs, vfat, zfs
 from .base import FieldWords, FsBuilder, FsSize, FsSpec, PartCtx
 
 SPECS: tuple[FsSpec, ...] = (
@@ -20,6 +20,7 @@ SPECS: tuple[FsSpec, ...] = (
     other.SWAP,
     other.NONE,
     zfs.SPEC,
+    btrfs.SPEC,
 )
 REGISTRY: dict[str, FsSpec] = {s.name: s for s in SPECS}
 register_tools(t for s in SPECS for t in s.tools)
