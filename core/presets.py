@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -82,6 +83,60 @@ class Preset:
         if isinstance(src, dict):
             absolutize_source(src, self.path.parent)
         return data
+
+
+    def demo_paths(self) -> list[str]:
+        """The example's relative source entries that exist beside it (its demo tree, store…)."""
+        src = self.data.get("source")
+        if not isinstance(src, dict):
+            return []
+        names: list[Any] = [src.get(k) for k in ("path", "store", "registration_file")]
+        names += list(src.get("closure") or [])
+        names += [fm.get("source") for fm in src.get("files") or [] if isinstance(fm, dict)]
+        base = self.path.parent.resolve()
+        found: list[str] = []
+        for n in names:
+            if not isinstance(n, str) or not n.strip() or Path(n).is_absolute():
+                continue
+            full = (base / n).resolve()
+            if full.is_relative_to(base) and full != base and os.path.lexists(base / n) \
+                    and n not in found:
+                found.append(n)
+        return found
+
+    def copy_to(self, dest: Path, *, with_demo: bool, name: str | None = None) -> Path:
+        """Copy the example profile (its text as written, comments kept) into `dest`.
+
+        Every path in it stays relative to the profile, so the copy is portable
+        and fit for git; it never names the install folder. With `with_demo`, the
+        example's demo tree (and any store or file it reads) is copied beside it;
+        without, the source points at a folder the user still has to choose.
+        Refuses to overwrite anything, so a preset never clobbers the user's files.
+        """
+        dest.mkdir(parents=True, exist_ok=True)
+        target = dest / (name or new_profile_name(dest, self.name))
+        copies = [(self.path.parent / n, dest / n) for n in self.demo_paths()] if with_demo else []
+        for _, to in [(self.path, target), *copies]:
+            if os.path.lexists(to):
+                raise FileExistsError(str(to))
+        for frm, to in copies:
+            to.parent.mkdir(parents=True, exist_ok=True)
+            if frm.is_dir() and not frm.is_symlink():
+                shutil.copytree(frm, to, symlinks=True)
+            else:
+                shutil.copy2(frm, to, follow_symlinks=False)
+        shutil.copyfile(self.path, target)
+        return target
+
+
+def new_profile_name(folder: Path, stem: str) -> str:
+    """A file name for a new profile made from preset `stem`: not the example's own, not taken."""
+    base = f"my-{stem}"
+    for i in range(1, 1000):
+        cand = f"{base}.toml" if i == 1 else f"{base}-{i}.toml"
+        if not os.path.lexists(folder / cand):
+            return cand
+    return f"{base}-{os.getpid()}.toml"
 
 
 def _absolute(value: Any, base: Path, *, must_exist: bool = False) -> Any:
@@ -168,6 +223,7 @@ __all__ = [
     "Preset",
     "absolutize_source",
     "blank_profile_data",
+    "new_profile_name",
     "preset",
     "presets",
 ]

@@ -499,6 +499,17 @@ def draft_from_preset(name: str, base_dir: Path | None = None) -> Draft:
     return draft
 
 
+def draft_from_preset_copy(name: str, dest: Path, *, with_demo: bool) -> Draft:
+    """A preset copied into `dest` as the user's own profile, opened from there.
+
+    Unlike draft_from_preset, its paths stay relative to the new file, so a save
+    never names the install folder.
+    """
+    from ..core.presets import preset
+
+    return load_draft(preset(name).copy_to(dest, with_demo=with_demo))
+
+
 def blank_draft(base_dir: Path | None = None) -> Draft:
     from ..core.presets import blank_profile_data
 
