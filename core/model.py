@@ -11,6 +11,7 @@ show those words unchanged, next to the field they name.
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import re
 import uuid as uuidlib
 from dataclasses import dataclass
@@ -662,6 +663,11 @@ class Disk(BaseModel):
                         raise ValueError(
                             f"partitions[{i}]: name and partuuid exist only on gpt tables"
                         )
+        if self.table == Table.gpt and len(self.partitions) > 128:
+            raise ValueError(
+                f"partitions: {len(self.partitions)} partitions, but a GPT table holds 128; "
+                "use at most 128 partitions per disk"
+            )
         self._check_starts()
         if self.table == Table.hybrid and len(self.partitions) > 3:
             raise ValueError("partitions: a hybrid MBR mirrors at most 3 partitions; use gpt")
@@ -745,6 +751,7 @@ class Profile(BaseModel):
         seen_out: dict[str, int] = {}
         labels: dict[str, str] = {}
         names: set[str] = set()
+        mounts: dict[str, str] = {}
         for d, disk in enumerate(self.disks):
             if disk.name in names:
                 raise ValueError(f"disks[{d}].name: two disks are called {disk.name!r}; rename one")
@@ -756,8 +763,16 @@ class Profile(BaseModel):
                 )
             seen_out[disk.output.path] = d
             for p, part in enumerate(disk.partitions):
+                where = f"disks[{d}].partitions[{p}]"
+                if part.mount_point is not None:
+                    mp = posixpath.normpath("/" + part.mount_point.lstrip("/"))
+                    if mp in mounts:
+                        raise ValueError(
+                            f"{where}.mount_point: {mounts[mp]} is mounted at {mp} too; give "
+                            "each partition its own mount point (or none)"
+                        )
+                    mounts[mp] = where
                 if part.label:
-                    where = f"disks[{d}].partitions[{p}]"
                     if part.label in labels:
                         raise ValueError(
                             f"{where}.label: {labels[part.label]} has the label "

@@ -1,0 +1,48 @@
+"""Issue 8 item 4: layouts a disk cannot hold are validation errors naming the field
+(exit 2, nothing written), not tool failures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomli_w
+from conftest import leftovers, run_cli
+from test_hostile import tree
+
+pytestmark = pytest.mark.integration
+
+
+def gpt_profile(base: Path, parts: list[dict[str, Any]]) -> Path:
+    data: dict[str, Any] = {
+        "version": 1,
+        "name": "hostile",
+        "source": {"path": "root"},
+        "reproducible": {"source_date_epoch": 1700000000},
+        "disks": [{"name": "d", "table": "gpt", "output": {"path": "out.img"},
+                   "partitions": parts}],
+    }
+    path = base / "p.toml"
+    path.write_text(tomli_w.dumps(data))
+    return path
+
+
+def test_gpt_with_more_than_128_partitions_is_refused(tmp_path: Path) -> None:
+    tree(tmp_path)
+    parts = [{"role": "data", "filesystem": "none", "size": "1M"} for _ in range(129)]
+    r = run_cli("build", gpt_profile(tmp_path, parts))
+    assert r.returncode == 2, r.stderr
+    assert "partitions" in r.stderr and "128" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "out.img").exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("second", ["/", "//", "/./"])
+def test_duplicate_mount_points_are_refused(tmp_path: Path, second: str) -> None:
+    tree(tmp_path)
+    parts = [{"role": "root", "filesystem": "ext4", "mount_point": "/", "label": "a"},
+             {"role": "root", "filesystem": "ext4", "mount_point": second, "label": "b"}]
+    r = run_cli("build", gpt_profile(tmp_path, parts))
+    assert r.returncode == 2, r.stderr
+    assert "partitions[1].mount_point" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "out.img").exists() and leftovers(tmp_path) == []
