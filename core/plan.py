@@ -286,3 +286,22 @@ def render_script(plan: Plan, *, header: str = "", helper_bin: str | None = None
         out.append(render_step(s))
     out.append("")
     return "\n".join(out)
+
+
+def step_lines(script: str, plan: Plan) -> list[tuple[int, int]]:
+    """Per step, its [first, end) line range in `render_script(plan)`: from its title
+    comment to the last line of its command, so a preview can mark and scroll to it."""
+    lines = script.split("\n")
+    spans: list[tuple[int, int]] = []
+    i = 0
+    for s in plan.steps:
+        title = f"# {s.title}"
+        while i < len(lines) and lines[i] != title:
+            i += 1
+        if i >= len(lines):
+            break
+        n = 1 + (len(s.comment.splitlines()) if s.comment else 0)
+        n += render_step(s).count("\n") + 1
+        spans.append((i, i + n))
+        i += n
+    return spans

@@ -172,3 +172,25 @@ def test_steps_name_the_profile_fields_they_follow_from(tmp_path: Path) -> None:
     assert len(size) > len(marked)  # the table and its check follow the size too
     assert all(s.fields for s in steps), [s.id for s in steps if not s.fields]
     assert not steps[0].shaped_by("disks[0].partitions[1]x")
+
+
+def test_step_lines_cover_each_steps_title_and_command(tmp_path: Path) -> None:
+    """The preview scrolls to a step's lines: each span starts at its title comment and
+    ends after its (possibly multi-line heredoc) command."""
+    from diskwright.core.plan import render_script, step_lines
+
+    steps = [
+        Step(id="a", title="first", phase="prepare", expr=cmd("true"), comment="why\nmore"),
+        Step(id="b", title="second", phase="filesystem", kind="write", path="/x",
+             content="l1\nl2\n"),
+        Step(id="c", title="third", phase="filesystem", expr=cmd("echo", "hi")),
+    ]
+    plan = Plan(steps=steps, outputs=["/o"], workspace_parent="/")
+    script = render_script(plan, header="h")
+    lines = script.split("\n")
+    spans = step_lines(script, plan)
+    assert len(spans) == 3
+    assert [lines[a] for a, _ in spans] == ["# first", "# second", "# third"]
+    assert lines[spans[0][1] - 1] == "true"
+    assert lines[spans[1][1] - 1] == "DISKWRIGHT_EOF"
+    assert lines[spans[2][0]: spans[2][1]] == ["# third", "echo hi"]

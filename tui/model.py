@@ -75,6 +75,49 @@ def step_of(field_name: str) -> str:
     return "layout"
 
 
+# Which profile fields each wizard step's form shapes (indices dropped): the plan preview
+# marks the plan steps tagged with a related field (core's Step.fields), never parsing shell.
+STEP_FIELDS: dict[str, tuple[str, ...]] = {
+    "source": ("source",),
+    "filesystem": tuple(sorted(f"disks.partitions.{k}" for k in FS_KEYS)),
+    "layout": ("disks.table", "disks.uuid", "disks.name", *(f"disks.partitions.{k}" for k in (
+        "role", "mount_point", "name", "gpt_type", "partuuid", "contents", "empty", "overlay"))),
+    "zfs": ("disks.partitions.zfs",),
+    "sizes": ("disks.size", "disks.alignment",
+              *(f"disks.partitions.{k}" for k in sorted(SIZE_KEYS))),
+    "output": ("disks.output", "reproducible"),
+    "review": (),
+    "build": (),
+}
+
+
+def _related(a: str, b: str) -> bool:
+    return a == b or b.startswith(a + ".") or a.startswith(b + ".")
+
+
+def shaped_steps(step: str, tags: list[tuple[str, ...]]) -> list[int]:
+    """Indices of the plan steps (given each one's Step.fields) that wizard `step` shapes."""
+    mine = STEP_FIELDS.get(step, ())
+    out = []
+    for i, fields in enumerate(tags):
+        plain = [re.sub(r"\[\d+\]", "", f) for f in fields]
+        if any(_related(f, m) for f in plain for m in mine):
+            out.append(i)
+    return out
+
+
+def changed_lines(old: str, new: str) -> list[int]:
+    """Line numbers of `new` that an edit added or changed (the preview marks them)."""
+    import difflib
+
+    out: list[int] = []
+    sm = difflib.SequenceMatcher(a=old.split("\n"), b=new.split("\n"), autojunk=False)
+    for tag, _a0, _a1, b0, b1 in sm.get_opcodes():
+        if tag in ("replace", "insert"):
+            out.extend(range(b0, b1))
+    return out
+
+
 def field_name(path: PathKey) -> str:
     """("disks", 0, "output", "path") → "disks[0].output.path", as ProfileError names it."""
     out = ""

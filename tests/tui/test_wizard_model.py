@@ -175,3 +175,42 @@ def test_roles_in_peoples_words() -> None:
     assert role_words("esp") == "an EFI System Partition"
     assert role_words("root") == "a root partition"
     assert role_words("made-up") == "a made-up partition"
+
+
+def test_preview_marks_follow_the_form_and_the_edit(tmp_path: Path) -> None:
+    """Issue 10: on the Filesystem step the mkfs steps are the marked ones (from core's
+    Step.fields), and a label edit changes lines inside the mkfs.ext4 step only."""
+    from diskwright.core.plan import Plan, render_script, step_lines
+    from diskwright.core.planner import make_plan
+    from diskwright.core.profile import parse_profile
+    from diskwright.tui.model import changed_lines, shaped_steps
+
+    def plan_for(label: str) -> tuple[Plan, str]:
+        data = {
+            "version": 1,
+            "disks": [{"output": {"path": "disk.raw"}, "partitions": [
+                {"role": "esp", "filesystem": "vfat", "size": "64MiB", "empty": True},
+                {"role": "root", "filesystem": "ext4", "size": "64MiB", "empty": True,
+                 "label": label},
+            ]}],
+        }
+        plan = make_plan(parse_profile(data, tmp_path), None)
+        return plan, render_script(plan)
+
+    _, old = plan_for("root")
+    plan, new = plan_for("rootfs")
+    steps = plan.steps
+    tags = [s.fields for s in steps]
+    fs = shaped_steps("filesystem", tags)
+    assert any("mkfs.ext4" in steps[i].render() for i in fs)
+    assert any("mkfs.vfat" in steps[i].render() for i in fs)
+    assert all(steps[i].id != "commit" for i in fs)
+    sizes = shaped_steps("sizes", tags)
+    assert set(sizes) - set(fs)  # the partition table follows sizes, not the filesystem form
+    assert [steps[i].id for i in shaped_steps("output", tags)][-1] == "commit"
+    spans = step_lines(new, plan)
+    changed = changed_lines(old, new)
+    assert changed
+    hit = {i for i, (a, b) in enumerate(spans) for n in changed if a <= n < b}
+    assert hit and all("rootfs" in steps[i].render() for i in hit)
+    assert changed_lines(new, new) == []
