@@ -109,3 +109,32 @@ def test_split_in_staging_reproducible(src: Path, tmp_path: Path) -> None:
         if e2fsprogs_version() < LINEAR_LINK_VERSION:
             assert "--in-place" in (d / "out.img.log").read_text()
     assert sha256(outs[0]) == sha256(outs[1])
+
+
+def test_index_pass_only_where_a_folder_spans_blocks(tmp_path: Path) -> None:
+    """No e2fsck -D pass for one-block folders; a just-two-block folder still gets one.
+
+    170 names of 13 bytes take 24 bytes each on disk (4,080 + "." and ".." > one
+    4 KiB block) while the scan counts 23: the bound must not undercount.
+    """
+    small = tmp_path / "small"
+    (small / "etc").mkdir(parents=True)
+    (small / "etc/hostname").write_text("box\n")
+    plan = run_cli("plan", _profile(tmp_path / "a", small, False))
+    assert plan.returncode == 0, plan.stderr
+    assert "e2fsck -fyD" not in plan.stdout
+    r = run_cli("build", _profile(tmp_path / "a", small, False))
+    assert r.returncode == 0, r.stderr
+    run("e2fsck", "-fn", tmp_path / "a/out.img")
+    first = sha256(tmp_path / "a/out.img")
+    r = run_cli("build", _profile(tmp_path / "a2", small, False))
+    assert r.returncode == 0, r.stderr
+    assert sha256(tmp_path / "a2/out.img") == first
+
+    edge = tmp_path / "edge"
+    (edge / "d").mkdir(parents=True)
+    for i in range(170):
+        (edge / f"d/name-{i:08d}").write_text("")
+    r = run_cli("build", _profile(tmp_path / "b", edge, False))
+    assert r.returncode == 0, r.stderr
+    assert _flags(tmp_path / "b/out.img", "/d") & INDEX_FL, "a two-block folder is not indexed"
