@@ -557,7 +557,7 @@ class WizardApp(App[int]):
 
         if self.wizard_screen is None:
             return
-        default = self.draft.path or (self.draft.base_dir / f"{self.draft.get(('name',))}.toml")
+        default = self._suggested_save_path()
 
         def chosen(path: Path | None) -> None:
             if path is None:
@@ -574,6 +574,19 @@ class WizardApp(App[int]):
                                    base=self.draft.base_dir,
                                    note="TOML; relative paths inside are kept pointing at the "
                                    "same files."), chosen)
+
+    def _suggested_save_path(self) -> Path:
+        """The file itself, or a new my-<name>.toml: never the example shipped with diskwright."""
+        from ..core.presets import EXAMPLES, new_profile_name
+
+        examples = EXAMPLES.resolve()
+        path = self.draft.path
+        if path is not None and not path.resolve().is_relative_to(examples):
+            return path
+        base = self.draft.base_dir
+        if base.resolve().is_relative_to(examples):
+            base = Path.cwd()
+        return base / new_profile_name(base, str(self.draft.get(("name",)) or "profile"))
 
     def _check_and_save(self, path: Path, then: Callable[[], Any] | None) -> None:
         from .dialogs import ConfirmModal

@@ -662,3 +662,17 @@ async def test_next_on_an_invalid_step_says_so_once(tui_work: Path) -> None:
             await pilot.pause()
         assert app.current_step == "filesystem"
         assert len(app._notifications) == 1
+
+
+async def test_ctrl_s_suggests_a_new_name_not_the_examples(tui_work: Path) -> None:
+    """Issue 10 item 3: a preset's save suggests my-<name>.toml, never the example file."""
+    draft = preset_draft("vm-disk", tui_work, tui_work / "root")
+    app = WizardApp(draft=draft, step="review", frozen=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, PathModal)
+        value = app.screen.query_one("#path-input", Input).value
+        assert Path(value).name == "my-vm-disk.toml"
+        assert "examples" not in value
