@@ -20,11 +20,11 @@ import questionary
 from questionary import Choice
 
 from ..core.errors import Cancelled, DiskwrightError, ProfileError, ProfileErrors
+from .fsforms import fs_choices, fs_help, has_label, option_fields
 from .model import (
     COMPRESSION_HELP,
     EROFS_COMPRESSORS,
     FORMAT_HELP,
-    FS_HELP,
     REGISTRATION_HELP,
     ROLE_HELP,
     SQUASHFS_COMPRESSORS,
@@ -48,7 +48,7 @@ from .model import (
 from .report import EXIT_CANCELLED, EXIT_INPUT, EXIT_OK, print_estimate
 
 ROLES = ("root", "esp", "data", "store", "swap", "bios-boot", "zfs")
-FILESYSTEMS = ("ext4", "erofs", "squashfs", "vfat", "swap", "none")
+FILESYSTEMS = fs_choices()
 
 
 # plain mode's steps: the Textual wizard's, with the per-partition ones asked together
@@ -348,13 +348,13 @@ class PlainWizard:
             self.say(f"  filesystem: {fs} ({role_words(role)} needs it)")
         else:
             fs = self.choose((*b, "filesystem"), "Filesystem:",
-                             [(f, f) for f in FILESYSTEMS if f not in ("swap", "none")], FS_HELP)
+                             [(f, f) for f in FILESYSTEMS if f not in ("swap", "none")], fs_help())
         if fs not in ("none", "swap", "zfs"):
             self.text((*b, "mount_point"), "Mount point", optional=True,
                       instruction="e.g. / or /boot; empty = not mounted")
             self.text((*b, "contents"), "Contents from the source", optional=True,
                       instruction="empty = same as the mount point")
-        if fs in ("ext4", "erofs", "vfat", "swap"):
+        if has_label(fs):
             self.text((*b, "label"), "Label", optional=True, instruction="empty = none")
         if fs == "erofs":
             self.choose((*b, "erofs", "compressor"), "erofs compression:",
@@ -362,6 +362,16 @@ class PlainWizard:
         elif fs == "squashfs":
             self.choose((*b, "squashfs", "compressor"), "squashfs compression:",
                         [(c, c) for c in SQUASHFS_COMPRESSORS])
+        elif fs not in ("ext4", "vfat", "swap", "none", "zfs"):
+            for f in option_fields(fs):  # its fields, as core/fs/<name>.py words them
+                path = (*b, fs, f.key)
+                if f.choices:
+                    self.choose(path, f"{fs} {f.label.lower()}:",
+                                [(str(c), c) for c in f.choices], default=f.default)
+                else:
+                    self.text(path, f"{fs} {f.label.lower()}", optional=True,
+                              number=f.kind if f.kind in (int, float) else None,
+                              instruction=f.help)
         self.text((*b, "size"), "Size", instruction="auto or e.g. 512MiB")
         if self.draft.get((*b, "size")) == "auto" and fs not in ("none", "swap"):
             self.text((*b, "headroom"), "Headroom", instruction="auto, 20% or 256MiB")

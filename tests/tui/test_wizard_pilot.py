@@ -676,3 +676,18 @@ async def test_ctrl_s_suggests_a_new_name_not_the_examples(tui_work: Path) -> No
         value = app.screen.query_one("#path-input", Input).value
         assert Path(value).name == "my-vm-disk.toml"
         assert "examples" not in value
+
+
+async def test_a_filesystem_module_brings_its_own_form(tui_work: Path) -> None:
+    """btrfs is declared only in core/fs/btrfs.py: the wizard shows its fields from it."""
+    draft = preset_draft("vm-disk", tui_work, tui_work / "root")
+    b = ("disks", 0, "partitions", 1)
+    draft.set((*b, "filesystem"), "btrfs")
+    app = WizardApp(draft=draft, step="filesystem", frozen=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await app.select(0, 1)
+        await settle(pilot)
+        assert field(app, "filesystem", (*b, "btrfs", "metadata")).label == "Metadata"
+        assert field(app, "filesystem", (*b, "btrfs", "checksum")).label == "Checksum"
+        assert field(app, "filesystem", (*b, "label")) is not None

@@ -9,11 +9,12 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, Select, Static
 
-from ..model import EROFS_COMPRESSORS, FS_HELP, SQUASHFS_COMPRESSORS
+from ..fsforms import fs_choices, fs_help, has_label, has_uuid, label_hint, option_fields
+from ..model import EROFS_COMPRESSORS, SQUASHFS_COMPRESSORS
 from ..widgets import BoolField, ChoiceField, Field, TextField
 from .base import Section, StepForm
 
-FS_CHOICES = ("ext4", "erofs", "squashfs", "vfat", "swap", "none")
+FS_CHOICES = fs_choices()
 LABEL_HINT = {
     "ext4": "up to 16 bytes; the guest can mount it by LABEL=",
     "erofs": "up to 16 bytes",
@@ -84,11 +85,11 @@ class FsSection(Section):
         if fs == "zfs" or role == "zfs":
             choices = ["zfs"]
         yield ChoiceField((*b, "filesystem"), "Filesystem", [(c, c) for c in choices], fs,
-                          explain=FS_HELP)
-        if fs in ("ext4", "erofs", "vfat", "swap"):
+                          explain=fs_help())
+        if has_label(fs):
             yield TextField((*b, "label"), "Label", get((*b, "label")), optional=True,
-                            placeholder="no label", help=LABEL_HINT[fs])
-        if fs in ("ext4", "erofs", "vfat", "swap"):
+                            placeholder="no label", help=LABEL_HINT.get(fs) or label_hint(fs))
+        if has_uuid(fs):
             hint = "8 hex digits, e.g. 1234ABCD" if fs == "vfat" else "8-4-4-4-12 hex digits"
             yield TextField((*b, "uuid"), "UUID", get((*b, "uuid")), optional=True,
                             placeholder="empty = derived from the seed (stable)",
@@ -149,6 +150,20 @@ class FsSection(Section):
                                ("FAT32", 32)],
                               get((*b, "vfat", "fat_size"), "auto"),
                               help="auto picks what fits; some firmware wants FAT32")
+        elif fs not in ("swap", "none", "zfs") and (fields := option_fields(fs)):
+            # any other filesystem: its fields, as core/fs/<name>.py words them
+            yield Label(f"{fs} options", classes="section-title")
+            for f in fields:
+                path = (*b, fs, f.key)
+                if f.kind is bool:
+                    yield BoolField(path, f.label, get(path, f.default), text=f.help)
+                elif f.choices:
+                    yield ChoiceField(path, f.label, [(str(c), c) for c in f.choices],
+                                      get(path, f.default), help=f.help)
+                else:
+                    yield TextField(path, f.label, get(path), optional=True,
+                                    number=f.kind if f.kind in (int, float) else None,
+                                    placeholder="default", help=f.help)
 
     async def on_field_edited(self, event: Field.Edited) -> None:
         """Switching filesystem drops a label or UUID the new one cannot hold."""
