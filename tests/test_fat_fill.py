@@ -128,21 +128,21 @@ def test_two_fills_identical(src: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("make", "words"),
-    [
-        (lambda r: (r / "bad:name").write_text("x"), ["bad:name", "rename"]),
-        (lambda r: (r / "Same.txt").write_text("x"), ["Same.txt", "same.txt", "collide"]),
-        (lambda r: (r / "out").symlink_to("/etc/hostname"), ["out", "symlink"]),
-        (lambda r: os.mkfifo(r / "fifo"), ["fifo", "only files and folders"]),
+    ("make", "words", "code"),
+    [  # names are refused at validation (exit 2); the fill refuses the rest (exit 1)
+        (lambda r: (r / "bad:name").write_text("x"), ["bad:name", "rename"], 2),
+        (lambda r: (r / "Same.txt").write_text("x"), ["Same.txt", "same.txt", "collide"], 2),
+        (lambda r: (r / "out").symlink_to("/etc/hostname"), ["out", "symlink"], 1),
+        (lambda r: os.mkfifo(r / "fifo"), ["fifo", "only files and folders"], 1),
     ],
 )
-def test_refused_by_name(tmp_path: Path, make: object, words: list[str]) -> None:
+def test_refused_by_name(tmp_path: Path, make: object, words: list[str], code: int) -> None:
     root = tmp_path / "root"
     root.mkdir()
     (root / "same.txt").write_text("y")
     make(root)  # type: ignore[operator]
     r = run_cli("build", _profile(tmp_path / "b", root, "auto"))
-    assert r.returncode == 1
+    assert r.returncode == code, r.stderr
     for w in words:
         assert w in r.stderr
     assert "Traceback" not in r.stderr

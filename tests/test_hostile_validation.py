@@ -46,3 +46,20 @@ def test_duplicate_mount_points_are_refused(tmp_path: Path, second: str) -> None
     assert r.returncode == 2, r.stderr
     assert "partitions[1].mount_point" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "out.img").exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", ["CON", "nul.txt", "Aux", "a:b", "what?", "trailing.",
+                                  "x.efi"])
+def test_names_fat_cannot_store_are_refused(tmp_path: Path, name: str) -> None:
+    """A reserved, invalid or case-clashing name under a vfat partition: exit 2 naming the
+    partition's field and the file, before anything is built."""
+    root = tree(tmp_path)
+    bad = root / "boot/EFI" / (name if name != "x.efi" else "X.EFI")
+    bad.write_bytes(b"x")
+    parts = [{"role": "esp", "filesystem": "vfat", "mount_point": "/boot", "size": "40M"},
+             {"role": "root", "filesystem": "ext4", "mount_point": "/", "label": "root"}]
+    r = run_cli("build", gpt_profile(tmp_path, parts))
+    assert r.returncode == 2, r.stderr
+    assert "partitions[0].mount_point" in r.stderr and bad.name in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "out.img").exists() and leftovers(tmp_path) == []

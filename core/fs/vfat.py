@@ -136,6 +136,7 @@ class VfatBuilder:
                 )
             )
         errors += owners_unsupported(ctx, "vfat has no file owners")
+        errors += _name_problems(ctx)
         return errors
 
     def steps(self, ctx: PartCtx) -> list[Step]:
@@ -219,3 +220,56 @@ SPEC = FsSpec(
         ),
     },
 )
+
+
+FAT_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+                *(f"LPT{i}" for i in range(1, 10))}
+FAT_BAD_CHARS = set('"*/:<>?\\|') | {chr(c) for c in range(32)}
+
+
+def fat_name_problem(name: str) -> str | None:
+    """Why FAT cannot store `name` as itself (None: it can)."""
+    if name.split(".", 1)[0].upper() in FAT_RESERVED:
+        return "is a reserved device name on FAT"
+    if bad := sorted(set(name) & FAT_BAD_CHARS):
+        return f"holds {''.join(bad)!r}, which FAT does not allow"
+    if name.endswith((".", " ")):
+        return "ends in a dot or a space, which FAT drops"
+    try:
+        units = len(name.encode("utf-16-le")) // 2
+    except UnicodeEncodeError:
+        return "is not valid UTF-8, so FAT cannot store it"
+    if units > 255:
+        return "is longer than FAT's 255 characters"
+    return None
+
+
+def _name_problems(ctx: PartCtx) -> list[ProfileError]:
+    """Names FAT would refuse or silently change, found before the build (the tree under
+    an ESP is small); walked without following symlinks."""
+    import os
+
+    root = ctx.profile.source_root()
+    sub = ctx.info.subtree
+    if root is None or sub is None:
+        return []
+    top = os.path.join(root, sub.lstrip("/"))
+    if not os.path.isdir(top) or os.path.islink(top):
+        return []
+    field = f"{ctx.info.where}.{'contents' if ctx.part.contents else 'mount_point'}"
+    errors: list[ProfileError] = []
+    for dirpath, dirs, files in os.walk(top):
+        seen: dict[str, str] = {}
+        for name in dirs + files:
+            rel = os.path.relpath(os.path.join(dirpath, name), top)
+            why = fat_name_problem(name)
+            if why is None and name.casefold() in seen:
+                why = f"would collide with {seen[name.casefold()]!r}: FAT ignores case"
+            seen.setdefault(name.casefold(), name)
+            if why is not None:
+                errors.append(ProfileError(
+                    field, f"{rel!r} in {top} {why}",
+                    "rename it in the source, or use ext4/erofs for this partition"))
+                if len(errors) >= 5:
+                    return errors
+    return errors
