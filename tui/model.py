@@ -23,6 +23,7 @@ from typing import Any
 import tomli_w
 
 from ..core.errors import DiskwrightError, ProfileError, ProfileErrors
+from ..core.output import FORMATS
 from ..core.scan import Scan
 from .report import plan_header
 
@@ -170,14 +171,17 @@ TABLE_HELP: dict[str, str] = {
     "old BIOSes read.",
     "hybrid": "GPT plus an MBR mirroring up to 3 partitions, for boards that only read MBR.",
 }
-FORMAT_HELP: dict[str, str] = {
+# the formats are core.output.FORMATS (each describes itself); these are only
+# longer words for some of them
+_FORMAT_WORDS: dict[str, str] = {
     "raw": "a plain byte-for-byte disk: dd it to a device, or boot it anywhere",
     "qcow2": "QEMU's format: sparse, small, supports snapshots",
     "qcow2-compressed": "qcow2 with compressed clusters: smallest to ship; slower first writes",
-    "vdi": "VirtualBox",
     "vpc": "Hyper-V / Azure (VHD)",
     "vmdk": "VMware",
-    "vhdx": "Hyper-V (VHDX)",
+}
+FORMAT_HELP: dict[str, str] = {
+    f.format.value: _FORMAT_WORDS.get(f.format.value, f.title) for f in FORMATS.values()
 }
 COMPRESSION_HELP: dict[str, str] = {
     "none": "leave the output file as it is",
