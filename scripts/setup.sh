@@ -31,7 +31,7 @@ TOOLS=(e2fsprogs erofs-utils squashfs-tools squashfs-tools-ng dosfstools mtools
        # those configure this machine's own boot) and the firmware `diskwright run` uses
        grub-common grub-pc-bin grub-efi-amd64-bin systemd-boot-efi ovmf qemu-system-x86 cpio)
 ZFS=(qemu-system-x86 linux-image-amd64 linux-headers-amd64 zfs-dkms
-     zfsutils-linux busybox-static dkms build-essential kmod)
+     zfsutils-linux busybox-static dkms build-essential kmod udev)
 
 if [ "$apt" = 1 ] && command -v apt-get >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive

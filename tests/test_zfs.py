@@ -946,3 +946,19 @@ def test_helper_reports_a_hang_and_stops_on_sigterm(kit: object, tmp_path: Path)
             proc.wait()
     assert _qemu_running(tmp_path) == []
     assert not any(p.name.startswith("diskwright-vm-") for p in tmp_path.iterdir())
+
+
+def test_kit_without_udevadm_names_the_udev_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A minimal root lacks `udev`: the kit says so, not a whole-disk pool failing later."""
+    from diskwright.core.errors import ToolMissing
+    from diskwright.core.zfs import kit
+
+    monkeypatch.setattr(kit, "UDEVADM", "diskwright-no-such-udevadm")
+    status = kit.kit_status()
+    assert not status.ready
+    assert "diskwright-no-such-udevadm" in status.missing
+    assert "udev" in status.packages
+    if shutil.which("busybox", path=f"{os.environ.get('PATH', '')}:{kit.SBIN_PATH}"):
+        with pytest.raises(ToolMissing) as e:
+            kit._tool_paths()
+        assert e.value.tool == "diskwright-no-such-udevadm"

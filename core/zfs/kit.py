@@ -50,7 +50,11 @@ ZFS_TOOLS = (
 VM_MODULES = ("zfs", "virtio_pci", "virtio_blk")
 # udev in the VM: `zpool create` on a whole disk waits until udev reports the
 # partition it wrote (libzfs asks libudev), so a whole-disk pool needs udevd.
+# Debian ships udevadm in `udev`, which a minimal root (a container, a fresh
+# debootstrap) lacks; without it every whole-disk `zpool create` fails with
+# "failed to detect device partitions on '/dev/vdX1': 19", so it is required.
 UDEVADM = "udevadm"  # multi-call: systemd-udevd is a link to it
+UDEV_PACKAGE = "udev"
 UDEV_RULES = ("50-udev-default.rules", "60-block.rules", "60-persistent-storage.rules")
 UDEV_RULE_DIRS = (Path("/lib/udev/rules.d"), Path("/usr/lib/udev/rules.d"))
 SBIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -314,6 +318,10 @@ def _tool_paths() -> dict[str, Path]:
         if p is None:
             raise ToolMissing(name, install_command(["zfsutils-linux"]))
         found[name] = Path(p)
+    udevadm = which(UDEVADM)
+    if udevadm is None:
+        raise ToolMissing(UDEVADM, install_command([UDEV_PACKAGE]))
+    found[UDEVADM] = Path(udevadm)
     return found
 
 
@@ -321,7 +329,9 @@ def _cache_key(src: _Sources) -> str:
     h = hashlib.sha256()
     h.update(INIT_SCRIPT.encode())
     h.update(f"\0{KIT_FORMAT}\0{src.kernel.resolve()}\0{src.modules_dir.resolve()}".encode())
-    for p in (src.kernel, src.zfs_ko):  # a reinstall or DKMS rebuild gives a new kit
+    udevadm = which(UDEVADM)
+    parts = [src.kernel, src.zfs_ko] + ([Path(udevadm)] if udevadm else [])
+    for p in parts:  # a reinstall, DKMS rebuild or udev upgrade gives a new kit
         st = p.stat()
         h.update(f"\0{p}\0{st.st_size}\0{int(st.st_mtime)}".encode())
     safe = re.sub(r"[^A-Za-z0-9._+-]", "_", f"{src.kernel_version}-zfs-{src.zfs_version}")
@@ -466,18 +476,17 @@ def _assemble(src: _Sources, tools: dict[str, Path], workdir: Path) -> Tree:
         tree.file(dest, tools[name].read_bytes(), 0o755)
         for lib in _libraries(tools[name]):
             libs[str(lib)] = lib
-    udevadm = which(UDEVADM)
-    if udevadm is not None:  # optional: only whole-disk pools need it
-        tree.file("usr/bin/udevadm", Path(udevadm).read_bytes(), 0o755)
-        tree.symlink("lib/systemd/systemd-udevd", "/usr/bin/udevadm")
-        for lib in _libraries(Path(udevadm)):
-            libs[str(lib)] = lib
-        for rule in UDEV_RULES:
-            for rules_dir in UDEV_RULE_DIRS:
-                if (rules_dir / rule).is_file():
-                    tree.file(f"lib/udev/rules.d/{rule}", (rules_dir / rule).read_bytes())
-                    break
-        tree.dir("run/udev")
+    udevadm = tools[UDEVADM]  # whole-disk pools wait for udev
+    tree.file("usr/bin/udevadm", udevadm.read_bytes(), 0o755)
+    tree.symlink("lib/systemd/systemd-udevd", "/usr/bin/udevadm")
+    for lib in _libraries(udevadm):
+        libs[str(lib)] = lib
+    for rule in UDEV_RULES:
+        for rules_dir in UDEV_RULE_DIRS:
+            if (rules_dir / rule).is_file():
+                tree.file(f"lib/udev/rules.d/{rule}", (rules_dir / rule).read_bytes())
+                break
+    tree.dir("run/udev")
     lib_dirs: list[str] = []
     for name, lib in sorted(libs.items()):
         # Stored under the name ldd printed (symlinks resolved to their contents).
@@ -565,6 +574,8 @@ def kit_status(kernel: Path | None = None, modules_dir: Path | None = None) -> K
     for name, _ in ZFS_TOOLS:
         if which(name) is None:
             need(name, "zfsutils-linux")
+    if which(UDEVADM) is None:
+        need(UDEVADM, UDEV_PACKAGE)
     if which("modprobe") is None:
         need("modprobe", "kmod")
     src: _Sources | None = None
