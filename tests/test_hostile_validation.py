@@ -63,3 +63,23 @@ def test_names_fat_cannot_store_are_refused(tmp_path: Path, name: str) -> None:
     assert "partitions[0].mount_point" in r.stderr and bad.name in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "out.img").exists() and leftovers(tmp_path) == []
+
+
+def test_255_byte_names_on_erofs_1_5_are_refused(tmp_path: Path) -> None:
+    """erofs-utils 1.5 cannot store a 255-byte name: exit 2 naming the file (254 builds)."""
+    from diskwright.core.tools import erofs_features
+
+    if erofs_features().version > (1, 5):
+        pytest.skip("this erofs-utils stores 255-byte names")
+    from test_hostile import profile
+
+    root = tree(tmp_path)
+    (root / "etc" / ("b" * 254)).write_text("ok")
+    p = profile(tmp_path, fs="erofs")
+    assert run_cli("build", p).returncode == 0
+    (tmp_path / "out.img").unlink()
+    (root / "etc" / ("a" * 255)).write_text("x")
+    r = run_cli("build", p)
+    assert r.returncode == 2, r.stderr
+    assert "mount_point" in r.stderr and "a" * 255 in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "out.img").exists() and leftovers(tmp_path) == []

@@ -6,6 +6,7 @@ are refused at validation instead of being passed and not taking effect.
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -96,6 +97,8 @@ class ErofsBuilder:
                 )
             )
         errors += owners_unsupported(ctx, "erofs images here are all root-owned")
+        if feats.version <= (1, 5):
+            errors += _long_names(ctx, feats.describe())
         return errors + too_small(ctx, self.estimate(ctx))
 
     def estimate(self, ctx: PartCtx) -> FsSize:
@@ -207,3 +210,25 @@ SPEC = FsSpec(
         "fragments": FieldWords("Fragments", "pack small files into shared blocks (≥ 1.6)"),
     },
 )
+
+
+def _long_names(ctx: PartCtx, tool: str) -> list[ProfileError]:
+    """erofs-utils 1.5 fails on a 255-byte name ("Could not format the device: [Error 2]"),
+    though Linux allows it: refuse it at validation, naming the file (symlinks not followed)."""
+    import os
+
+    root = ctx.profile.source_root()
+    sub = ctx.info.subtree
+    names = [(t, PurePosixPath(t).name) for t in (f.target for f in ctx.info.files)]
+    if root is not None and sub is not None:
+        top = os.path.join(root, sub.lstrip("/"))
+        if os.path.isdir(top) and not os.path.islink(top):
+            for dirpath, dirs, files in os.walk(top):
+                names += [(os.path.join(dirpath, n), n) for n in dirs + files
+                          if len(os.fsencode(n)) >= 255]
+    field = f"{ctx.info.where}.{'contents' if ctx.part.contents else 'mount_point'}"
+    return [
+        ProfileError(field, f"{path!r} has a 255-byte name, which {tool} cannot store",
+                     "shorten the name to 254 bytes or upgrade erofs-utils")
+        for path, name in names if len(os.fsencode(name)) >= 255
+    ][:5]
