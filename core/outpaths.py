@@ -86,12 +86,15 @@ class OutputLock:
         )
         self.fd = -1
 
-    def acquire(self) -> int | None:
-        """Take the lock; returns None, or the pid of the build holding it."""
+    def acquire(self, *, shared: bool = False) -> int | None:
+        """Take the lock; returns None, or the pid of the process holding it.
+
+        shared: `diskwright run` reads the disk; many runs may share it, a build may not.
+        """
         for _ in range(20):
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
             except BlockingIOError:
                 try:
                     text = os.pread(fd, 32, 0).decode(errors="replace").strip()
@@ -119,6 +122,8 @@ class OutputLock:
         if self.fd < 0:
             return
         try:
+            # only the last holder removes the file (a shared holder upgrades first)
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             os.unlink(self.path)
         except OSError:
             pass

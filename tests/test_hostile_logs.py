@@ -115,3 +115,36 @@ def test_a_step_never_runs_before_the_watchdog_knows_it() -> None:
             assert done.returncode == 0 and done.stdout == "ran\n", done
         else:
             assert done.returncode == 125 and done.stdout == "", done
+
+
+def test_run_and_build_on_one_output_do_not_collide(tmp_path: Path) -> None:
+    """Issue 13: `run` holds the output lock shared, `build` exclusive; the second exits 2
+    naming the first."""
+    from diskwright.core.outpaths import OutputLock
+
+    tree(tmp_path)
+    p = profile(tmp_path)
+    assert run_cli("build", p).returncode == 0
+    out = str(tmp_path / "out.img")
+    held = OutputLock(out)
+    assert held.acquire() is None  # a build writing it
+    try:
+        r = run_cli("run", p, "--expect", "x", "--timeout", "1")
+        assert r.returncode == 2, r.stderr
+        assert f"pid {os.getpid()}" in r.stderr and "Traceback" not in r.stderr
+    finally:
+        held.release()
+    reader = OutputLock(out)
+    assert reader.acquire(shared=True) is None  # a run booting it
+    other = OutputLock(out)
+    assert other.acquire(shared=True) is None  # runs share it
+    try:
+        r = run_cli("build", "--force", p)
+        assert r.returncode == 2, r.stderr
+        assert f"pid {os.getpid()}" in r.stderr and "Traceback" not in r.stderr
+    finally:
+        other.release()
+        reader.release()
+    assert not Path(reader.path).exists()
+    assert run_cli("build", "--force", p).returncode == 0
+    assert leftovers(tmp_path) == []

@@ -17,7 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..core.errors import Cancelled, DiskwrightError, ProfileError, ProfileErrors
+from ..core.errors import Cancelled, DiskwrightError, PreflightError, ProfileError, ProfileErrors
 from .report import (
     EXIT_CANCELLED,
     EXIT_FAILED,
@@ -29,6 +29,7 @@ from .report import (
 from .report import err as _err
 
 if TYPE_CHECKING:  # the engine is imported lazily: the wizard paints before it loads
+    from ..core.outpaths import OutputLock
     from ..core.plan import Plan
     from ..core.profile import Profile
     from ..core.scan import Scan
@@ -202,7 +203,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Boot the built disks in QEMU; with --expect, exit 0 once the text shows on the console."""
-    from ..core.boot.run import disks_of, run
+    from ..core.boot.run import disks_of
     from ..core.profile import load_profile
 
     profile = load_profile(Path(args.profile))
@@ -211,6 +212,39 @@ def cmd_run(args: argparse.Namespace) -> int:
         for disk in profile.disks:
             disk.output.path = str(out / Path(disk.output.path).name)
     disks = disks_of(profile)
+    locks = _lock_for_run([p for p, _ in disks])
+    try:
+        return _run_locked(args, disks)
+    finally:
+        for lock in locks:
+            lock.release()
+
+
+def _lock_for_run(paths: list[Path]) -> list[OutputLock]:
+    """A shared hold on each disk's output lock: a build to it (exclusive) exits 2 naming
+    this run, and a run while a build writes it exits 2 naming the build."""
+    from ..core.outpaths import OutputLock, real_output
+
+    locks: list[OutputLock] = []
+    for p in paths:
+        lock = OutputLock(real_output(str(p)))
+        try:
+            holder = lock.acquire(shared=True)
+        except OSError:
+            continue  # a folder we cannot lock in (read-only media): nothing can build there
+        if holder is not None:
+            for held in locks:
+                held.release()
+            who = f"pid {holder}" if holder > 0 else "another process"
+            raise PreflightError(f"a diskwright build ({who}) is writing {p}; wait for it to "
+                                 "finish before running the disk")
+        locks.append(lock)
+    return locks
+
+
+def _run_locked(args: argparse.Namespace, disks: list[tuple[Path, str]]) -> int:
+    from ..core.boot.run import run
+
     piped = args.expect is not None or args.json
 
     def show(line: str) -> None:
