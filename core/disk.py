@@ -96,7 +96,7 @@ def assemble_steps(profile: Profile, d: int, infos: list[PartInfo]) -> list[Step
         steps.append(
             Step(
                 id=f"{info.key}-start",
-                title=f"Place {info.where}",
+                title=f"Place the {info.spoken}",
                 phase="disk",
                 kind="capture",
                 capture=start.name,
@@ -121,7 +121,7 @@ def assemble_steps(profile: Profile, d: int, infos: list[PartInfo]) -> list[Step
         steps.append(
             Step(
                 id=f"{info.key}-sectors",
-                title=f"Size {info.where} to whole {disk.alignment} units",
+                title=f"Size the {info.spoken} to whole {disk.alignment} units",
                 phase="disk",
                 kind="capture",
                 capture=sectors.name,
@@ -203,7 +203,7 @@ def assemble_steps(profile: Profile, d: int, infos: list[PartInfo]) -> list[Step
         steps.append(
             Step(
                 id=f"{info.key}-copy",
-                title=f"Copy {info.where} into the disk (sparse)",
+                title=f"Copy the {info.spoken} into the disk (sparse)",
                 phase="disk",
                 expr=cmd(
                     "dd",

@@ -42,6 +42,17 @@ class PartInfo:
     files: tuple[FileMapping, ...]  # extra files that land in this partition
 
     @property
+    def spoken(self) -> str:
+        """The partition as a person names it: "root partition, ext4 'nixos', on disk vm".
+
+        For step titles and prose; `where` stays the field path for errors and tags.
+        """
+        label = getattr(self.part, "label", None)
+        named = f" '{label}'" if label else ""
+        return (f"{self.part.role.value} partition, {self.part.filesystem}{named}, "
+                f"on disk {self.disk.name}")
+
+    @property
     def var(self) -> str:
         return self.key.upper()
 

@@ -277,7 +277,7 @@ def esp_steps(profile: Profile, scan: Scan | None) -> list[Step]:
     steps.append(
         _st(
             "esp-copy",
-            f"Merge the boot files into the ESP ({s.esp.where}) with mtools",
+            f"Merge the boot files into the ESP (on disk {s.esp.disk.name}) with mtools",
             expr=cmd(
                 "mcopy",
                 "-s",
@@ -304,7 +304,7 @@ def disk_steps(profile: Profile, scan: Scan | None, d: int) -> list[Step]:
     if s.bios_part is not None:
         start: Arg = Var(f"{s.bios_part.var}_START")
         room: Arg = Var(f"{s.bios_part.var}_SECTORS")
-        where = f"the bios-boot partition {s.bios_part.where}"
+        where = f"the bios-boot partition on disk {s.bios_part.disk.name}"
     else:
         first = profile.disks[d].partitions[0]
         begin = first_start(profile.disks[d]) // 512

@@ -118,7 +118,7 @@ class PartCtx:
         """Every builder ends by recording the image's size for the disk layout."""
         return Step(
             id=f"{self.info.key}-size",
-            title=f"Measure the {self.info.where} image",
+            title=f"Measure the image of the {self.info.spoken}",
             phase="filesystem",
             kind="capture",
             capture=self.bytes_var,

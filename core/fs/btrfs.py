@@ -107,13 +107,13 @@ class BtrfsBuilder:
         return [
             ctx.step(
                 "alloc",
-                f"Allocate the btrfs image of {info.where}",
+                f"Allocate the btrfs image of the {info.spoken}",
                 expr=cmd("truncate", "-s", str(alloc), ctx.image),
                 weight=0.01,
             ),
             ctx.step(
                 "mkfs",
-                f"Make the btrfs filesystem for {info.where}"
+                f"Make the btrfs filesystem for the {info.spoken}"
                 + (f" from {info.subtree}" if info.subtree else " (empty)"),
                 expr=cmd(*argv, ctx.image),
                 weight=max(ctx.stats.bytes / MiB / 40, 1),
@@ -127,7 +127,7 @@ class BtrfsBuilder:
         return [
             Step(
                 id=f"{ctx.info.key}-fsck",
-                title=f"Check the btrfs filesystem of {ctx.info.where} (btrfs check)",
+                title=f"Check the btrfs filesystem of the {ctx.info.spoken} (btrfs check)",
                 phase="verify",
                 expr=cmd("btrfs", "check", "--readonly", ctx.image),
                 weight=max(ctx.stats.bytes / MiB / 400, 0.2),

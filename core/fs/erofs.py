@@ -150,7 +150,7 @@ class ErofsBuilder:
         steps = [
             ctx.step(
                 "mkfs",
-                f"Make the erofs image for {info.where} from {info.subtree} ({threads})",
+                f"Make the erofs image for the {info.spoken} from {info.subtree} ({threads})",
                 expr=cmd(*argv),
                 weight=max(ctx.stats.bytes / MiB / 30, 1),
             )
@@ -170,7 +170,7 @@ class ErofsBuilder:
         return [
             Step(
                 id=f"{ctx.info.key}-fsck",
-                title=f"Check the erofs image of {ctx.info.where} (fsck.erofs)",
+                title=f"Check the erofs image of the {ctx.info.spoken} (fsck.erofs)",
                 phase="verify",
                 expr=cmd("fsck.erofs", ctx.image),
                 weight=0.3,

@@ -290,7 +290,7 @@ class Ext4Builder:
         env = {"E2FSPROGS_FAKE_TIME": str(ctx.epoch)}
         if os.geteuid() != 0:
             argv.insert(0, "fakeroot")
-        title = f"Make the ext4 filesystem for {info.where}" + (
+        title = f"Make the ext4 filesystem for the {info.spoken}" + (
             f" from {info.subtree}" if info.subtree else " (empty)"
         )
         if size.fixed:
@@ -387,7 +387,7 @@ class Ext4Builder:
         return [
             Step(
                 id=f"{ctx.info.key}-fsck",
-                title=f"Check the ext4 filesystem of {ctx.info.where} (e2fsck -n -f)",
+                title=f"Check the ext4 filesystem of the {ctx.info.spoken} (e2fsck -n -f)",
                 phase="verify",
                 expr=cmd("e2fsck", "-n", "-f", ctx.image),
                 weight=max(ctx.stats.bytes / MiB / 400, 0.2),

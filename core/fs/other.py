@@ -55,7 +55,7 @@ class SwapBuilder:
         return [
             ctx.step(
                 "alloc",
-                f"Allocate the swap area of {ctx.info.where}",
+                f"Allocate the swap area of the {ctx.info.spoken}",
                 expr=cmd("truncate", "-s", str(size), ctx.image),
                 weight=0.01,
             ),

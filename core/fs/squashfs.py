@@ -124,7 +124,7 @@ class SquashfsBuilder:
         steps = [
             ctx.step(
                 "mkfs",
-                f"Make the squashfs image for {info.where} from {info.subtree}",
+                f"Make the squashfs image for the {info.spoken} from {info.subtree}",
                 expr=cmd(*argv),
                 weight=max(ctx.stats.bytes / MiB / 25, 1),
                 comment="every timestamp comes from SOURCE_DATE_EPOCH (mksquashfs refuses "
@@ -139,7 +139,7 @@ class SquashfsBuilder:
         return [
             Step(
                 id=f"{ctx.info.key}-fsck",
-                title=f"Check the squashfs image of {ctx.info.where} (unsquashfs -s)",
+                title=f"Check the squashfs image of the {ctx.info.spoken} (unsquashfs -s)",
                 phase="verify",
                 expr=cmd("unsquashfs", "-s", ctx.image),
                 weight=0.1,

@@ -150,7 +150,7 @@ class VfatBuilder:
         steps = [
             ctx.step(
                 "alloc",
-                f"Allocate the {format_size(size.image)} FAT image for {info.where}",
+                f"Allocate the {format_size(size.image)} FAT image for the {info.spoken}",
                 expr=cmd("truncate", "-s", str(size.image), ctx.image),
                 weight=0.01,
             ),
@@ -182,7 +182,7 @@ class VfatBuilder:
         return [
             Step(
                 id=f"{ctx.info.key}-fsck",
-                title=f"Check the FAT filesystem of {ctx.info.where} (fsck.vfat -n)",
+                title=f"Check the FAT filesystem of the {ctx.info.spoken} (fsck.vfat -n)",
                 phase="verify",
                 expr=cmd("fsck.vfat", "-n", ctx.image),
                 weight=0.1,

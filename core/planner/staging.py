@@ -33,7 +33,8 @@ def staging_steps(profile: Profile, scan: Scan | None, ctx: PartCtx) -> list[Ste
             weight=weight,
         )
 
-    steps.append(st("stage-dir", f"Make the staging folder for {info.where}", cmd("mkdir", stage)))
+    steps.append(st("stage-dir", f"Make the staging folder for the {info.spoken}",
+                    cmd("mkdir", stage)))
     has_tree = scan is not None and (root is not None or nix.has_closure(scan))
     if has_tree and scan is not None and scan.has_dir(info.subtree or "/"):
         # None: a folder only staging makes (a Nix closure's /nix/store and its parents)
