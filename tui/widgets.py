@@ -437,17 +437,32 @@ def highlight_script(script: str, *, dim: bool = False) -> Text:
     return text
 
 
-def prepare_script(script: str, width: int) -> tuple[Text, int, list[Strip]]:
+def _wrap_lines(console: Console, text: Text, width: int) -> tuple[list[Strip], list[int]]:
+    """Wrap `text` to `width`, line by line, so each strip knows its script line (marks)."""
+    options = console.options.update(width=width, no_wrap=False, overflow="fold", height=None)
+    strips: list[Strip] = []
+    owners: list[int] = []
+    for n, line in enumerate(text.split("\n", include_separator=False, allow_blank=True)):
+        rendered = console.render_lines(line, options, pad=False) or [[]]
+        strips += [Strip(r) for r in rendered]
+        owners += [n] * len(rendered)
+    return strips, owners
+
+
+def prepare_script(script: str, width: int) -> tuple[Text, int, list[Strip], list[int]]:
     """Highlight and wrap a script off the UI thread (its own Console: thread-safe)."""
     import io
 
     text = highlight_script(script)
     if width <= 0:
-        return text, width, []
+        return text, width, [], []
     console = Console(width=width, file=io.StringIO(), color_system="truecolor",
                       legacy_windows=False, force_terminal=True)
-    options = console.options.update(width=width, no_wrap=False, overflow="fold", height=None)
-    return text, width, [Strip(line) for line in console.render_lines(text, options, pad=False)]
+    return (text, width, *_wrap_lines(console, text, width))
+
+
+MARK_STYLE = Style(bgcolor="#1c2b3a")  # the plan steps this wizard step's form shapes
+CHANGED_STYLE = Style(bgcolor="#3a3414")  # lines the last edit changed
 
 
 class PlanPanel(ScrollView, can_focus=True):
@@ -463,10 +478,32 @@ class PlanPanel(ScrollView, can_focus=True):
         self._script: str | None = None
         self._text: Text = Text("")
         self._strips: list[Strip] = []
+        self._owners: list[int] = []  # the script line of each strip
         self._wrapped_at = -1
+        self._marks: frozenset[int] = frozenset()
+        self._changed: frozenset[int] = frozenset()
+        self._scroll_line: int | None = None
 
     def on_mount(self) -> None:
         self.border_title = "Plan preview (read only)"
+
+    def mark(self, marks: frozenset[int], changed: frozenset[int], scroll: bool) -> None:
+        """Highlight script lines: this step's commands and the last edit's changes; with
+        `scroll`, bring the first of this step's commands into view (a step change)."""
+        if marks == self._marks and changed == self._changed and not scroll:
+            return
+        self._marks, self._changed = marks, changed
+        self._scroll_line = min(marks) if scroll and marks else None
+        self._scroll_to_mark()
+        self.refresh()
+
+    def _scroll_to_mark(self) -> None:
+        line = self._scroll_line
+        if line is None or not self._owners:
+            return
+        y = next((i for i, o in enumerate(self._owners) if o >= line), 0)
+        self._scroll_line = None
+        self.scroll_to(y=max(y - 1, 0), animate=False, force=True)
 
     def show(self, analysis: Analysis, last_good: Analysis | None) -> None:
         src = analysis if analysis.plan is not None else last_good
@@ -486,11 +523,11 @@ class PlanPanel(ScrollView, can_focus=True):
         self.set_script(script, dim=stale, prepared=prepared)
 
     def set_script(self, script: str, *, dim: bool = False,
-                   prepared: tuple[Text, int, list[Strip]] | None = None) -> None:
+                   prepared: tuple[Text, int, list[Strip], list[int]] | None = None) -> None:
         """Show `script`; `prepared` is its highlighting and wrapping done in a worker."""
         self._script = script
         if prepared is not None and not dim:
-            self._text, width, self._strips = prepared
+            self._text, width, self._strips, self._owners = prepared
             if width == self.scrollable_content_region.width:
                 self._wrapped_at = width
                 self.virtual_size = Size(width, len(self._strips))
@@ -505,13 +542,10 @@ class PlanPanel(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         if width <= 0 or width == self._wrapped_at:
             return
-        console = self.app.console
-        options = console.options.update(width=width, no_wrap=False, overflow="fold",
-                                         height=None)
-        lines = console.render_lines(self._text, options, pad=False)
-        self._strips = [Strip(line) for line in lines]
+        self._strips, self._owners = _wrap_lines(self.app.console, self._text, width)
         self._wrapped_at = width
         self.virtual_size = Size(width, len(self._strips))
+        self._scroll_to_mark()
         self.refresh()
 
     def on_resize(self) -> None:
@@ -527,6 +561,11 @@ class PlanPanel(ScrollView, can_focus=True):
         if i >= len(self._strips):
             return Strip.blank(width, style)
         strip = self._strips[i].crop_extend(scroll_x, scroll_x + width, style)
+        owner = self._owners[i] if i < len(self._owners) else -1
+        if owner in self._changed:
+            style = style + CHANGED_STYLE
+        elif owner in self._marks:
+            style = style + MARK_STYLE
         return strip.apply_style(style)
 
 

@@ -352,6 +352,29 @@ async def test_preview_is_cores_script_and_follows_edits(tui_work: Path) -> None
         assert panel._script == app.analysis.script
 
 
+async def test_preview_follows_the_form_and_marks_the_edit(tui_work: Path) -> None:
+    """Issue 10: on the Filesystem step the preview scrolls to and marks the mkfs steps;
+    a label edit marks the changed mkfs line."""
+    draft = preset_draft("vm-disk", tui_work, tui_work / "root")
+    app = WizardApp(draft=draft, step="filesystem", frozen=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        panel = app.screen.query_one("#plan")
+        lines = app.analysis.script.split("\n")
+        marked = [lines[n] for n in sorted(panel._marks)]
+        assert any(line.startswith("mkfs.") for line in marked), marked
+        assert not any("helper commit" in line for line in marked)
+        first = min(panel._marks)
+        y = panel.scroll_offset.y
+        assert y > 0 and panel._owners[y] <= first <= panel._owners[y + 3]
+        await type_into(pilot, "filesystem", ("disks", 0, "partitions", 0, "label"), "BOOT")
+        await settle(pilot)
+        lines = app.analysis.script.split("\n")
+        changed = [lines[n] for n in sorted(panel._changed)]
+        assert changed and all("BOOT" in line for line in changed), changed
+        assert any(line.startswith("mkfs.") for line in changed), changed
+
+
 async def test_export_writes_the_plan(tui_work: Path) -> None:
     draft = preset_draft("vm-disk", tui_work, tui_work / "root")
     app = WizardApp(draft=draft, step="review", frozen=True)

@@ -18,7 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Button, ContentSwitcher, Footer, Header, Static, Tab, Tabs
 
 from ...core.units import format_size
-from ..model import STEP_TITLES, STEPS, Analysis, step_states
+from ..model import STEP_TITLES, STEPS, Analysis, changed_lines, shaped_steps, step_states
 from ..widgets import EstimatePanel, PlanPanel, StepList, update_if_changed
 
 if TYPE_CHECKING:
@@ -52,6 +52,9 @@ class WizardScreen(Screen[None]):
         self.panel = "form"
         self._forms: dict[str, Any] = {}  # step → its form, mounted on first visit
         self._step_list: StepList | None = None
+        self._marked_script: str | None = None  # the plan last marked, to diff the next one
+        self._changed: frozenset[int] = frozenset()
+        self._scrolled_for: str | None = None  # the step whose commands were scrolled to
 
     @property
     def wiz(self) -> WizardApp:
@@ -113,6 +116,8 @@ class WizardScreen(Screen[None]):
         self.set_class(step == "build", "-build")
         if step == "build":
             self.set_panel("form")
+        self._scrolled_for = None  # a step change brings its commands into view again
+        self.mark_plan(self.wiz.analysis)
         self.refresh_steps()
         self.call_after_refresh(self._focus_form, form)
 
@@ -193,7 +198,35 @@ class WizardScreen(Screen[None]):
             form.show_analysis(a)
         self.query_one(EstimatePanel).show(a, self.wiz.last_good, self.wiz.scan_status.line())
         self.query_one(PlanPanel).show(a, self.wiz.last_good)
+        self.mark_plan(a)
         self.refresh_steps()
+
+    def mark_plan(self, a: Analysis) -> None:
+        """The preview follows the form (issue 10): mark the commands this step's fields
+        shape (core's Step.fields) and the lines the last edit changed."""
+        from ...core.plan import step_lines
+
+        found = self.query(PlanPanel)
+        if not found:
+            return
+        src = a if a.plan is not None else self.wiz.last_good
+        if src is None or src.plan is None or not src.script:
+            found.first().mark(frozenset(), frozenset(), False)
+            return
+        spans = step_lines(src.script, src.plan)
+        marks: set[int] = set()
+        for i in shaped_steps(self.wiz.current_step, [s.fields for s in src.plan.steps]):
+            if i < len(spans):
+                marks.update(range(*spans[i]))
+        prev = self._marked_script
+        if prev is not None and prev != src.script:
+            self._changed = frozenset(changed_lines(prev, src.script))
+        self._marked_script = src.script
+        step = self.wiz.current_step
+        scroll = bool(marks) and self._scrolled_for != step  # once per visit: the user may scroll
+        if scroll:
+            self._scrolled_for = step
+        found.first().mark(frozenset(marks), self._changed, scroll)
 
     def show_value(self, path: Any, value: Any) -> None:
         """Every field bound to `path` shows `value` (fields echo nothing back)."""
