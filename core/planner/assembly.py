@@ -69,7 +69,9 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
     steps += _tag(nix.prepare_steps(profile, scan), "source")
     for ctx in ctxs:
         if needs_staging(ctx.info, scan):
-            steps += _tag(staging_steps(profile, scan, ctx), "source", ctx.info.where)
+            w = ctx.info.where  # what lands in the partition, not how its filesystem is made
+            steps += _tag(staging_steps(profile, scan, ctx), "source",
+                          *(f"{w}.{k}" for k in ("mount_point", "contents", "empty", "overlay")))
     for ctx in ctxs:
         steps += _tag(builder_for(ctx.part.filesystem).steps(ctx), ctx.info.where)
     steps += _tag(boot.esp_steps(profile, scan), "boot")
