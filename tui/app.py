@@ -632,7 +632,8 @@ class WizardApp(App[int]):
 
         def ask_path(answer: str | None = "yes") -> None:
             if answer == "yes":
-                start = self.draft.path or Path.cwd()
+                # on the start screen there is no draft yet (Open… used to crash here)
+                start = (self.draft.path if self.draft is not None else None) or Path.cwd()
                 self.push_screen(PathModal("Open a profile", start, mode="open", suffix=".toml"),
                                  chosen)
 

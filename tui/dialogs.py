@@ -95,7 +95,7 @@ class PathModal(ModalScreen[Path | None]):
         self.start = start
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog-box wide"):
+        with Vertical(classes="dialog-box wide path-box"):
             yield Label(self.title_text, classes="dialog-title")
             yield Entry(str(self.initial), id="path-input", compact=True)
             yield Static(self.note or self._hint(), id="path-note", markup=False)

@@ -714,3 +714,25 @@ async def test_a_filesystem_module_brings_its_own_form(tui_work: Path) -> None:
         assert field(app, "filesystem", (*b, "btrfs", "metadata")).label == "Metadata"
         assert field(app, "filesystem", (*b, "btrfs", "checksum")).label == "Checksum"
         assert field(app, "filesystem", (*b, "label")) is not None
+
+
+async def test_start_screen_arrows_reach_open_and_blank_at_80x24() -> None:
+    """↓ past the last preset reaches Open… (in view at 80×24), ↑ comes back; Enter opens."""
+    from diskwright.core.presets import presets
+
+    app = WizardApp(None, frozen=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        n = len(presets())
+        for _ in range(n):
+            await pilot.press("down")
+        await pilot.pause()
+        other = app.screen.query_one("#start-other")
+        assert app.focused is other and other.highlighted == 0  # type: ignore[attr-defined]
+        assert other.region.bottom <= 24 and other.region.height >= 4
+        await pilot.press("down", "up", "up")
+        lst = app.screen.query_one("#start-list")
+        assert app.focused is lst and lst.highlighted == n - 1  # type: ignore[attr-defined]
+        await pilot.press("down", "enter")  # back on Open…
+        await pilot.pause()
+        assert isinstance(app.screen, PathModal)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from wizard_helpers import preset_draft, settle
 
+from diskwright.core.presets import presets
 from diskwright.tui.app import WizardApp
 from diskwright.tui.model import Draft
 
@@ -83,3 +84,23 @@ def test_narrow_panels_become_tabs(snap_compare: Any, snap_dir: Path, panel: lis
 def test_help(snap_compare: Any, snap_dir: Path, size: tuple[int, int]) -> None:
     assert snap_compare(wizard(snap_dir, "filesystem"), terminal_size=size, press=["f1"],
                         run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_save_dialog(snap_compare: Any, snap_dir: Path, size: tuple[int, int]) -> None:
+    """The Save dialog's buttons stay on screen at 80×24 (the tree takes what is left)."""
+    assert snap_compare(wizard(snap_dir, "source"), terminal_size=size, press=["ctrl+s"],
+                        run_before=settle)
+
+
+async def _to_open(pilot: Any) -> None:
+    await settle(pilot)
+    for _ in range(len(presets())):
+        await pilot.press("down")
+    await settle(pilot)
+
+
+def test_start_screen_open_is_in_view(snap_compare: Any) -> None:
+    """At 80×24 the presets scroll; ↓ past the last one reaches Open…, which is in view."""
+    assert snap_compare(WizardApp(None, frozen=True), terminal_size=(80, 24),
+                        run_before=_to_open)

@@ -10,6 +10,7 @@ import asyncio
 import os
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -53,11 +54,46 @@ PHASE_STEP = {"prepare": "source", "filesystem": "filesystem", "disk": "layout",
               "output": "output", "verify": "filesystem", "finish": "output"}
 
 
+def cut_words(text: str, width: int) -> str:
+    """Shorten at a word boundary with an ellipsis: a title cut mid-word reads as a typo."""
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    head = text
+    while cell_len(head) > width - 1:
+        head = head[:-1]
+    cut = head.rstrip()
+    if len(head) < len(text) and not text[len(head)].isspace():
+        space = cut.rfind(" ")
+        if space >= max(1, width // 3):  # a very long word is cut rather than dropped
+            cut = cut[:space]
+    return cut.rstrip(" ,;:—-(") + "…"
+
+
 class StepsTable(DataTable[Any]):
-    """The plan's steps; the title column takes whatever width the others leave."""
+    """The plan's steps; the title column takes whatever width the others leave.
+
+    Titles are cut at a word boundary to the column's width (the full title is in
+    the log and the current-step line while the step runs).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.titles: dict[str, str] = {}
+        self._cut_width = 0
 
     def on_resize(self) -> None:
         self.fit_titles()
+
+    def add_step(self, key: str, mark: Text, n: str, title: str) -> None:
+        self.titles[key] = title
+        width = self._cut_width or 10_000
+        self.add_row(mark, n, cut_words(title, width), "", key=key)
+
+    def clear_steps(self) -> None:
+        self.titles.clear()
+        self.clear()
 
     def fit_titles(self) -> None:
         # the same width whether or not the scrollbar shows yet, so snapshots are stable
@@ -69,6 +105,10 @@ class StepsTable(DataTable[Any]):
             col.width = width
             self._require_update_dimensions = True
             self.refresh()
+        if width > 8 and width != self._cut_width:
+            self._cut_width = width
+            for key, title in self.titles.items():
+                self.update_cell(key, "title", cut_words(title, width))
 
 
 class BuildForm(Vertical):
@@ -201,17 +241,17 @@ class BuildForm(Vertical):
     # ------------------------------------------------------------ steps table
 
     def _fill_steps(self, plan: Plan) -> None:
-        table = self.query_one("#build-steps", DataTable)
+        table = self.query_one("#build-steps", StepsTable)
         if self.plan is not None and [s.id for s in self.plan.steps] == [s.id for s in plan.steps] \
                 and [s.title for s in self.plan.steps] == [s.title for s in plan.steps]:
             self.plan = plan
             return
         self.plan = plan
-        table.clear()
+        table.clear_steps()
         self.states = ["waiting"] * len(plan.steps)
         self.seconds = [None] * len(plan.steps)
         for i, s in enumerate(plan.steps):
-            table.add_row(self._mark(i), str(i + 1), s.title, "", key=str(i))
+            table.add_step(str(i), self._mark(i), str(i + 1), s.title)
         self._fit_titles()
 
     def _mark(self, i: int) -> Text:

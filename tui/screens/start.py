@@ -37,19 +37,23 @@ class StartScreen(Screen[None]):
             options: list[Any] = []
             for p in presets():
                 options.append(Option(_row(p.title, p.who_for, width), id=f"preset:{p.name}"))
-            options.append(None)
-            options.append(Option(_row("Open…", "a profile you saved before (Ctrl+O)", width),
-                                  id="open"))
-            options.append(Option(_row("Start blank", BLANK_WHO_FOR, width), id="blank"))
-            yield OptionList(*options, id="start-list")
-            yield Static("↑/↓ choose · Enter start · F1 help · Ctrl+Q quit", classes="dim",
-                         id="start-keys")
+            yield _Choices(*options, id="start-list")
+            # Open… and Start blank in a list of their own that never scrolls away:
+            # at 80×24 the presets scroll, these two stay in view (arrows cross over)
+            with Vertical(id="start-foot"):
+                yield _Choices(
+                    Option(_row("Open…", "a profile you saved before (Ctrl+O)", width),
+                           id="open"),
+                    Option(_row("Start blank", BLANK_WHO_FOR, width), id="blank"),
+                    id="start-other")
+                yield Static("↑/↓ choose · Enter start · F1 help · Ctrl+Q quit",
+                             classes="dim", id="start-keys")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#start-list", OptionList).focus()
 
-    @on(OptionList.OptionSelected, "#start-list")
+    @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         choice = event.option.id or ""
@@ -60,6 +64,30 @@ class StartScreen(Screen[None]):
             app.start_blank()
         elif choice.startswith("preset:"):
             app.start_preset(choice.removeprefix("preset:"))
+
+
+class _Choices(OptionList):
+    """One of the start screen's two lists: ↓ on the last row and ↑ on the first cross over."""
+
+    def _other(self) -> _Choices:
+        other = "#start-other" if self.id == "start-list" else "#start-list"
+        return self.screen.query_one(other, _Choices)
+
+    def action_cursor_down(self) -> None:
+        if self.id == "start-list" and self.highlighted == self.option_count - 1:
+            other = self._other()
+            other.highlighted = 0
+            other.focus()
+            return
+        super().action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        if self.id == "start-other" and self.highlighted == 0:
+            other = self._other()
+            other.highlighted = other.option_count - 1
+            other.focus()
+            return
+        super().action_cursor_up()
 
 
 def _row(title: str, who_for: str, width: int) -> Table:
