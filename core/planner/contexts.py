@@ -91,7 +91,7 @@ def _sample_for(scan: Scan | None, info: PartInfo) -> Sample | None:
     """Compressibility matters only where something compresses; sampling reads files."""
     wants = info.part.filesystem in ("erofs", "squashfs", "zfs") or (
         info.disk.output.compression.value != "none"
-        or info.disk.output.format.value == "qcow2-compressed"
+        or info.disk.output.format.value in ("qcow2-compressed", "vmdk")  # deflated grains
     )
     if scan is None or not wants or getattr(scan, "root", None) is None:
         return None

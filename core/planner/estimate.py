@@ -10,7 +10,6 @@ from ..fs.base import FsSize, PartCtx
 from ..output import FORMATS
 from ..profile import Compression, Profile, Role
 from ..scan import Scan, Stats
-from ..units import MiB
 from .contexts import contexts
 
 
@@ -62,6 +61,24 @@ class Estimate:
 
 
 _PACK_RATIO = {"zstd": 0.5, "xz": 0.42}
+_ZERO_SHRINK = {"zstd": 32768, "xz": 6600}
+
+
+def _layout(c: PartCtx, size: int) -> tuple[int, tuple[int, ...]]:
+    """Where a partition's files start and where its metadata lies (measured with
+    e2fsprogs 1.47 and mkfs.vfat): ext4 puts superblock, bitmaps and the inode table
+    (256 B an inode) first, then the journal (zeros but its superblock), then files;
+    vfat puts two FATs (about 1 byte a KiB each) and the root folder first."""
+    if c.part.filesystem == "vfat":
+        return size // 512 + 16 * 1024, (0,)
+    if c.part.filesystem != "ext4":
+        return 0, (0,)
+    from ..fs.ext4 import Ext4Options, journal_blocks_for
+
+    opts = c.options(Ext4Options)
+    table = size // opts.inode_ratio * 256  # mkfs.ext4 -I 256
+    journal = journal_blocks_for(c) * opts.block_size
+    return table + journal, (0, 64 * 1024, 128 * 1024, table + 128 * 1024)
 
 
 def estimate(profile: Profile, scan: Scan | None, ctxs: list[PartCtx] | None = None) -> Estimate:
@@ -96,11 +113,19 @@ def estimate(profile: Profile, scan: Scan | None, ctxs: list[PartCtx] | None = N
         fmt = disk.output.format
         samples = [c.sample for c in mine if c.sample is not None]
         zlib = samples[0].ratio("output", "zlib") if samples else 0.5
-        out = FORMATS[fmt].estimate(total, data, len(sizes), zlib)
+        extents = [
+            (p.start, p.size, min(s.content, s.image), *_layout(c, p.size))
+            for c, s, p in zip(mine, sizes, places, strict=True)
+        ]
+        gpt = disk.table.value in ("gpt", "hybrid")
+        out = FORMATS[fmt].estimate(total, data, extents, zlib, gpt)
         if disk.output.compression != Compression.none:
             comp = disk.output.compression.value
             ratio = samples[0].ratio("output", comp) if samples else _PACK_RATIO[comp]
-            out = int(min(out, data + MiB) * ratio)
+            # the content packs at the sample's ratio; the zeros around it nearly vanish
+            # (measured: 100 MiB of zeros is 3.3 KiB as zstd -3, 15.8 KiB as xz -6)
+            packed = min(out, data)
+            out = int(packed * ratio) + (out - packed) // _ZERO_SHRINK[comp] + 64
         disks.append(
             DiskEstimate(
                 index=d,

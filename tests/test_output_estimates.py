@@ -1,0 +1,62 @@
+"""Issue 10: the estimate of every output kind is within 10% or 64 KiB of the real file,
+whichever is larger — built for real from small profiles and compared."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+import tomli_w
+from conftest import EXAMPLES, run_cli
+
+pytestmark = pytest.mark.integration
+
+KINDS: dict[str, dict[str, object]] = {
+    "raw": {"format": "raw"},
+    "qcow2": {"format": "qcow2"},
+    "qcow2-compressed": {"format": "qcow2-compressed"},
+    "qcow2-compressed-zstd": {"format": "qcow2-compressed", "compression_type": "zstd"},
+    "vdi": {"format": "vdi"},
+    "vpc": {"format": "vpc"},
+    "vmdk": {"format": "vmdk"},
+    "vhdx": {"format": "vhdx"},
+    "raw-zstd": {"format": "raw", "compression": "zstd"},
+    "raw-xz": {"format": "raw", "compression": "xz"},
+}
+
+
+def _profile(folder: Path, root: Path, example: str, sizes: list[str], out: dict) -> Path:
+    base = tomllib.loads((EXAMPLES / example).read_text())
+    disk = base["disks"][0]
+    disk["output"] = {"path": "out.img", **out}
+    for part, size in zip(disk["partitions"], sizes, strict=True):
+        part["size"] = size
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "root").symlink_to(root)
+    p = folder / "p.toml"
+    p.write_text(tomli_w.dumps(base))
+    return p
+
+
+def _check(p: Path) -> None:
+    est = run_cli("estimate", "--json", p)
+    assert est.returncode == 0, est.stderr
+    guess = json.loads(est.stdout)["disks"][0]["output_bytes"]
+    built = run_cli("build", p)
+    assert built.returncode == 0, built.stderr
+    real = (p.parent / "out.img").stat().st_size
+    assert abs(guess - real) <= max(real // 10, 64 * 1024), (guess, real)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    ("example", "sizes"),
+    [("vm-disk.toml", ["1MiB", "12MiB"]), ("sd-card.toml", ["32MiB", "40MiB"])],
+    ids=["gpt", "mbr"],
+)
+def test_output_estimate(
+    tmp_path: Path, example_root: Path, kind: str, example: str, sizes: list[str]
+) -> None:
+    _check(_profile(tmp_path, example_root, example, sizes, KINDS[kind]))
