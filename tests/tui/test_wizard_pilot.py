@@ -736,3 +736,17 @@ async def test_start_screen_arrows_reach_open_and_blank_at_80x24() -> None:
         await pilot.press("down", "enter")  # back on Open…
         await pilot.pause()
         assert isinstance(app.screen, PathModal)
+
+
+async def test_dialog_buttons_stay_on_screen_at_80x24() -> None:
+    """A long message scrolls inside the dialog; its buttons never leave an 80×24 screen."""
+    app = WizardApp(None, frozen=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.push_screen(ConfirmModal("Long", "word " * 400,
+                                     [("Yes", "yes", "primary"), ("No", "no", "default")]))
+        await pilot.pause()
+        await pilot.pause()
+        box = app.screen.query_one(".dialog-box").region
+        for button in app.screen.query(Button):
+            assert box.y < button.region.y < box.bottom - 1 and button.region.bottom <= 24
