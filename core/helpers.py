@@ -162,6 +162,10 @@ def main(argv: list[str]) -> int:
         from .boot.grub import bios_main
 
         return bios_main(cmd, args)
+    if cmd == "lock":
+        from .shlock import main as lock_main
+
+        return lock_main(args)
     if cmd == "commit":
         from .commit import main as commit_main
 

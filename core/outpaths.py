@@ -86,10 +86,12 @@ class OutputLock:
         )
         self.fd = -1
 
-    def acquire(self, *, shared: bool = False) -> int | None:
+    def acquire(self, *, shared: bool = False, pid: int | None = None) -> int | None:
         """Take the lock; returns None, or the pid of the process holding it.
 
         shared: `diskwright run` reads the disk; many runs may share it, a build may not.
+        pid: the process named to a second build (a printed plan names its shell, not
+        the helper that holds the lock for it).
         """
         for _ in range(20):
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
@@ -113,7 +115,7 @@ class OutputLock:
                 os.close(fd)
                 raise OSError(f"{self.path} is not a regular file")
             os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            os.pwrite(fd, f"{pid or os.getpid()}\n".encode(), 0)
             self.fd = fd
             return None
         return -1

@@ -233,7 +233,10 @@ class Runner:
                 self._write_log(f"\n## [{i + 1}/{len(self.plan.steps)}] {step.title}")
                 self._write_log(f"$ {render_step(step)}")
                 t1 = time.monotonic()
-                if step.id == "commit":
+                if step.id == "lock":
+                    # taken by run() before preflight, in this process: never twice
+                    self._write_log("# held by this build since it started")
+                elif step.id == "commit":
                     # what we are about to commit is what we report, hashed before any rename
                     outputs = await asyncio.to_thread(self._describe_outputs, workspace)
                     await self._run_commit(step, workspace)
@@ -386,22 +389,8 @@ class Runner:
         return locks
 
     def _clean_leftovers(self) -> None:
-        """Remove what a killed build of ours left beside these outputs, and say so.
-
-        Ours: `.diskwright-*` folders holding an `.owner` file nobody holds a lock on,
-        and unheld `.diskwright-*.lock` files. Anything else is left alone.
-        """
-        folders = sorted({os.path.dirname(real_output(o)) for o in self.plan.outputs})
-        for folder in folders:
-            try:
-                names = [n for n in os.listdir(folder) if n.startswith(".diskwright-")]
-            except OSError:
-                continue
-            for name in sorted(names):
-                path = os.path.join(folder, name)
-                if _stale_owner(path):
-                    remove_workspace(path)
-                    self._note(f"removed the leftovers of an interrupted build: {path}")
+        for line in clean_leftovers(self.plan.outputs):
+            self._note(line)
 
     def _note(self, line: str) -> None:
         self._notes.append(line)
@@ -585,6 +574,27 @@ def _hold_owner(folder: str) -> int:
     fcntl.flock(fd, fcntl.LOCK_EX)
     os.write(fd, f"{os.getpid()}\n".encode())
     return fd
+
+
+def clean_leftovers(outputs: list[str]) -> list[str]:
+    """Remove what a killed build of ours left beside these outputs; one line per removal.
+
+    Ours: `.diskwright-*` folders holding an `.owner` file nobody holds a lock on,
+    and unheld `.diskwright-*.lock` files. Anything else is left alone.
+    """
+    said: list[str] = []
+    folders = sorted({os.path.dirname(real_output(o)) for o in outputs})
+    for folder in folders:
+        try:
+            names = [n for n in os.listdir(folder) if n.startswith(".diskwright-")]
+        except OSError:
+            continue
+        for name in sorted(names):
+            path = os.path.join(folder, name)
+            if _stale_owner(path):
+                remove_workspace(path)
+                said.append(f"removed the leftovers of an interrupted build: {path}")
+    return said
 
 
 def _stale_owner(path: str) -> bool:

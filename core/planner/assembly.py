@@ -10,7 +10,7 @@ from ..boot import steps as boot
 from ..disk import assemble_steps, check_table_step, disk_file
 from ..fs import builder_for
 from ..output import output_steps
-from ..plan import And, Arg, Cmd, Or, Pipe, Plan, Step, Word, cmd, ws
+from ..plan import And, Arg, Cmd, Or, Pipe, Plan, Step, Var, Word, cmd, ws
 from ..profile import Profile, Table
 from ..scan import Scan
 from .contexts import contexts, needs_staging
@@ -65,6 +65,19 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
                 )
             )
     reg_guards, reg_commit, reg_outputs = nix.finish_steps(profile, scan, force=force)
+    # first of all, one build per output: `diskwright build` holds this lock itself (the
+    # Runner skips the step); a printed plan run with `sh` takes it through the helper
+    steps.insert(
+        0,
+        Step(
+            id="lock",
+            title="Lock the outputs (one build at a time); remove an interrupted build's leftovers",
+            phase="prepare",
+            expr=cmd("diskwright", "helper", "lock", Var("W"), *outputs, *reg_outputs),
+            weight=0.01,
+            fields=tuple(f"disks[{d}].output.path" for d in range(len(profile.disks))),
+        ),
+    )
     steps += _tag(reg_guards, "source")
     steps += _tag(nix.prepare_steps(profile, scan), "source")
     for ctx in ctxs:

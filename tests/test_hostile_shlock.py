@@ -1,0 +1,111 @@
+"""Issue 8 item 6: a printed plan run with plain `sh` takes the same per-output lock as
+`diskwright build` (its `lock` step), so a second `sh` run or a build on the same output
+exits 2 naming the first; a killed `sh` run leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import leftovers, run_cli
+from test_hostile import profile, tree
+
+pytestmark = pytest.mark.integration
+
+LOCK_LINE = "diskwright helper lock "
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    return env
+
+
+def _paused_script(tmp_path: Path) -> Path:
+    """The printed plan, with a pause right after its lock step (until `go` exists)."""
+    r = run_cli("plan", profile(tmp_path))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split("\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith(LOCK_LINE))
+    lines.insert(at + 1, ": >locked; while [ ! -e go ]; do sleep 0.05; done")
+    script = tmp_path / "plan.sh"
+    script.write_text("\n".join(lines))
+    return script
+
+
+def _start(tmp_path: Path, script: Path) -> subprocess.Popen[str]:
+    first = subprocess.Popen(["sh", str(script)], cwd=tmp_path, env=_env(), text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for _ in range(600):
+        if (tmp_path / "locked").exists() or first.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert (tmp_path / "locked").exists(), first.communicate()
+    return first
+
+
+def _gone(tmp_path: Path) -> None:
+    """The holder drops the lock (and a killed shell's workspace) once the shell is gone."""
+    for _ in range(100):
+        if leftovers(tmp_path) == []:
+            return
+        time.sleep(0.05)
+    assert leftovers(tmp_path) == []
+
+
+def test_printed_plan_holds_the_output_lock(tmp_path: Path) -> None:
+    tree(tmp_path)
+    script = _paused_script(tmp_path)
+    first = _start(tmp_path, script)
+    try:
+        assert LOCK_LINE + '"${W}"' in script.read_text()
+        second = subprocess.run(["sh", str(script)], cwd=tmp_path, env=_env(),
+                                capture_output=True, text=True)
+        assert second.returncode == 2, second.stderr
+        assert f"pid {first.pid}" in second.stderr and "Traceback" not in second.stderr
+        b = run_cli("build", profile(tmp_path))
+        assert b.returncode == 2, b.stderr
+        assert f"pid {first.pid}" in b.stderr and "Traceback" not in b.stderr
+        assert not (tmp_path / "out.img").exists()
+    finally:
+        (tmp_path / "go").touch()
+        _out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    assert (tmp_path / "out.img").stat().st_size > 0
+    _gone(tmp_path)
+
+
+def test_build_holds_the_lock_against_a_printed_plan(tmp_path: Path) -> None:
+    from diskwright.core.outpaths import OutputLock
+
+    tree(tmp_path)
+    r = run_cli("plan", profile(tmp_path))
+    script = tmp_path / "plan.sh"
+    script.write_text(r.stdout)
+    lock = OutputLock(str(tmp_path / "out.img"))  # what `diskwright build` holds
+    assert lock.acquire() is None
+    try:
+        s = subprocess.run(["sh", str(script)], cwd=tmp_path, env=_env(),
+                           capture_output=True, text=True)
+        assert s.returncode == 2, s.stderr
+        assert f"pid {os.getpid()}" in s.stderr and "Traceback" not in s.stderr
+    finally:
+        lock.release()
+    assert not (tmp_path / "out.img").exists() and leftovers(tmp_path) == []
+
+
+def test_killed_printed_plan_leaves_nothing(tmp_path: Path) -> None:
+    tree(tmp_path)
+    first = _start(tmp_path, _paused_script(tmp_path))
+    assert any(n.startswith(".diskwright-") for n in os.listdir(tmp_path))
+    os.kill(first.pid, signal.SIGKILL)  # no EXIT trap runs
+    first.communicate(timeout=30)
+    _gone(tmp_path)
+    r = run_cli("build", profile(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert leftovers(tmp_path) == []
