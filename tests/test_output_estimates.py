@@ -60,3 +60,29 @@ def test_output_estimate(
     tmp_path: Path, example_root: Path, kind: str, example: str, sizes: list[str]
 ) -> None:
     _check(_profile(tmp_path, example_root, example, sizes, KINDS[kind]))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_output_estimate_under_1mib(tmp_path: Path, kind: str) -> None:
+    """A 512 KiB vfat image with no partition table: the fixed metadata dominates."""
+    (tmp_path / "root/boot").mkdir(parents=True)
+    (tmp_path / "root/boot/hello.txt").write_text("hello\n")
+    profile = {
+        "version": 1,
+        "name": "tiny",
+        "source": {"path": "root"},
+        "reproducible": {"source_date_epoch": 1700000000, "seed": "tiny"},
+        "disks": [
+            {
+                "name": "t",
+                "table": "none",
+                "output": {"path": "out.img", **KINDS[kind]},
+                "partitions": [
+                    {"role": "data", "filesystem": "vfat", "mount_point": "/boot", "size": "512KiB"}
+                ],
+            }
+        ],
+    }
+    p = tmp_path / "p.toml"
+    p.write_text(tomli_w.dumps(profile))
+    _check(p)
