@@ -131,6 +131,12 @@ def _safe_text(value: str, what: str) -> str:
     return value
 
 
+def _image_path(v: str) -> PurePosixPath:
+    """A path inside the image, with POSIX's kept leading `//` folded to `/`: pathlib keeps
+    `//etc/x` apart from `/etc/x`, and every later `relative_to('/')` would fail on it."""
+    return PurePosixPath("/" + v.lstrip("/")) if v.startswith("/") else PurePosixPath(v)
+
+
 class FileMapping(BaseModel):
     """An extra file placed into the image: `source` on the host → `target` inside."""
 
@@ -146,7 +152,7 @@ class FileMapping(BaseModel):
     @classmethod
     def _target(cls, v: str) -> str:
         _safe_text(v, "a target path")
-        p = PurePosixPath(v)
+        p = _image_path(v)
         if not p.is_absolute() or ".." in p.parts or str(p) == "/":
             raise ValueError(
                 "target is not an absolute file path inside the image; write it like /etc/motd"
@@ -294,7 +300,7 @@ class Overlay(BaseModel):
     @classmethod
     def _abs(cls, v: str) -> str:
         _safe_text(v, "a path")
-        p = PurePosixPath(v)
+        p = _image_path(v)
         if not p.is_absolute() or ".." in p.parts or str(p) == "/":
             raise ValueError("not an absolute folder inside the guest; write it like /nix/store")
         return str(p)
@@ -448,7 +454,7 @@ class PartitionBase(BaseModel):
         if v is None:
             return v
         _safe_text(v, "a path")
-        p = PurePosixPath(v)
+        p = _image_path(v)
         if not p.is_absolute() or ".." in p.parts:
             raise ValueError("not an absolute path inside the image; write it like / or /boot")
         return str(p)

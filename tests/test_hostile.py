@@ -336,3 +336,19 @@ def test_huge_numbers_are_one_message(tmp_path: Path) -> None:
         r = run_cli("validate", p)
         assert r.returncode == 2, (kw, r.stderr)
         assert r.stderr.count("diskwright:") == 1 and "Traceback" not in r.stderr
+
+
+def test_target_with_a_double_leading_slash_is_the_same_path(tmp_path: Path) -> None:
+    """Found by tests/test_fuzz.py: pathlib keeps POSIX's leading `//`, so `//etc/y` crashed
+    planning ('not in the subpath of /'); it is /etc/y, and `//` alone is refused."""
+    tree(tmp_path)
+    (tmp_path / "payload").write_text("payload\n")
+    p = profile(tmp_path, source={"files": [{"source": "payload", "target": "//etc/y"}]})
+    r = run_cli("build", p)
+    assert r.returncode == 0, r.stderr
+    assert debugfs_cat(tmp_path / "out.img", "/etc/y") == b"payload\n"
+    (tmp_path / "out.img").unlink()
+    p = profile(tmp_path, source={"files": [{"source": "payload", "target": "//"}]})
+    r = run_cli("build", p)
+    assert r.returncode == 2 and "source.files[0].target" in r.stderr, r.stderr
+    assert "unexpected error" not in r.stderr
