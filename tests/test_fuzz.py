@@ -24,7 +24,7 @@ import tomli_w
 from conftest import leftovers, run_cli
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from imagecheck import cut, extract, partitions
+from imagecheck import cut, extract, partitions, to_raw
 
 pytestmark = pytest.mark.integration
 
@@ -65,6 +65,7 @@ TARGETS = mostly(["/etc/x", "/new/deep/file", "/a b", "/$(id)"],
 MODES = mostly(["0644", "4755", "0600"], ["0000", "7777", "755", "abc", "0o644", "08",
                                           "17777"])
 FILE_SOURCES = mostly(["payload"], ["missing", "root", "."])
+FORMATS = mostly(["raw", "raw", "qcow2"], ["vmdk", "vdi", "vhdx"])
 SOURCE_PATHS = mostly(["root"], ["./root", "root/", "missing", "payload", "."])
 
 
@@ -97,7 +98,7 @@ def cases(draw: st.DrawFn) -> Case:
     if mappings:
         source["files"] = mappings
     disk: dict[str, Any] = {"name": "d", "table": table,
-                            "output": {"path": draw(OUTPUTS)},
+                            "output": {"path": draw(OUTPUTS), "format": draw(FORMATS)},
                             "partitions": [part]}
     profile = {"version": 1, "name": "fuzz", "source": source,
                "reproducible": {"source_date_epoch": 1700000000}, "disks": [disk]}
@@ -217,6 +218,8 @@ def test_fuzz_build(case: Case, tmp_path_factory: pytest.TempPathFactory) -> Non
         if r.returncode == 0:
             out = (scratch / case.profile["disks"][0]["output"]["path"]).resolve()
             assert out.is_file() and out.is_relative_to(scratch.resolve()), detail
+            if case.profile["disks"][0]["output"]["format"] != "raw":
+                out = to_raw(out, scratch / "tmp/raw.img")
             fs_image = image_fs(out, case.profile["disks"][0]["table"], scratch / "tmp")
             got = extract(case.fs, fs_image, scratch / "tmp/x")
             for rel, data in expected_files(case, files, payload).items():
