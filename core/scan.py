@@ -6,6 +6,7 @@ subtrees other partitions claim can be summed without walking the disk again.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import threading
@@ -34,6 +35,9 @@ class Stats:
     small_files: int = 0  # files under 4 KiB: tail-packed or inline
     tail_bytes: int = 0  # bytes past the last full 4 KiB block, over all files
     not_root: int = 0  # entries owned by someone other than root
+    # bytes of files that are holes in the source (SEEK_HOLE): ext4 and squashfs keep them
+    # as holes, so a 20 GiB sparse file does not make a 20 GiB estimate; vfat stores them
+    hole_bytes: int = 0
     blocks: list[int] = field(default_factory=lambda: [0] * len(BLOCK_SIZES))
 
     def add(self, other: Stats) -> None:
@@ -48,6 +52,7 @@ class Stats:
         self.small_files += other.small_files
         self.tail_bytes += other.tail_bytes
         self.not_root += other.not_root
+        self.hole_bytes += other.hole_bytes
         self.blocks = [a + b for a, b in zip(self.blocks, other.blocks, strict=True)]
 
     @property
@@ -104,6 +109,37 @@ class Scan:
 
     def top_level(self, path: str) -> list[str]:
         return self.children.get(_key(path), [])
+
+
+def hole_bytes(path: str | os.PathLike[str], size: int) -> int:
+    """Bytes of `path` that are holes (SEEK_DATA/SEEK_HOLE), 0 when it cannot tell.
+
+    st_blocks alone is not enough: a file compressed by btrfs or ZFS has few blocks
+    but no holes, and every byte of it lands in the image.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return 0
+    holes = 0
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return 0
+        pos = 0
+        while pos < size:
+            try:
+                data = os.lseek(fd, pos, os.SEEK_DATA)
+            except OSError as err:
+                if err.errno == errno.ENXIO:  # only a hole from here to the end
+                    holes += size - pos
+                break
+            holes += data - pos
+            pos = os.lseek(fd, data, os.SEEK_HOLE)
+    except OSError:
+        return 0
+    finally:
+        os.close(fd)
+    return holes
 
 
 def _key(path: str) -> str:
@@ -188,6 +224,8 @@ def scan_tree(
                     own.tail_bytes += size % 4096
                     for i, b in enumerate(BLOCK_SIZES):
                         own.blocks[i] += -(-size // b) * b
+                    if st.st_blocks * 512 < size:  # sparse, or compressed by its filesystem
+                        own.hole_bytes += hole_bytes(entry.path, size)
                 elif stat.S_ISLNK(mode):
                     own.symlinks += 1
                     own.symlink_bytes += st.st_size

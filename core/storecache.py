@@ -10,14 +10,14 @@ from dataclasses import dataclass, fields
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .scan import BLOCK_SIZES, Scan, Stats, scan_tree
+from .scan import BLOCK_SIZES, Scan, Stats, hole_bytes, scan_tree
 
 # A store path never changes once it is valid, so its scan is kept on disk
 # forever, keyed by the path and checked against its NAR hash (and the owner of
 # the store, which differs between stores holding the same path). Re-opening a
 # profile with a 2 GB closure then reads small files instead of walking the store.
 
-STORE_CACHE_VERSION = 1
+STORE_CACHE_VERSION = 2  # 2: hole_bytes
 _STATS_FIELDS = (
     "files",
     "dirs",
@@ -30,6 +30,7 @@ _STATS_FIELDS = (
     "small_files",
     "tail_bytes",
     "not_root",
+    "hole_bytes",
 )
 
 
@@ -78,6 +79,8 @@ def _lone_entry(path: Path, st: os.stat_result) -> Stats:
         out.tail_bytes = st.st_size % 4096
         out.small_files = int(st.st_size < 4096)
         out.blocks = [-(-st.st_size // b) * b for b in BLOCK_SIZES]
+        if st.st_blocks * 512 < st.st_size:
+            out.hole_bytes = hole_bytes(path, st.st_size)
     elif stat.S_ISLNK(st.st_mode):
         out.symlinks = 1
         out.symlink_bytes = st.st_size

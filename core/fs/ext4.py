@@ -71,7 +71,7 @@ def default_journal_blocks(blocks: int) -> int:
 def journal_blocks_for(ctx: PartCtx) -> int:
     """The journal mke2fs would pick for the final size, passed explicitly (-J size=)."""
     b = ctx.options(Ext4Options).block_size
-    data = ctx.stats.rounded(b) // b
+    data = max(0, ctx.stats.rounded(b) - ctx.stats.hole_bytes) // b  # holes stay holes
     return max(default_journal_blocks(int(data * 1.1) + 1024), 1024)
 
 
@@ -121,7 +121,7 @@ def used_blocks(ctx: PartCtx) -> tuple[int, int]:
     """(blocks mkfs.ext4 -d fills outside group metadata, inodes it uses)."""
     st = ctx.stats
     b = ctx.options(Ext4Options).block_size
-    data = st.rounded(b) // b
+    data = max(0, st.rounded(b) - st.hole_bytes) // b  # mke2fs -d keeps holes
     dirs = sum(-(-(d + 24) // (b - 12)) for d in ctx.dirents) or st.dirs
     dirs += sum(1 for d in ctx.dirents if d + 24 > b - 12)  # htree root of big folders
     links = st.symlink_bytes // 200  # targets over 59 bytes need a block

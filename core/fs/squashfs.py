@@ -78,7 +78,7 @@ class SquashfsBuilder:
         bs = parse_size(opts.block_size)
         ratio = ctx.compress_ratio("squashfs", opts.compressor)
         # full blocks and the tails packed into fragment blocks both compress
-        data = int(st.bytes * ratio) + (st.files // 32) * 16
+        data = int(max(0, st.bytes - st.hole_bytes) * ratio) + (st.files // 32) * 16  # holes: 0
         meta = (st.entries * 40 + st.name_bytes + st.symlink_bytes) // 2
         meta += (st.bytes // bs) * 4 + st.files * 8
         content = data + meta
