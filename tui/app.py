@@ -12,7 +12,6 @@ import copy
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,7 +21,6 @@ from textual.timer import Timer
 
 from ..core.errors import ProfileError
 from ..core.scan import Scan
-from ..core.units import format_size
 from .model import (
     STEP_TITLES,
     Analysis,
@@ -36,45 +34,11 @@ from .model import (
     plan_header,
     scan_draft_source,
 )
+from .state import ScanStatus
 
 TITLE_KEYS = frozenset({"label", "role", "filesystem", "mount_point", "contents", "empty"})
 DEBOUNCE = 0.02  # seconds between the last keystroke and the refresh
 SCAN_DEBOUNCE = 0.25  # typing a path: wait a little before scanning it
-
-
-@dataclass
-class ScanStatus:
-    """What the scan of the source folder is doing, in words."""
-
-    state: str = "none"  # none | missing | scanning | done | error
-    root: Path | None = None
-    entries: int = 0
-    nbytes: int = 0
-    message: str = ""
-    files: int = 0
-    dirs: int = 0
-    symlinks: int = 0
-    hardlinks: int = 0
-    seconds: float = 0.0
-    show_time: bool = True
-
-    def line(self) -> str:
-        if self.state == "none":
-            return "· no source folder chosen"
-        if self.state == "missing":
-            return f"✗ {self.message}"
-        if self.state == "error":
-            return f"✗ cannot scan {self.root}: {self.message}"
-        if self.state == "scanning":
-            return f"… scanning {self.root}: {self.entries:,} entries, {format_size(self.nbytes)}"
-        extra = (f" · {self.hardlinks:,} hard link{'s' * (self.hardlinks != 1)}"
-                 if self.hardlinks else "")
-        took = f" (scanned in {self.seconds:.2f} s)" if self.show_time else ""
-        return (f"✓ {self.files:,} files · {self.dirs:,} folders · {self.symlinks:,} symlinks"
-                f"{extra} · {format_size(self.nbytes)}{took}")
-
-    def style(self) -> str:
-        return {"done": "green", "scanning": "yellow", "none": "dim"}.get(self.state, "bold red")
 
 
 class WizardApp(App[int]):

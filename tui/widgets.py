@@ -6,7 +6,7 @@ error words under themselves; nothing here validates on its own.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.segment import Segment
@@ -28,9 +28,6 @@ from textual.widgets.option_list import Option
 from ..core.errors import ProfileError
 from ..core.units import format_size
 from .model import STEP_TITLES, Analysis, PathKey, error_text, field_name
-
-if TYPE_CHECKING:
-    from .app import WizardApp
 
 # Partition colours of the disk bar; the number inside each segment and the
 # legend carry the same information for people who cannot tell them apart.
@@ -449,16 +446,20 @@ def _wrap_lines(console: Console, text: Text, width: int) -> tuple[list[Strip], 
     return strips, owners
 
 
-def prepare_script(script: str, width: int) -> tuple[Text, int, list[Strip], list[int]]:
-    """Highlight and wrap a script off the UI thread (its own Console: thread-safe)."""
+def _script_console(width: int) -> Console:
+    """A Console of its own for wrapping: thread-safe, and no widget needs the app's."""
     import io
 
+    return Console(width=max(width, 1), file=io.StringIO(), color_system="truecolor",
+                   legacy_windows=False, force_terminal=True)
+
+
+def prepare_script(script: str, width: int) -> tuple[Text, int, list[Strip], list[int]]:
+    """Highlight and wrap a script off the UI thread (its own Console: thread-safe)."""
     text = highlight_script(script)
     if width <= 0:
         return text, width, [], []
-    console = Console(width=width, file=io.StringIO(), color_system="truecolor",
-                      legacy_windows=False, force_terminal=True)
-    return (text, width, *_wrap_lines(console, text, width))
+    return (text, width, *_wrap_lines(_script_console(width), text, width))
 
 
 MARK_STYLE = Style(bgcolor="#1c2b3a")  # the plan steps this wizard step's form shapes
@@ -483,6 +484,7 @@ class PlanPanel(ScrollView, can_focus=True):
         self._marks: frozenset[int] = frozenset()
         self._changed: frozenset[int] = frozenset()
         self._scroll_line: int | None = None
+        self._wrap_console = _script_console(80)  # the width comes with each wrap
 
     def on_mount(self) -> None:
         self.border_title = "Plan preview (read only)"
@@ -542,7 +544,7 @@ class PlanPanel(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         if width <= 0 or width == self._wrapped_at:
             return
-        self._strips, self._owners = _wrap_lines(self.app.console, self._text, width)
+        self._strips, self._owners = _wrap_lines(self._wrap_console, self._text, width)
         self._wrapped_at = width
         self.virtual_size = Size(width, len(self._strips))
         self._scroll_to_mark()
@@ -613,6 +615,3 @@ class StepList(OptionList):
         if event.option.id:
             self.post_message(self.Jump(event.option.id))
 
-
-def wizard(widget: Widget) -> WizardApp:
-    return widget.app  # type: ignore[return-value]

@@ -8,7 +8,7 @@ widget a person is typing in is never replaced under their fingers.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual import on
 from textual.app import ComposeResult
@@ -20,8 +20,8 @@ from ..model import Analysis, describe_field
 from ..widgets import Field, Problems
 
 if TYPE_CHECKING:
-    from ..app import WizardApp
     from ..model import Draft
+    from ..state import WizardState
 
 
 class Section(Vertical):
@@ -32,8 +32,8 @@ class Section(Vertical):
         self._sig: Any = None
 
     @property
-    def wiz(self) -> WizardApp:
-        return self.app  # type: ignore[return-value]
+    def wiz(self) -> WizardState:
+        return cast("WizardState", self.app)
 
     @property
     def draft(self) -> Draft:
@@ -84,8 +84,8 @@ class StepForm(VerticalScroll):
         super().__init__(id=f"form-{self.step}", classes="step-form")
 
     @property
-    def wiz(self) -> WizardApp:
-        return self.app  # type: ignore[return-value]
+    def wiz(self) -> WizardState:
+        return cast("WizardState", self.app)
 
     def compose(self) -> ComposeResult:
         yield Static(self.heading, classes="heading")

@@ -7,7 +7,7 @@ the three become tabs (F2 cycles), so 80×24 keeps every piece reachable.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual import events, on
@@ -22,7 +22,7 @@ from ..model import STEP_TITLES, STEPS, Analysis, changed_lines, shaped_steps, s
 from ..widgets import EstimatePanel, PlanPanel, StepList, update_if_changed
 
 if TYPE_CHECKING:
-    from ..app import WizardApp
+    from ..state import WizardState
 
 WIDE = 110
 # step → (module, class); imported on the first visit so the first paint stays quick
@@ -57,8 +57,8 @@ class WizardScreen(Screen[None]):
         self._scrolled_for: str | None = None  # the step whose commands were scrolled to
 
     @property
-    def wiz(self) -> WizardApp:
-        return self.app  # type: ignore[return-value]
+    def wiz(self) -> WizardState:
+        return cast("WizardState", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◆")
