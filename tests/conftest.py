@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -100,6 +101,19 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def leftovers(folder: Path) -> list[str]:
-    """Workspace or partial files a build must never leave behind."""
-    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".diskwright"))
+def leftovers(folder: Path, settle: float = 5.0) -> list[str]:
+    """Workspace or partial files a build must never leave behind.
+
+    A plan run with plain `sh` leaves its lock to a holder process (core/shlock.py)
+    that drops it once it sees the shell gone, a moment after `sh` returns: lock
+    files get `settle` seconds to go; anything else must be gone at once.
+    """
+    def names() -> list[str]:
+        return sorted(p.name for p in folder.iterdir() if p.name.startswith(".diskwright"))
+
+    deadline = time.monotonic() + settle
+    found = names()
+    while found and all(n.endswith(".lock") for n in found) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        found = names()
+    return found

@@ -6,7 +6,6 @@ here touches the host's own /etc/apt.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, REPO, run_cli
+from conftest import EXAMPLES, REPO, leftovers, run_cli
 
 ENABLE = REPO / "scripts" / "enable-contrib.sh"
 
@@ -194,7 +193,7 @@ def test_printed_plan_runs_from_a_shell_without_the_venv(
                        text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert (work / "vm-disk.qcow2").stat().st_size > 0
-    assert not [p for p in os.listdir(work) if p.startswith(".diskwright")]
+    assert leftovers(work) == []
 
 
 # ------------------------------------------------------------------ packaging
