@@ -126,6 +126,18 @@ class PartCtx:
             weight=0.01,
         )
 
+    def check_step(self, what: str, how: str, expr: Expr, weight: float) -> list[Step]:
+        """Every builder's verify phase is one read-back with the filesystem's own checker."""
+        return [
+            Step(
+                id=f"{self.info.key}-fsck",
+                title=f"Check the {what} of the {self.info.spoken} ({how})",
+                phase="verify",
+                expr=expr,
+                weight=weight,
+            )
+        ]
+
     def pad_to_fixed(self) -> list[Step]:
         """Read-only images are as big as their content; a fixed size pads (or refuses)."""
         fixed = self.fixed_size()

@@ -124,15 +124,10 @@ class BtrfsBuilder:
         ]
 
     def verify(self, ctx: PartCtx) -> list[Step]:
-        return [
-            Step(
-                id=f"{ctx.info.key}-fsck",
-                title=f"Check the btrfs filesystem of the {ctx.info.spoken} (btrfs check)",
-                phase="verify",
-                expr=cmd("btrfs", "check", "--readonly", ctx.image),
-                weight=max(ctx.stats.bytes / MiB / 400, 0.2),
-            )
-        ]
+        return ctx.check_step(
+            "btrfs filesystem", "btrfs check", cmd("btrfs", "check", "--readonly", ctx.image),
+            weight=max(ctx.stats.bytes / MiB / 400, 0.2),
+        )
 
 
 SPEC = FsSpec(

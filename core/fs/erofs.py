@@ -167,15 +167,9 @@ class ErofsBuilder:
         return [*steps, *ctx.pad_to_fixed(), ctx.capture_size()]
 
     def verify(self, ctx: PartCtx) -> list[Step]:
-        return [
-            Step(
-                id=f"{ctx.info.key}-fsck",
-                title=f"Check the erofs image of the {ctx.info.spoken} (fsck.erofs)",
-                phase="verify",
-                expr=cmd("fsck.erofs", ctx.image),
-                weight=0.3,
-            )
-        ]
+        return ctx.check_step(
+            "erofs image", "fsck.erofs", cmd("fsck.erofs", ctx.image), weight=0.3
+        )
 
 
 SPEC = FsSpec(

@@ -384,15 +384,10 @@ class Ext4Builder:
         return steps
 
     def verify(self, ctx: PartCtx) -> list[Step]:
-        return [
-            Step(
-                id=f"{ctx.info.key}-fsck",
-                title=f"Check the ext4 filesystem of the {ctx.info.spoken} (e2fsck -n -f)",
-                phase="verify",
-                expr=cmd("e2fsck", "-n", "-f", ctx.image),
-                weight=max(ctx.stats.bytes / MiB / 400, 0.2),
-            )
-        ]
+        return ctx.check_step(
+            "ext4 filesystem", "e2fsck -n -f", cmd("e2fsck", "-n", "-f", ctx.image),
+            weight=max(ctx.stats.bytes / MiB / 400, 0.2),
+        )
 
 
 def _and(*items: Expr) -> And:

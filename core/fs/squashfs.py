@@ -136,15 +136,9 @@ class SquashfsBuilder:
         return [*steps, *ctx.pad_to_fixed(), ctx.capture_size()]
 
     def verify(self, ctx: PartCtx) -> list[Step]:
-        return [
-            Step(
-                id=f"{ctx.info.key}-fsck",
-                title=f"Check the squashfs image of the {ctx.info.spoken} (unsquashfs -s)",
-                phase="verify",
-                expr=cmd("unsquashfs", "-s", ctx.image),
-                weight=0.1,
-            )
-        ]
+        return ctx.check_step(
+            "squashfs image", "unsquashfs -s", cmd("unsquashfs", "-s", ctx.image), weight=0.1
+        )
 
 
 SPEC = FsSpec(

@@ -179,15 +179,9 @@ class VfatBuilder:
         return [*steps, ctx.capture_size()]
 
     def verify(self, ctx: PartCtx) -> list[Step]:
-        return [
-            Step(
-                id=f"{ctx.info.key}-fsck",
-                title=f"Check the FAT filesystem of the {ctx.info.spoken} (fsck.vfat -n)",
-                phase="verify",
-                expr=cmd("fsck.vfat", "-n", ctx.image),
-                weight=0.1,
-            )
-        ]
+        return ctx.check_step(
+            "FAT filesystem", "fsck.vfat -n", cmd("fsck.vfat", "-n", ctx.image), weight=0.1
+        )
 
 
 SPEC = FsSpec(
