@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -99,6 +100,22 @@ def sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, bytes | str]]:
+    """Every entry under `folder` with its mode and bytes (or link target)."""
+    out: dict[str, tuple[int, bytes | str]] = {str(folder): (folder.lstat().st_mode, "")}
+    for dirpath, dirs, names in os.walk(folder):
+        for name in dirs + names:
+            p = Path(dirpath) / name
+            st = p.lstat()
+            if stat.S_ISLNK(st.st_mode):
+                out[str(p)] = (st.st_mode, os.readlink(p))
+            elif stat.S_ISREG(st.st_mode):
+                out[str(p)] = (st.st_mode, p.read_bytes())
+            else:
+                out[str(p)] = (st.st_mode, "")
+    return out
 
 
 def leftovers(folder: Path, settle: float = 5.0) -> list[str]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 import pytest
 import tomli_w
-from conftest import leftovers, run_cli
+from conftest import leftovers, run_cli, snapshot
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from imagecheck import cut, extract, partitions, to_raw
@@ -140,21 +139,6 @@ def make_tree(root: Path, sentinel: Path, case: Case) -> dict[str, bytes]:
             p.symlink_to("nowhere/at/all")
     return files
 
-
-def snapshot(folder: Path) -> dict[str, tuple[int, bytes | str]]:
-    """Every entry under `folder` with its mode and bytes (or link target)."""
-    out: dict[str, tuple[int, bytes | str]] = {str(folder): (folder.lstat().st_mode, "")}
-    for dirpath, dirs, names in os.walk(folder):
-        for name in dirs + names:
-            p = Path(dirpath) / name
-            st_ = p.lstat()
-            if stat.S_ISLNK(st_.st_mode):
-                out[str(p)] = (st_.st_mode, os.readlink(p))
-            elif stat.S_ISREG(st_.st_mode):
-                out[str(p)] = (st_.st_mode, p.read_bytes())
-            else:
-                out[str(p)] = (st_.st_mode, "")
-    return out
 
 
 def image_fs(image: Path, table: str, work: Path) -> Path:

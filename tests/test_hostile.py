@@ -5,14 +5,13 @@ and checks the outside world byte for byte."""
 from __future__ import annotations
 
 import os
-import stat
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import tomli_w
-from conftest import leftovers, run_cli
+from conftest import leftovers, run_cli, snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -48,21 +47,6 @@ def profile(base: Path, *, fs: str = "ext4", output: str = "out.img", **extra: A
     path.write_text(tomli_w.dumps(data))
     return path
 
-
-def snapshot(folder: Path) -> dict[str, tuple[int, bytes | str]]:
-    """Every entry under `folder` with its mode and bytes (or link target)."""
-    out: dict[str, tuple[int, bytes | str]] = {}
-    for dirpath, dirs, files in os.walk(folder):
-        for name in dirs + files:
-            p = Path(dirpath) / name
-            st = p.lstat()
-            if stat.S_ISLNK(st.st_mode):
-                out[str(p)] = (st.st_mode, os.readlink(p))
-            elif stat.S_ISREG(st.st_mode):
-                out[str(p)] = (st.st_mode, p.read_bytes())
-            else:
-                out[str(p)] = (st.st_mode, "")
-    return out
 
 
 def debugfs_cat(image: Path, path: str) -> bytes:
