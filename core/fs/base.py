@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -113,6 +114,21 @@ class PartCtx:
         """The folder the tool reads; only asked for when the partition has content."""
         assert self.src is not None, f"{self.info.where} has no source folder"
         return self.src
+
+    def source_subtree(self) -> str | None:
+        """The real folder this partition's files come from (None: none, or not a plain
+        folder), for checks that must look at names before the build."""
+        root = self.profile.source_root()
+        sub = self.info.subtree
+        if root is None or sub is None:
+            return None
+        top = os.path.join(root, sub.lstrip("/"))
+        return top if os.path.isdir(top) and not os.path.islink(top) else None
+
+    @property
+    def contents_field(self) -> str:
+        """The profile field that chose this partition's files (for error messages)."""
+        return f"{self.info.where}.{'contents' if self.part.contents else 'mount_point'}"
 
     def capture_size(self) -> Step:
         """Every builder ends by recording the image's size for the disk layout."""

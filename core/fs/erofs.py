@@ -211,16 +211,12 @@ def _long_names(ctx: PartCtx, tool: str) -> list[ProfileError]:
     though Linux allows it: refuse it at validation, naming the file (symlinks not followed)."""
     import os
 
-    root = ctx.profile.source_root()
-    sub = ctx.info.subtree
     names = [(t, PurePosixPath(t).name) for t in (f.target for f in ctx.info.files)]
-    if root is not None and sub is not None:
-        top = os.path.join(root, sub.lstrip("/"))
-        if os.path.isdir(top) and not os.path.islink(top):
-            for dirpath, dirs, files in os.walk(top):
-                names += [(os.path.join(dirpath, n), n) for n in dirs + files
-                          if len(os.fsencode(n)) >= 255]
-    field = f"{ctx.info.where}.{'contents' if ctx.part.contents else 'mount_point'}"
+    if (top := ctx.source_subtree()) is not None:
+        for dirpath, dirs, files in os.walk(top):
+            names += [(os.path.join(dirpath, n), n) for n in dirs + files
+                      if len(os.fsencode(n)) >= 255]
+    field = ctx.contents_field
     return [
         ProfileError(field, f"{path!r} has a 255-byte name, which {tool} cannot store",
                      "shorten the name to 254 bytes or upgrade erofs-utils")

@@ -243,14 +243,10 @@ def _name_problems(ctx: PartCtx) -> list[ProfileError]:
     an ESP is small); walked without following symlinks."""
     import os
 
-    root = ctx.profile.source_root()
-    sub = ctx.info.subtree
-    if root is None or sub is None:
+    top = ctx.source_subtree()
+    if top is None:
         return []
-    top = os.path.join(root, sub.lstrip("/"))
-    if not os.path.isdir(top) or os.path.islink(top):
-        return []
-    field = f"{ctx.info.where}.{'contents' if ctx.part.contents else 'mount_point'}"
+    field = ctx.contents_field
     errors: list[ProfileError] = []
     for dirpath, dirs, files in os.walk(top):
         seen: dict[str, str] = {}
