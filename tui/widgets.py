@@ -484,6 +484,10 @@ class PlanPanel(ScrollView, can_focus=True):
         self._marks: frozenset[int] = frozenset()
         self._changed: frozenset[int] = frozenset()
         self._scroll_line: int | None = None
+        # the script line the view follows, and where it last put the view: while the user
+        # has not scrolled away, a new plan (line numbers moved) or a new width re-scrolls
+        self._follow: int | None = None
+        self._auto_y: int | None = None
         self._wrap_console = _script_console(80)  # the width comes with each wrap
 
     def on_mount(self) -> None:
@@ -494,10 +498,17 @@ class PlanPanel(ScrollView, can_focus=True):
         `scroll`, bring the first of this step's commands into view (a step change)."""
         if marks == self._marks and changed == self._changed and not scroll:
             return
+        following = self._following()
         self._marks, self._changed = marks, changed
-        self._scroll_line = min(marks) if scroll and marks else None
+        if scroll or following:
+            self._follow = min(marks) if marks else None
+            self._scroll_line = self._follow
         self._scroll_to_mark()
         self.refresh()
+
+    def _following(self) -> bool:
+        """True while the view is still where the last step change put it."""
+        return self._follow is not None and self.scroll_offset.y == self._auto_y
 
     def _scroll_to_mark(self) -> None:
         line = self._scroll_line
@@ -506,6 +517,7 @@ class PlanPanel(ScrollView, can_focus=True):
         y = next((i for i, o in enumerate(self._owners) if o >= line), 0)
         self._scroll_line = None
         self.scroll_to(y=max(y - 1, 0), animate=False, force=True)
+        self._auto_y = self.scroll_offset.y
 
     def show(self, analysis: Analysis, last_good: Analysis | None) -> None:
         src = analysis if analysis.plan is not None else last_good
@@ -544,6 +556,8 @@ class PlanPanel(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         if width <= 0 or width == self._wrapped_at:
             return
+        if self._following():
+            self._scroll_line = self._follow  # rows move with the width: keep the mark in view
         self._strips, self._owners = _wrap_lines(self._wrap_console, self._text, width)
         self._wrapped_at = width
         self.virtual_size = Size(width, len(self._strips))
