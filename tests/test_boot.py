@@ -8,6 +8,7 @@ of the bootable example compared byte for byte.
 
 from __future__ import annotations
 
+import re
 import shutil
 import struct
 import subprocess
@@ -487,10 +488,16 @@ def test_a_kernel_symlink_out_of_the_tree_is_never_followed(tmp_path: Path) -> N
 
 @pytest.mark.boot
 @boots
-def test_mbr_disk_boots_grub_from_the_gap_before_the_first_partition(boot_dir: Path) -> None:
-    """An SD-card style MBR disk (no bios-boot partition): GRUB's core image in sectors 1…2047."""
+@pytest.mark.parametrize("root_by", ["auto", "partuuid"])
+def test_mbr_disk_boots_grub_from_the_gap_before_the_first_partition(
+    boot_dir: Path, root_by: str
+) -> None:
+    """An SD-card style MBR disk (no bios-boot partition): GRUB's core image in sectors 1…2047.
+
+    root= by label (the default on MBR) and by the MBR PARTUUID (disk signature + number),
+    which the demo initramfs reads from the disk as the kernel names it."""
     text = (boot_dir / "boot-disk.toml").read_text()
-    text = text.replace('loader = "systemd-boot"', 'loader = "grub"')
+    text = text.replace('loader = "systemd-boot"', f'loader = "grub"\nroot_by = "{root_by}"')
     text = text.replace('table = "gpt"', 'table = "mbr"').replace("boot-disk.qcow2", "mbr.img")
     text = text.replace('format = "qcow2"', 'format = "raw"')
     text = text.replace('[[disks.partitions]]\nrole = "bios-boot"\nfilesystem = "none"\n'
@@ -499,7 +506,10 @@ def test_mbr_disk_boots_grub_from_the_gap_before_the_first_partition(boot_dir: P
     p = load_profile(boot_dir / "mbr.toml")
     s, errors = boot_setup(p, read_source(p))
     assert s is not None and s.bios and s.bios_part is None, errors
-    assert s.root == "root=LABEL=boot-root"  # no PARTUUID the initramfs reads on MBR: the label
+    if root_by == "auto":
+        assert s.root == "root=LABEL=boot-root"
+    else:
+        assert re.fullmatch(r"root=PARTUUID=[0-9a-f]{8}-0[1-4]", s.root), s.root
     _build(boot_dir, "mbr.toml")
     raw = (boot_dir / "mbr.img").read_bytes()[: 2048 * 512]
     assert struct.unpack_from("<Q", raw, 0x5C)[0] == 1 and raw[510:512] == b"\x55\xaa"

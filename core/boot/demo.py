@@ -62,12 +62,19 @@ done
 [ -n "$root" ] || fail "no root= on the kernel command line"
 echo "diskwright-initrd: root=$root"
 
-# The unique GUID of GPT partition $2 of disk $1 (entries at LBA 2, 128 bytes each).
+# The PARTUUID the kernel gives partition $2 of disk $1: on GPT (its header at LBA 1) the
+# entry's unique GUID (entries at LBA 2, 128 bytes each); on MBR the disk signature (bytes
+# 440-443, little-endian) and the partition number, SSSSSSSS-PP.
 partuuid_of() {
-  dd if="/dev/$1" bs=128 skip=$((8 + $2 - 1)) count=1 2>/dev/null |
-    od -An -tx1 -v -j16 -N16 |
-    awk '{ printf "%s%s%s%s-%s%s-%s%s-%s%s-%s%s%s%s%s%s\n",
-           $4, $3, $2, $1, $6, $5, $8, $7, $9, $10, $11, $12, $13, $14, $15, $16 }'
+  if [ "$(dd if="/dev/$1" bs=8 skip=64 count=1 2>/dev/null)" = "EFI PART" ]; then
+    dd if="/dev/$1" bs=128 skip=$((8 + $2 - 1)) count=1 2>/dev/null |
+      od -An -tx1 -v -j16 -N16 |
+      awk '{ printf "%s%s%s%s-%s%s-%s%s-%s%s-%s%s%s%s%s%s\n",
+             $4, $3, $2, $1, $6, $5, $8, $7, $9, $10, $11, $12, $13, $14, $15, $16 }'
+  else
+    dd if="/dev/$1" bs=4 skip=110 count=1 2>/dev/null | od -An -tx1 -v |
+      awk -v n="$2" '{ printf "%s%s%s%s-%02x\n", $4, $3, $2, $1, n }'
+  fi
 }
 
 find_root() {
