@@ -515,3 +515,73 @@ def test_mbr_disk_boots_grub_from_the_gap_before_the_first_partition(
     assert struct.unpack_from("<Q", raw, 0x5C)[0] == 1 and raw[510:512] == b"\x55\xaa"
     r = _run(boot_dir, "bios", "mbr.toml")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr
+
+
+# ------------------------------------------------------------------ GRUB without an ESP
+
+ESP_PART = ('[[disks.partitions]]\nrole = "esp"\nfilesystem = "vfat"\nmount_point = "/boot"\n'
+            'label = "ESP"\n\n')  # fmt: skip
+BIOS_PART = '[[disks.partitions]]\nrole = "bios-boot"\nfilesystem = "none"\nsize = "1MiB"\n\n'
+
+
+def _no_esp(boot_dir: Path, table: str, name: str = "noesp") -> str:
+    """The boot example as a classic BIOS disk: GRUB, no ESP, /boot inside the ext4 root."""
+    text = (boot_dir / "boot-disk.toml").read_text()
+    assert ESP_PART in text and BIOS_PART in text
+    text = text.replace(ESP_PART, "").replace('loader = "systemd-boot"', 'loader = "grub"')
+    text = text.replace("boot-disk.qcow2", f"{name}.img").replace('format = "qcow2"',
+                                                                  'format = "raw"')
+    if table == "mbr":
+        text = text.replace('table = "gpt"', 'table = "mbr"').replace(BIOS_PART, "")
+    (boot_dir / f"{name}.toml").write_text(text)
+    return f"{name}.toml"
+
+
+@pytest.mark.parametrize("table", ["gpt", "mbr"])
+def test_grub_without_an_esp_reads_the_kernel_from_the_root(boot_dir: Path, table: str) -> None:
+    """No ESP: grub.cfg travels in the core image's memdisk; the kernel stays in the ext4."""
+    p = load_profile(boot_dir / _no_esp(boot_dir, table))
+    s, errors = boot_setup(p, read_source(p))
+    assert s is not None, errors
+    assert s.memdisk and s.bios and not s.uefi and s.grub_fs == "ext2"
+    assert s.boot_part.part.filesystem == "ext4" and not s.copies
+    assert s.kernel.dest.startswith("/boot/vmlinuz-")  # a path inside the root filesystem
+    assert s.find_boot == f"search --no-floppy --fs-uuid --set=root {s.boot_part.fs_uuid}"
+    script = render_script(make_plan(p, read_source(p)))
+    mkimage = next(ln for ln in script.splitlines() if ln.startswith("grub-mkimage -O i386-pc"))
+    assert " -m " in mkimage and " memdisk tar" in mkimage
+    assert "mcopy" not in script and "set prefix=(memdisk)/grub" in script
+
+
+def test_grub_without_an_esp_names_what_it_cannot_do(boot_dir: Path) -> None:
+    p = load_profile(boot_dir / _no_esp(boot_dir, "gpt"))
+    p.boot.bios = False
+    text = "\n".join(map(str, check_profile(p, read_source(p))))
+    assert "boot.bios: without an ESP GRUB can only boot through BIOS" in text
+    p = load_profile(boot_dir / _no_esp(boot_dir, "gpt"))
+    p.disks[0].partitions = [p.disks[0].partitions[1]]  # the bios-boot partition dropped
+    text = "\n".join(map(str, check_profile(p, read_source(p))))
+    assert "boot.bios: GRUB for BIOS needs a bios-boot partition" in text
+    pc = grub.grub_dir("i386-pc")
+    if pc is not None and not (pc / "erofs.mod").is_file():  # GRUB < 2.12 reads no erofs
+        text = (boot_dir / _no_esp(boot_dir, "mbr")).read_text()
+        text = text.replace('filesystem = "ext4"', 'filesystem = "erofs"')
+        (boot_dir / "ro.toml").write_text(text)
+        p = load_profile(boot_dir / "ro.toml")
+        text = "\n".join(map(str, check_profile(p, read_source(p))))
+        assert "boot.kernel: GRUB cannot read the kernel /boot/vmlinuz-" in text, text
+        assert "(erofs)" in text and "ext4" in text and 'role = "esp"' in text
+
+
+@pytest.mark.boot
+@boots
+@pytest.mark.parametrize("table", ["gpt", "mbr"])
+def test_grub_without_an_esp_boots_bios(boot_dir: Path, table: str) -> None:
+    name = _no_esp(boot_dir, table)
+    _build(boot_dir, name)
+    first = sha256(boot_dir / "noesp.img")
+    r = _run(boot_dir, "bios", name)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr
+    if table == "mbr":
+        _build(boot_dir, name, "--force")
+        assert sha256(boot_dir / "noesp.img") == first  # memdisk tar and core image reproducible

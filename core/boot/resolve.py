@@ -19,9 +19,25 @@ from ..layout import PartInfo, disk_id, resolve
 from ..profile import Profile, Role, Table
 from ..scan import Scan
 from ..zfs.kit import _version_key
+from . import grub
 from .model import Loader, RootBy
 
 _VMLINUZ = re.compile(r"^vmlinuz-(.+)$")
+# The filesystems GRUB reads a kernel from without an ESP, and its module for each.
+GRUB_FS = {"ext4": "ext2", "vfat": "fat", "btrfs": "btrfs", "squashfs": "squash4",
+           "erofs": "erofs"}  # fmt: skip
+
+
+def grub_find(info: PartInfo) -> str:
+    """GRUB's command that makes `info` its root: by filesystem UUID where the filesystem
+    has one, else by the partition's place on the disk GRUB booted from."""
+    if info.fs_uuid is not None and info.part.filesystem != "squashfs":
+        v = info.fs_uuid.lower()
+        if info.part.filesystem == "vfat":
+            v = f"{v[:4]}-{v[4:]}"  # a FAT volume id the way GRUB prints it
+        return f"search --no-floppy --fs-uuid --set=root {v}"
+    kind = "msdos" if info.disk.table == Table.mbr else "gpt"
+    return f"set root=(hd0,{kind}{info.number})"
 
 
 @dataclass(frozen=True)
@@ -42,7 +58,7 @@ class BootSetup:
     uefi: bool  # an EFI loader goes on the ESP
     bios: bool  # GRUB's i386-pc core image goes into the bios-boot partition / MBR gap
     esp: PartInfo | None
-    boot_part: PartInfo  # the ESP: loader config, kernel and initrd are read from it
+    boot_part: PartInfo  # kernel and initrd are read from it: the ESP, else the kernel's own
     bios_part: PartInfo | None  # the bios-boot partition (None: MBR gap)
     bios_disk: int
     kernel: BootFile
@@ -50,6 +66,13 @@ class BootSetup:
     init: str | None
     root: str  # "root=PARTUUID=…"
     options: str  # the whole kernel command line
+    find_boot: str = ""  # GRUB's command that makes boot_part its root (search or set root=)
+    grub_fs: str = "fat"  # GRUB's module that reads boot_part
+
+    @property
+    def memdisk(self) -> bool:
+        """No ESP: grub.cfg travels inside GRUB's BIOS core image (a memdisk)."""
+        return self.esp is None
 
     @property
     def copies(self) -> list[BootFile]:
@@ -234,8 +257,17 @@ def boot_setup(profile: Profile, scan: Scan | None) -> tuple[BootSetup | None, l
         else (
             bios_part is not None
             or (boot.loader == Loader.grub and profile.disks[bios_disk].table == Table.mbr)
+            or (boot.loader == Loader.grub and esp is None)  # without an ESP GRUB is BIOS only
         )
     )
+    if boot.loader == Loader.grub and esp is None and boot.bios is False:
+        errors.append(
+            ProfileError(
+                "boot.bios",
+                "without an ESP GRUB can only boot through BIOS, and bios = false",
+                'remove bios = false, or add a partition with role = "esp", filesystem = "vfat"',
+            )
+        )
     if bios and bios_part is None:
         disk = profile.disks[bios_disk]
         if disk.table != Table.mbr:
@@ -283,15 +315,47 @@ def boot_setup(profile: Profile, scan: Scan | None) -> tuple[BootSetup | None, l
                 )
             )
     files: dict[str, BootFile] = {}
-    if esp is None and boot.loader == Loader.grub:
-        errors.append(
-            ProfileError(
-                "boot.loader",
-                "GRUB keeps grub.cfg, kernel and initrd on an ESP, and there is none",
-                'add a partition with role = "esp", filesystem = "vfat" (it works for BIOS too)',
+    # Without an ESP GRUB reads kernel and initrd where the tree puts them; grub.cfg goes
+    # into its core image.
+    boot_part = esp
+    if esp is None and boot.loader == Loader.grub and kernel_path is not None:
+        boot_part = _owner(infos, kernel_path)
+        fs = boot_part.part.filesystem if boot_part is not None else None
+        module = GRUB_FS.get(fs or "")
+        pc = grub.grub_dir("i386-pc")
+        if (
+            boot_part is None
+            or module is None
+            or (pc is not None and not (pc / f"{module}.mod").is_file())
+        ):
+            where = f"{boot_part.where} ({fs})" if boot_part is not None else "no partition"
+            readable = ", ".join(
+                k for k, m in GRUB_FS.items() if pc is None or (pc / f"{m}.mod").is_file()
             )
-        )
-    if kernel_path is not None and esp is not None:
+            errors.append(
+                ProfileError(
+                    "boot.kernel",
+                    f"GRUB cannot read the kernel {kernel_path} from {where}: without an ESP "
+                    f"it reads {readable} here",
+                    'add a partition with role = "esp", filesystem = "vfat" for kernel and '
+                    "grub.cfg, or put /boot on one of those",
+                )
+            )
+            boot_part = None
+        elif (
+            initrd_path is not None
+            and getattr(_owner(infos, initrd_path), "key", None) != boot_part.key
+        ):
+            errors.append(
+                ProfileError(
+                    "boot.initrd",
+                    f"the initrd {initrd_path} is on another partition than the kernel "
+                    f"({boot_part.where})",
+                    "keep kernel and initrd in one folder, or add an ESP",
+                )
+            )
+            boot_part = None
+    if kernel_path is not None and boot_part is not None:
         for name, path in (("kernel", kernel_path), ("initrd", initrd_path)):
             if path is None:
                 continue
@@ -308,13 +372,12 @@ def boot_setup(profile: Profile, scan: Scan | None) -> tuple[BootSetup | None, l
                 continue
             owner = _owner(infos, path)
             size = host.stat().st_size
-            if owner is not None and owner.key == esp.key:
-                assert esp.subtree is not None
-                rel = "/" + str(PurePosixPath(path).relative_to(esp.subtree))
+            if owner is not None and owner.key == boot_part.key:
+                assert boot_part.subtree is not None
+                rel = "/" + str(PurePosixPath(path).relative_to(boot_part.subtree))
                 files[name] = BootFile(path, str(host), size, rel.replace("//", "/"), False)
             else:
                 files[name] = BootFile(path, str(host), size, _dest_for(path), True)
-    boot_part = esp
     if errors or boot_part is None or "kernel" not in files or root_arg is None:
         return None, errors
     assert root_info is not None
@@ -339,6 +402,8 @@ def boot_setup(profile: Profile, scan: Scan | None) -> tuple[BootSetup | None, l
         init=init,
         root=root_arg,
         options=" ".join(words),
+        find_boot=grub_find(boot_part),
+        grub_fs=GRUB_FS.get(boot_part.part.filesystem, "fat"),
     ), []
 
 

@@ -26,6 +26,8 @@ from .model import Loader
 from .resolve import BootSetup, boot_setup
 
 STAGE = "boot-esp"
+MEMDISK_DIR = "boot-memdisk"  # no ESP: grub.cfg goes into the core image as a memdisk tar
+MEMDISK = "boot.grub-memdisk.tar"
 EARLY_CFG = "boot.grub-early.cfg"
 CORE_IMG = "boot.grub-core.img"
 CONF_BYTES = 4096  # loader.conf, the entry, grub.cfg: a cluster each at most
@@ -33,12 +35,6 @@ CONF_BYTES = 4096  # loader.conf, the entry, grub.cfg: a cluster each at most
 
 def _entry_id(profile: Profile) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "-", profile.name) or "diskwright"
-
-
-def _fat_uuid(esp: PartInfo) -> str:
-    """A FAT volume id the way GRUB prints it (search --fs-uuid): abcd-1234."""
-    v = (esp.fs_uuid or "0").lower()
-    return f"{v[:4]}-{v[4:]}"
 
 
 def setup(profile: Profile, scan: Scan | None) -> BootSetup | None:
@@ -135,9 +131,10 @@ def grub_cfg(profile: Profile, s: BootSetup) -> str:
 
 
 def early_cfg(s: BootSetup) -> str:
-    """Built into GRUB's core images: find the ESP by its volume id, read grub.cfg there."""
-    assert s.esp is not None
-    return f"search --no-floppy --fs-uuid --set=root {_fat_uuid(s.esp)}\nset prefix=($root)/grub\n"
+    """Built into GRUB's core images: find the boot partition (the ESP by its volume id) and
+    read grub.cfg there, or, without an ESP, from the core image's own memdisk."""
+    prefix = "(memdisk)/grub" if s.memdisk else "($root)/grub"
+    return f"{s.find_boot}\nset prefix={prefix}\n"
 
 
 def loader_conf(profile: Profile) -> str:
@@ -166,19 +163,68 @@ def _stage(rel: str) -> Word:
     return ws(f"{STAGE}/{rel}")
 
 
-def _mkimage(platform: str, out: Arg) -> list[Arg]:
+def _mkimage(platform: str, out: Arg, s: BootSetup) -> list[Arg]:
     d = grub.grub_dir(platform)
+    mods = list(grub.GRUB_MODULES[platform])
+    if s.grub_fs not in mods:
+        mods.append(s.grub_fs)
+    memdisk: list[Arg] = []
+    if s.memdisk:
+        mods += ["memdisk", "tar"]
+        memdisk = ["-m", ws(MEMDISK)]
     return [
         "grub-mkimage", "-O", platform, "-d", str(d), "-o", out, "-c", ws(EARLY_CFG),
-        "-p", "/grub", *grub.GRUB_MODULES[platform],
+        *memdisk, "-p", "/grub", *mods,
     ]  # fmt: skip
+
+
+def _memdisk_steps(profile: Profile, s: BootSetup) -> list[Step]:
+    """No ESP: grub.cfg into a tar that grub-mkimage puts in the BIOS core image."""
+    epoch = profile.reproducible.source_date_epoch
+    tar: list[Arg] = [
+        "tar", "--sort=name", f"--mtime=@{epoch}", "--owner=0", "--group=0", "--numeric-owner",
+        "--mode=u=rwX,go=rX", "--format=ustar", "-C", ws(MEMDISK_DIR), "-cf", ws(MEMDISK), "grub",
+    ]  # fmt: skip
+    return [
+        _st(
+            "stage",
+            "Make the folder for GRUB's config (no ESP: it goes inside GRUB's core image)",
+            expr=cmd("mkdir", "-p", ws(f"{MEMDISK_DIR}/grub")),
+            weight=0.01,
+        ),
+        _st(
+            "grub-early",
+            f"Write GRUB's built-in config: find the {s.boot_part.spoken}, read grub.cfg "
+            "from the core image",
+            kind="write",
+            path=ws(EARLY_CFG),
+            content=early_cfg(s),
+            weight=0.01,
+        ),
+        _st(
+            "grub-cfg",
+            f"Write grub.cfg: boot {s.kernel.tree_path} from the {s.boot_part.spoken}",
+            kind="write",
+            path=ws(f"{MEMDISK_DIR}/grub/grub.cfg"),
+            content=grub_cfg(profile, s),
+            weight=0.01,
+        ),
+        _st(
+            "grub-memdisk",
+            "Pack grub.cfg for GRUB's memdisk (tar, sorted, fixed owner and time)",
+            expr=cmd(*tar),
+            weight=0.01,
+        ),
+    ]
 
 
 def esp_steps(profile: Profile, scan: Scan | None) -> list[Step]:
     """Loader files into the finished ESP image (after the filesystems are made)."""
     s = setup(profile, scan)
-    if s is None or s.esp is None:
+    if s is None:
         return []
+    if s.esp is None:
+        return _memdisk_steps(profile, s)
     esp_img = ws(f"{s.esp.key}.img")
     dirs = ["grub"]
     if s.uefi:
@@ -260,7 +306,7 @@ def esp_steps(profile: Profile, scan: Scan | None) -> list[Step]:
             _st(
                 "grub-efi",
                 "Make GRUB's UEFI image (grub-mkimage -O x86_64-efi)",
-                expr=cmd(*_mkimage("x86_64-efi", _stage("EFI/BOOT/BOOTX64.EFI"))),
+                expr=cmd(*_mkimage("x86_64-efi", _stage("EFI/BOOT/BOOTX64.EFI"), s)),
                 weight=0.2,
             )
         )
@@ -318,7 +364,7 @@ def disk_steps(profile: Profile, scan: Scan | None, d: int) -> list[Step]:
             "grub-core",
             "Make GRUB's BIOS core image (grub-mkimage -O i386-pc)",
             phase="disk",
-            expr=cmd(*_mkimage("i386-pc", ws(CORE_IMG))),
+            expr=cmd(*_mkimage("i386-pc", ws(CORE_IMG), s)),
             weight=0.2,
         ),
         _st(
@@ -344,32 +390,44 @@ def disk_steps(profile: Profile, scan: Scan | None, d: int) -> list[Step]:
 def verify_steps(profile: Profile, scan: Scan | None) -> list[Step]:
     """Read the loader files back from the ESP and GRUB's code from the disk."""
     s = setup(profile, scan)
-    if s is None or s.esp is None:
+    if s is None:
         return []
-    esp_img = ws(f"{s.esp.key}.img")
-    names = [s.kernel.dest] + ([s.initrd.dest] if s.initrd else [])
-    if s.uefi:
-        names.append("/EFI/BOOT/BOOTX64.EFI")
-    if s.loader == Loader.systemd_boot:
-        names += ["/loader/loader.conf", f"/loader/entries/{_entry_id(profile)}.conf"]
-    if s.bios or s.loader == Loader.grub:
-        names.append("/grub/grub.cfg")
-    steps = [
-        _st(
-            "check-esp",
-            "Check the loader, its config, kernel and initrd are on the ESP (mdir)",
-            phase="verify",
-            expr=cmd(
-                "mdir",
-                "-b",
-                "-i",
-                esp_img,
-                *[f"::{n}" for n in names],
-                env={"MTOOLS_SKIP_CHECK": "1"},
-            ),
-            weight=0.02,
-        ),
-    ]
+    steps: list[Step] = []
+    if s.esp is not None:
+        esp_img = ws(f"{s.esp.key}.img")
+        names = [s.kernel.dest] + ([s.initrd.dest] if s.initrd else [])
+        if s.uefi:
+            names.append("/EFI/BOOT/BOOTX64.EFI")
+        if s.loader == Loader.systemd_boot:
+            names += ["/loader/loader.conf", f"/loader/entries/{_entry_id(profile)}.conf"]
+        if s.bios or s.loader == Loader.grub:
+            names.append("/grub/grub.cfg")
+        steps.append(
+            _st(
+                "check-esp",
+                "Check the loader, its config, kernel and initrd are on the ESP (mdir)",
+                phase="verify",
+                expr=cmd(
+                    "mdir",
+                    "-b",
+                    "-i",
+                    esp_img,
+                    *[f"::{n}" for n in names],
+                    env={"MTOOLS_SKIP_CHECK": "1"},
+                ),
+                weight=0.02,
+            )
+        )
+    else:
+        steps.append(
+            _st(
+                "check-memdisk",
+                "Check grub.cfg is in the memdisk GRUB's core image carries",
+                phase="verify",
+                expr=cmd("tar", "-tf", ws(MEMDISK), "grub/grub.cfg"),
+                weight=0.01,
+            )
+        )
     if s.bios:
         start: Arg = Var(f"{s.bios_part.var}_START") if s.bios_part else "1"
         steps.append(
