@@ -7,7 +7,6 @@ user can fix are printed as one message each, never as a traceback.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import signal
@@ -175,6 +174,8 @@ def cmd_build(args: argparse.Namespace) -> int:
                 print(f"  {o}")
             print_estimate(estimate(profile, scan))
         return EXIT_OK
+    import asyncio  # here, not at the top: every `diskwright helper` step starts this module
+
     from .progress import BuildDisplay
 
     display = BuildDisplay(plan, json_mode=args.json, verbose=args.verbose)

@@ -18,7 +18,6 @@ from ..errors import ProfileError
 from ..layout import PartInfo, disk_id, resolve
 from ..profile import Profile, Role, Table
 from ..scan import Scan
-from ..zfs.kit import _version_key
 from . import grub
 from .model import Loader, RootBy
 
@@ -168,6 +167,8 @@ def find_kernel(profile: Profile, scan: Scan | None) -> Found:
             n for n in names if _VMLINUZ.match(n) and _host_file(profile, scan, f"/boot/{n}")
         ]
         if kernels:
+            from ..zfs.kit import _version_key  # here: kit pulls gzip/lzma/cpio into every plan
+
             best = max(kernels, key=lambda n: _version_key(_VMLINUZ.match(n).group(1)))  # type: ignore[union-attr]
             ver = _VMLINUZ.match(best).group(1)  # type: ignore[union-attr]
             initrd = f"/boot/initrd.img-{ver}"
