@@ -444,7 +444,8 @@ class ZfsPool(BaseModel):
                 return "legacy"
             return self._inherited_mp(name)
         own = self._node_props(name).get(prop)
-        if own is not None or prop in ("canmount", "volsize", "volblocksize"):
+        catalog = FS_PROPERTIES.get(prop)
+        if own is not None or prop == "volsize" or (catalog is not None and not catalog.inherit):
             return own
         if "/" not in name:
             return None

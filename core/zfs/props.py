@@ -13,9 +13,10 @@ Every check raises ValueError("<name>: problem; fix"), the profile's style.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 Kind = Literal["index", "number", "size", "text", "path"]
@@ -45,6 +46,7 @@ class Prop:
     value_since: dict[str, str] = field(default_factory=dict)
     none_value: int | None = None  # what `zfs get -p` prints for "none" (sizes, counts)
     check: Callable[[str], str | None] | None = None  # extra rule: error text or None
+    inherit: bool = True  # children take the parent's value (zfs_prop_inheritable)
 
     @property
     def closed(self) -> bool:
@@ -618,7 +620,8 @@ FS_PROPERTIES: dict[str, Prop] = {
         Prop(
             "xattr",
             "index",
-            "Extended attributes: sa (in the dnode, fast; NixOS' choice), on (in folders), off",
+            "Extended attributes: sa (in the dnode, fast; NixOS' choice), on (in folders; "
+            "OpenZFS 2.3 reads on as sa), off",
             ("on", "off", "sa", "dir"),
             "on",
             FS,
@@ -627,6 +630,15 @@ FS_PROPERTIES: dict[str, Prop] = {
         Prop("zoned", "index", "Managed from a container or zone", ON_OFF, "off", FS),
     ]
 }
+
+# PROP_DEFAULT / PROP_ONETIME_DEFAULT in OpenZFS' zfs_prop.c: a child does not take the
+# parent's value. volblocksize is set-once but only volumes have it, and they have no children.
+NOT_INHERITED = frozenset(
+    "canmount context defcontext filesystem_limit fscontext quota refquota refreservation "
+    "reservation rootcontext snapshot_limit version volblocksize".split()
+)
+FS_PROPERTIES = {n: replace(p, inherit=n not in NOT_INHERITED) for n, p in FS_PROPERTIES.items()}
+POOL_PROPERTIES = {n: replace(p, inherit=False) for n, p in POOL_PROPERTIES.items()}
 
 ENCRYPTION_HELP = (
     "the helper VM runs unattended and cannot be given a key; build without encryption and "
@@ -886,9 +898,11 @@ def check_fs_property(name: str, value: Value, target: Target = "filesystem") ->
             f"{name}: is a pool property; move it to pool_properties (zpool create -o)"
         )
     if prop is None:
+        near = difflib.get_close_matches(name, FS_PROPERTIES, n=3)
+        hint = f"did you mean {' or '.join(near)}? " if near else ""
         raise ValueError(
-            f"{name}: not a property OpenZFS knows; check the spelling against `man zfsprops`, "
-            "or name your own like com.example:note"
+            f"{name}: not a property OpenZFS knows; {hint}check the spelling against "
+            "`man zfsprops`, or name your own like com.example:note"
         )
     if target not in prop.targets:
         what = "volumes" if target == "volume" else "file systems"
