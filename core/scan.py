@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from stat import S_IFDIR, S_IFLNK, S_IFREG
 
 from .closure import Closure
 
@@ -142,6 +143,20 @@ def hole_bytes(path: str | os.PathLike[str], size: int) -> int:
     return holes
 
 
+_UID = os.getuid()  # os.access asks with the real ids, so these do too
+
+
+def _may_read(st: os.stat_result, mode: int, bits: int) -> bool:
+    """True where the mode bits alone grant access, so os.access (a syscall) is not needed.
+
+    Root reads everything; for the owner the owner bits decide (ACLs never
+    override them). Anyone else asks the kernel: groups and ACLs apply.
+    """
+    if _UID == 0:
+        return True
+    return st.st_uid == _UID and (mode >> 6) & bits == bits
+
+
 def _key(path: str) -> str:
     p = str(PurePosixPath("/") / path.lstrip("/"))
     return p.strip("/")
@@ -187,46 +202,47 @@ def scan_tree(
             unreadable.append(f"/{key} ({err.strerror})")
             children[key] = names
             continue
+        sizes: list[int] = []  # regular files' sizes; blocks are summed once per folder
+        name_bytes = 0
         with it:
             for entry in it:
-                names.append(entry.name)
-                rel = f"{key}/{entry.name}" if key else entry.name
+                name = entry.name
+                names.append(name)
                 try:
                     st = entry.stat(follow_symlinks=False)
                 except OSError as err:
+                    rel = f"{key}/{name}" if key else name
                     unreadable.append(f"/{rel} ({err.strerror})")
                     continue
-                own.name_bytes += len(entry.name.encode("utf-8", "surrogateescape"))
+                name_bytes += len(name.encode("utf-8", "surrogateescape"))
                 if st.st_uid or st.st_gid:
                     own.not_root += 1
-                    ownership[rel] = (st.st_uid, st.st_gid)
+                    ownership[f"{key}/{name}" if key else name] = (st.st_uid, st.st_gid)
                 mode = st.st_mode
-                if stat.S_ISDIR(mode):
-                    if not os.access(entry.path, os.R_OK | os.X_OK):
-                        unreadable.append(f"/{rel} (permission denied)")
-                    dirs[rel] = Stats(dirs=1)
-                    stack.append((rel, entry.path))
-                elif stat.S_ISREG(mode):
+                kind = mode & 0o170000
+                if kind == S_IFREG:
                     if st.st_nlink > 1:
                         ino = (st.st_dev, st.st_ino)
                         if ino in seen_inodes:
                             own.hardlinks += 1
                             continue
                         seen_inodes.add(ino)
-                    if not os.access(entry.path, os.R_OK):
+                    if not _may_read(st, mode, 0o4) and not os.access(entry.path, os.R_OK):
+                        rel = f"{key}/{name}" if key else name
                         unreadable.append(f"/{rel} (permission denied)")
                     size = st.st_size
-                    own.files += 1
-                    own.bytes += size
-                    total_bytes += size
-                    if size < 4096:
-                        own.small_files += 1
-                    own.tail_bytes += size % 4096
-                    for i, b in enumerate(BLOCK_SIZES):
-                        own.blocks[i] += -(-size // b) * b
+                    sizes.append(size)
                     if st.st_blocks * 512 < size:  # sparse, or compressed by its filesystem
                         own.hole_bytes += hole_bytes(entry.path, size)
-                elif stat.S_ISLNK(mode):
+                elif kind == S_IFDIR:
+                    rel = f"{key}/{name}" if key else name
+                    if not _may_read(st, mode, 0o5) and not os.access(
+                        entry.path, os.R_OK | os.X_OK
+                    ):
+                        unreadable.append(f"/{rel} (permission denied)")
+                    dirs[rel] = Stats(dirs=1)
+                    stack.append((rel, entry.path))
+                elif kind == S_IFLNK:
                     own.symlinks += 1
                     own.symlink_bytes += st.st_size
                 else:
@@ -236,7 +252,17 @@ def scan_tree(
                     if cancel is not None and cancel.is_set():
                         raise ScanCancelled()
                     if progress is not None:
-                        progress(seen, total_bytes)
+                        progress(seen, total_bytes + sum(sizes))
+        own.name_bytes += name_bytes
+        if sizes:
+            data = sum(sizes)
+            total_bytes += data
+            own.files += len(sizes)
+            own.bytes += data
+            own.small_files += sum(1 for x in sizes if x < 4096)
+            own.tail_bytes += sum(x & 4095 for x in sizes)
+            for i, b in enumerate(BLOCK_SIZES):
+                own.blocks[i] += data + sum(-x % b for x in sizes)
         names.sort()
         children[key] = names
     if progress is not None:
