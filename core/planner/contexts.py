@@ -1,11 +1,15 @@
 """Stage 1: Profile + Scan → one PartCtx per partition (what lands where, from where).
 
-Every later stage (checks, estimate, plan) reads these contexts, made once.
+Every later stage (checks, estimate, plan) reads these contexts, made once:
+validate, estimate and make_plan each ask for them, so the last result is kept
+and handed out again for the same profile object, unchanged, and the same scan
+(a build no longer walks the per-folder entries and extra files three times).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path, PurePosixPath
 
 from .. import nix
@@ -36,8 +40,26 @@ def needs_staging(info: PartInfo, scan: Scan | None = None) -> bool:
     )
 
 
+_last: tuple[Profile, Scan | None, str, tuple[PartCtx, ...]] | None = None
+_last_lock = threading.Lock()
+
+
 def contexts(profile: Profile, scan: Scan | None) -> list[PartCtx]:
     """One PartCtx per partition; tolerant of a missing scan (the estimate is then 0)."""
+    global _last
+    key = profile.model_dump_json()  # 0.1 ms: an edited profile is a different one
+    with _last_lock:
+        hit = _last
+    if hit is not None and hit[0] is profile and hit[1] is scan and hit[2] == key:
+        return list(hit[3])
+    out = make_contexts(profile, scan)
+    with _last_lock:
+        _last = (profile, scan, key, tuple(out))
+    return out
+
+
+def make_contexts(profile: Profile, scan: Scan | None) -> list[PartCtx]:
+    """contexts() without the reuse."""
     out: list[PartCtx] = []
     root = profile.source_root()
     cpus = max(os.cpu_count() or 1, 1)
