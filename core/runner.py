@@ -52,9 +52,13 @@ class Output:
 
 @dataclass(frozen=True)
 class Progress:
+    """How far the build is; `done`/`total` are the bytes a step reported, if it did."""
+
     step_id: str
     step_fraction: float
     overall: float
+    done: int | None = None
+    total: int | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,11 @@ Event = StepStarted | Output | Progress | StepFinished | Finished | Failed | Can
 EventHandler = Callable[[Event], None]
 
 EXTRA_PATH = ("/usr/sbin", "/sbin")
+
+# A step reports how far it is with a line of its own output: "diskwright-progress: DONE TOTAL"
+# (bytes). The Runner turns it into a Progress event; the line goes to the log only.
+PROGRESS_PREFIX = "diskwright-progress:"
+_PROGRESS_RE = re.compile(r"^diskwright-progress: (\d+) (\d+)$")
 
 
 # ------------------------------------------------------------------ preflight
@@ -187,6 +196,7 @@ class Runner:
         self._proc: asyncio.subprocess.Process | None = None
         self._log: object = None
         self._done_weight = 0.0
+        self._total_weight = 1.0
         self._tail: deque[str] = deque(maxlen=40)
         self.checks: list[str] = []
         self._notes: list[str] = []
@@ -228,6 +238,7 @@ class Runner:
                 self._write_log(f"# {line}")
             outputs: list[OutputFile] = []
             total = self.plan.total_weight()
+            self._total_weight = total
             for i, step in enumerate(self.plan.steps):
                 self.on_event(StepStarted(i, step))
                 self._write_log(f"\n## [{i + 1}/{len(self.plan.steps)}] {step.title}")
@@ -509,9 +520,23 @@ class Runner:
         line = raw.decode("utf-8", "replace").rstrip()
         if not line:
             return
-        self._tail.append(line)
         self._write_log(line)
+        if line.startswith(PROGRESS_PREFIX) and self._progress(step, line):
+            return
+        self._tail.append(line)
         self.on_event(Output(step.id, line, stream))
+
+    def _progress(self, step: Step, line: str) -> bool:
+        """A step's own progress line: a Progress event within the step's share."""
+        m = _PROGRESS_RE.match(line)
+        if m is None:
+            return False
+        total = int(m.group(2))
+        done = min(int(m.group(1)), total)  # a tool's counter may run a little past the end
+        fraction = min(done / total, 1.0) if total > 0 else 0.0
+        overall = (self._done_weight + step.weight * fraction) / (self._total_weight or 1.0)
+        self.on_event(Progress(step.id, fraction, overall, done, total))
+        return True
 
     async def _run_commit(self, step: Step, workspace: str) -> None:
         """The commit runs to its end even when cancelled: it is all or nothing, and
@@ -652,6 +677,7 @@ def run_plan(plan: Plan, on_event: EventHandler | None = None, **kw: object) -> 
 
 
 __all__ = [
+    "PROGRESS_PREFIX",
     "CancelledEvent",
     "Event",
     "Failed",

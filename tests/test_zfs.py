@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -878,6 +879,37 @@ def test_failing_job_fails_the_build_with_its_log(kit: object, workdir: Path) ->
     assert "Disk quota exceeded" in r.stderr, r.stderr  # the VM's own last lines
     log = (workdir / "quota.raw.failed.log").read_text()
     assert "FAILED" in log and "zpool create -t" in log and "Disk quota exceeded" in log
+
+
+@pytest.mark.zfs
+def test_helper_vm_step_reports_bytes_copied_into_the_pool(kit: object, workdir: Path) -> None:
+    """The helper-VM step's progress: bytes of the tree read into the pool, rising to
+    the payload's size, as JSON events of `diskwright build --json` (the wizard's bar
+    and the CLI's bar get the same Progress events)."""
+    src = workdir / "progress-root"
+    shutil.copytree(workdir / "root", src, symlinks=True)
+    (src / "var/blob").write_bytes(os.urandom(48 * MiB))  # a few seconds of copying under TCG
+    data = copy.deepcopy(BASE)
+    data["source"]["path"] = "progress-root"
+    data["disks"] = [data["disks"][1]]
+    data["disks"][0]["output"] = {"path": "progress.raw"}
+    path = write_profile(workdir, data, "progress.toml")
+    r = run_cli("build", path, "--json", timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    events = [json.loads(ln) for ln in r.stdout.splitlines() if ln.startswith("{")]
+    vm = [e for e in events if e["event"] == "progress" and e["step"].endswith("-zfs-build")]
+    done = [e["done"] for e in vm if "done" in e]
+    totals = {e["total"] for e in vm if "total" in e}
+    assert len(totals) == 1, vm
+    total = totals.pop()
+    assert total >= 48 * MiB
+    assert done == sorted(done) and done[0] == 0 and done[-1] == total, done
+    assert any(0 < d < total for d in done), done  # at least one count while tar ran
+    overall = [e["overall"] for e in vm]
+    assert overall == sorted(overall)
+    said = [e["line"] for e in events if e["event"] == "output"]
+    assert not any(ln.startswith("diskwright-progress:") for ln in said)  # events, not lines
+    assert (workdir / "progress.raw").is_file() and leftovers(workdir) == []
 
 
 @pytest.mark.zfs

@@ -42,6 +42,7 @@ class BuildDisplay:
         )
         self.task = self.progress.add_task("starting", total=1.0)
         self.n = len(plan.steps)
+        self.step_text = ""
 
     def __enter__(self) -> BuildDisplay:
         if self.live:
@@ -66,7 +67,8 @@ class BuildDisplay:
             return
         if isinstance(event, StepStarted):
             text = f"[{event.index + 1}/{self.n}] {event.step.title}"
-            self.progress.update(self.task, description=text)
+            self.step_text = text
+            self.progress.update(self.task, description=_escape(text))
             if not self.live:
                 print(text, file=sys.stderr, flush=True)
         elif isinstance(event, Output):
@@ -75,7 +77,10 @@ class BuildDisplay:
             else:
                 print(f"  {event.line}", file=sys.stderr, flush=True)
         elif isinstance(event, ProgressEvent):
-            self.progress.update(self.task, completed=event.overall)
+            text = self.step_text
+            if event.total and event.step_fraction < 1.0:
+                text += f" — {format_size(event.done or 0)} of {format_size(event.total)}"
+            self.progress.update(self.task, completed=event.overall, description=_escape(text))
 
     def _json(self, event: Event) -> None:
         if isinstance(event, StepStarted):
@@ -83,7 +88,8 @@ class BuildDisplay:
         elif isinstance(event, Output):
             self._emit("output", step=event.step_id, stream=event.stream, line=event.line)
         elif isinstance(event, ProgressEvent):
-            self._emit("progress", step=event.step_id, overall=round(event.overall, 4))
+            extra = {} if event.total is None else {"done": event.done, "total": event.total}
+            self._emit("progress", step=event.step_id, overall=round(event.overall, 4), **extra)
         elif isinstance(event, StepFinished):
             self._emit("done", id=event.step.id, seconds=round(event.seconds, 3))
         elif isinstance(event, Failed):

@@ -175,7 +175,7 @@ def build_script(pool: ZfsPool, ctx: JobContext) -> str:
         out += ["", "# the tree: every file lands in the file system mounted at its path"]
         if ctx.base != "/":
             out.append(f"mkdir -p {q(target)}")
-        out.append(f"tar -xf {by_id('payload')} -C {q(target)}")
+        out += _copy_with_progress(by_id("payload"), target)
     out += [
         "sync",
         f"zfs list -o name,used,available,referenced,compressratio,mountpoint -r {q(tmp)}",
@@ -186,6 +186,33 @@ def build_script(pool: ZfsPool, ctx: JobContext) -> str:
             out.append(_umount_cmd(m, _in_vm(m.dataset, name, tmp)))
     out += ["", f"zpool export {q(tmp)}", f"echo 'diskwright: pool {name} exported'"]
     return "\n".join(out) + "\n"
+
+
+def _copy_with_progress(payload: str, target: str) -> list[str]:
+    """Unpack the payload while reporting the bytes tar has read of it (its /proc io).
+
+    The lines "diskwright-progress: DONE TOTAL" go to the host with the job's output;
+    the Runner turns them into the step's progress. The loop runs untraced (set +x).
+    """
+    return [
+        "# how far: the bytes tar has read of the payload, looked at 4 times a second",
+        f"total=$(blockdev --getsize64 {payload})",
+        'echo "diskwright-progress: 0 $total"',
+        f"tar -xf {payload} -C {q(target)} &",
+        "tar_pid=$!",
+        "set +x",
+        'while kill -0 "$tar_pid" 2>/dev/null; do',
+        """  read_bytes=$(sed -n 's/^rchar: //p' "/proc/$tar_pid/io" 2>/dev/null || true)""",
+        '  if [ -n "$read_bytes" ] && [ "$read_bytes" != "${said_bytes-}" ]; then',
+        '    echo "diskwright-progress: $read_bytes $total"; said_bytes=$read_bytes',
+        "  fi",
+        "  usleep 250000",
+        "done",
+        'tar_rc=0; wait "$tar_pid" || tar_rc=$?',
+        "set -x",
+        '[ "$tar_rc" = 0 ] || exit "$tar_rc"',
+        'echo "diskwright-progress: $total $total"',
+    ]
 
 
 def _create(node: Node, pool: str, tmp: str) -> str:
