@@ -62,7 +62,7 @@ def source_file(d: dict[str, Any], tmp: Path) -> None:
 
 def escaping_contents(d: dict[str, Any], tmp: Path) -> None:
     real = tmp / "root2"
-    real.mkdir()
+    (real / "boot").mkdir(parents=True)  # partition 0's mount point
     (real / "escape").symlink_to("/etc")
     d["source"]["path"] = "root2"
     d["disks"][0]["partitions"][1]["contents"] = "/escape"

@@ -83,3 +83,76 @@ def test_255_byte_names_on_erofs_1_5_are_refused(tmp_path: Path) -> None:
     assert r.returncode == 2, r.stderr
     assert "mount_point" in r.stderr and "a" * 255 in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "out.img").exists() and leftovers(tmp_path) == []
+
+
+def _two_parts(fs: str, mount: str) -> list[dict[str, Any]]:
+    data: dict[str, Any] = {"role": "data", "filesystem": fs, "mount_point": mount}
+    if fs != "squashfs":
+        data["label"] = "DATA" if fs == "vfat" else "data"
+    if fs == "vfat":
+        data["size"] = "40M"
+    return [{"role": "root", "filesystem": "ext4", "mount_point": "/", "label": "root"}, data]
+
+
+@pytest.mark.parametrize("fs", ["ext4", "erofs", "squashfs", "btrfs", "vfat"])
+def test_mount_point_missing_from_the_source_is_refused(tmp_path: Path, fs: str) -> None:
+    """Item 15: a mount point the source lacks is most likely a typo; every filesystem
+    refuses it at validation (mkfs.ext4/erofs/btrfs and mksquashfs failed at build time,
+    vfat built an empty FAT), naming the field and the fix."""
+    tree(tmp_path)
+    r = run_cli("build", gpt_profile(tmp_path, _two_parts(fs, "/srv/data")))
+    assert r.returncode == 2, r.stderr
+    assert "partitions[1].mount_point" in r.stderr and "/srv/data" in r.stderr
+    assert "empty = true" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "out.img").exists() and leftovers(tmp_path) == []
+
+
+def test_mount_point_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    tree(tmp_path)
+    r = run_cli("build", gpt_profile(tmp_path, _two_parts("erofs", "/etc/hostname")))
+    assert r.returncode == 2, r.stderr
+    assert "partitions[1].mount_point" in r.stderr and "is a file" in r.stderr
+    assert not (tmp_path / "out.img").exists() and leftovers(tmp_path) == []
+
+
+def test_missing_mount_point_filled_by_extra_files_builds(tmp_path: Path) -> None:
+    """Extra files landing under a missing mount point make the folder: it builds, the
+    data partition holds the file and the root keeps an empty /srv/data to mount on."""
+    import subprocess
+
+    tree(tmp_path)
+    (tmp_path / "payload").write_text("extra\n")
+    p = gpt_profile(tmp_path, _two_parts("ext4", "/srv/data"))
+    text = p.read_text() + '\n[[source.files]]\nsource = "payload"\ntarget = "/srv/data/x"\n'
+    p.write_text(text)
+    r = run_cli("build", p)
+    assert r.returncode == 0, r.stderr
+    img = tmp_path / "out.img"
+    for part, path, want in ((1, "/srv/data", "directory"), (2, "/x", "regular")):
+        sfd = subprocess.run(["sfdisk", "-J", str(img)], capture_output=True, text=True,
+                             check=True)
+        import json
+
+        start = json.loads(sfd.stdout)["partitiontable"]["partitions"][part - 1]["start"]
+        ext = tmp_path / f"p{part}.ext4"
+        subprocess.run(["dd", f"if={img}", f"of={ext}", "bs=512", f"skip={start}",
+                        "status=none"], check=True)
+        st = subprocess.run(["debugfs", "-R", f"stat {path}", str(ext)], capture_output=True,
+                            text=True)
+        assert f"Type: {want}" in st.stdout, (path, st.stdout, st.stderr)
+
+
+@pytest.mark.parametrize("target", ["/etc/" + "a" * 300, "/new/" + "b" * 256 + "/x"])
+def test_a_target_name_over_255_bytes_is_refused(tmp_path: Path, target: str) -> None:
+    """Item 15: a 300-character target part is refused at validation, in an existing folder
+    ('File name too long' was shown with 'fix its permissions') or a missing one (mkfs)."""
+    from test_hostile import profile
+
+    tree(tmp_path)
+    (tmp_path / "payload").write_text("x")
+    p = profile(tmp_path, source={"files": [{"source": "payload", "target": target}]})
+    r = run_cli("build", p)
+    assert r.returncode == 2, r.stderr
+    assert "source.files[0].target" in r.stderr and "255 bytes" in r.stderr
+    assert "permissions" not in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "out.img").exists() and leftovers(tmp_path) == []

@@ -10,7 +10,7 @@ from .. import nix
 from ..boot import steps as boot
 from ..errors import ProfileError, ProfileErrors
 from ..fs import builder_for
-from ..layout import orphan_files, resolve
+from ..layout import PartInfo, orphan_files, resolve
 from ..profile import Profile, Table
 from ..scan import Scan
 from ..units import format_size, parse_size
@@ -73,6 +73,8 @@ def check_profile(profile: Profile, scan: Scan | None) -> list[ProfileError]:
                             "partition empty",
                         )
                     )
+                elif not scan.has_dir(info.subtree) and not _filled_anyway(profile, scan, info):
+                    errors.append(_missing_mount_point(root, info.where, info.subtree))
                 continue
             if real != base and base not in real.parents:
                 errors.append(
@@ -166,12 +168,48 @@ def check_profile(profile: Profile, scan: Scan | None) -> list[ProfileError]:
     return errors
 
 
+def _filled_anyway(profile: Profile, scan: Scan, info: PartInfo) -> bool:
+    """Staging makes the folder when extra files land in it; the boot loader's files fill
+    an ESP the source has no folder for (/efi on a tree without one)."""
+    if info.files:
+        return True
+    s = boot.setup(profile, scan)
+    return s is not None and s.esp is not None and s.esp.key == info.key
+
+
+def _missing_mount_point(root: Path, where: str, subtree: str) -> ProfileError:
+    """A mount point the source lacks would give each filesystem's tool a missing folder
+    to read (mkfs.ext4, mkfs.erofs, mksquashfs and mkfs.btrfs all fail on it, mcopy
+    copies nothing): it is most likely a typo, so validation says so rather than guess."""
+    path = root / subtree.lstrip("/")
+    try:
+        st = path.lstat()
+    except OSError:
+        st = None
+    if st is not None and stat.S_ISLNK(st.st_mode):
+        what = f"{subtree} in the source is a symlink (to {os.readlink(path)}), not a folder"
+        fix = "name the real folder with contents, or set empty = true for an empty filesystem"
+    elif st is not None:
+        what = f"{subtree} in the source is a file, not a folder"
+        fix = "choose a mount point that is a folder, or set empty = true"
+    else:
+        what = f"{subtree} does not exist in the source {root}"
+        fix = (f"create the folder {path} with the files this partition should hold, name "
+               "another folder with contents, or set empty = true for an empty filesystem")
+    return ProfileError(f"{where}.mount_point", what, fix)
+
+
 def _target_problems(root: Path, i: int, target: str) -> list[ProfileError]:
     """A target must not pass through a symlink or a file of the source tree, nor land
     on a folder: staging would have to follow the link (out of the tree) or fail."""
     where = f"source.files[{i}].target"
     cur = root
     parts = PurePosixPath(target).parts[1:]
+    for name in parts:
+        if len(os.fsencode(name)) > 255:
+            return [ProfileError(where, f"{name[:40]}… is {len(os.fsencode(name))} bytes long; "
+                                 "no filesystem here stores a name over 255 bytes",
+                                 "shorten that part of the target")]
     for n, name in enumerate(parts):
         cur = cur / name
         shown = "/" + "/".join(parts[: n + 1])

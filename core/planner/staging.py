@@ -86,8 +86,8 @@ def staging_steps(profile: Profile, scan: Scan | None, ctx: PartCtx) -> list[Ste
                     else f"Make {child_image} in staging"
                 )
                 steps.append(st(f"mkdir{n}", title, cmd("mkdir", _join(stage, child_rel)), 0.01))
-                if child_image != excl and exists:
-                    link_level(child_src, child_rel)
+                if child_image != excl:  # a folder the source lacks still holds the
+                    link_level(child_src, child_rel)  # deeper mount points under it
                 if exists and child_src is not None:
                     n += 1
                     steps.append(
