@@ -11,7 +11,7 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from stat import S_IFDIR, S_IFLNK, S_IFREG
@@ -110,6 +110,23 @@ class Scan:
 
     def top_level(self, path: str) -> list[str]:
         return self.children.get(_key(path), [])
+
+    def names_under(self, path: str, exclude: Iterable[str] = ()) -> Iterator[tuple[str, str]]:
+        """(folder below `path`, name) of every entry in that subtree, from this scan's
+        listing: checks on names (FAT's, erofs-utils 1.5's) never walk the tree again.
+        An excluded subtree keeps its own name (the empty mount point), not its contents."""
+        base = _key(path)
+        excl = {_key(e) for e in exclude} - {base}
+        stack = [base] if base in self.dirs else []
+        prefix = len(base) + 1 if base else 0
+        while stack:
+            key = stack.pop()
+            rel = key[prefix:]
+            for name in self.children.get(key, ()):
+                yield rel, name
+                child = f"{key}/{name}" if key else name
+                if child in self.dirs and child not in excl:
+                    stack.append(child)
 
 
 def hole_bytes(path: str | os.PathLike[str], size: int) -> int:

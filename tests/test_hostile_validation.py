@@ -156,3 +156,38 @@ def test_a_target_name_over_255_bytes_is_refused(tmp_path: Path, target: str) ->
     assert "source.files[0].target" in r.stderr and "255 bytes" in r.stderr
     assert "permissions" not in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "out.img").exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("fs", ["vfat", "erofs"])
+def test_name_checks_read_the_scan_not_the_tree(tmp_path: Path, fs: str,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Item 15 follow-up: the FAT and erofs name checks come from the one scan; validation
+    does not list the source again (walking it is an error here), and still finds the name."""
+    import os
+
+    from diskwright.core.planner import check_profile
+    from diskwright.core.profile import load_profile
+    from diskwright.core.source import read_source
+
+    root = tree(tmp_path)
+    bad = "CON" if fs == "vfat" else "a" * 255
+    (root / "boot/EFI" / bad).write_text("x")
+    parts = _two_parts(fs, "/boot")
+    prof = load_profile(gpt_profile(tmp_path, parts))
+    scan = read_source(prof)
+
+    def no_walk(*_a: object, **_k: object) -> None:
+        raise AssertionError("the source tree was listed again")
+
+    monkeypatch.setattr(os, "walk", no_walk)
+    monkeypatch.setattr(os, "scandir", no_walk)
+    monkeypatch.setattr(os, "listdir", no_walk)
+    errors = check_profile(prof, scan)
+    if fs == "erofs":
+        from diskwright.core.tools import erofs_features
+
+        if erofs_features().version > (1, 5):
+            assert errors == []
+            return
+    assert any(e.field == "disks[0].partitions[1].mount_point" and bad in e.problem
+               for e in errors), errors

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -13,7 +12,7 @@ from ..errors import ProfileError
 from ..model import FsRules, PartitionBase
 from ..plan import Arg, Arith, Expr, Or, Step, StepKind, Word, cmd, ws
 from ..sample import Sample
-from ..scan import Stats
+from ..scan import Scan, Stats
 from ..tools import Tool
 from ..units import MiB, parse_size, round_up
 
@@ -45,6 +44,7 @@ class PartCtx:
     top: tuple[str, ...] = ()  # names at the top of `src`, sorted
     dirents: tuple[int, ...] = ()  # directory-entry bytes of each directory in it
     sample: Sample | None = None  # how compressible the source is
+    scan: Scan | None = None  # the one scan of the source, for checks on names
 
     def compress_ratio(self, kind: str, compressor: str) -> float:
         """Expected compressed/raw size for this content with this compressor."""
@@ -115,15 +115,13 @@ class PartCtx:
         assert self.src is not None, f"{self.info.where} has no source folder"
         return self.src
 
-    def source_subtree(self) -> str | None:
-        """The real folder this partition's files come from (None: none, or not a plain
-        folder), for checks that must look at names before the build."""
-        root = self.profile.source_root()
+    def source_names(self) -> Iterator[tuple[str, str]]:
+        """(folder, name) of every entry this partition receives from the source (its
+        subtree minus other partitions' mount points), out of the scan made once."""
         sub = self.info.subtree
-        if root is None or sub is None:
-            return None
-        top = os.path.join(root, sub.lstrip("/"))
-        return top if os.path.isdir(top) and not os.path.islink(top) else None
+        if self.scan is None or sub is None:
+            return iter(())
+        return self.scan.names_under(sub, self.info.exclude)
 
     @property
     def contents_field(self) -> str:

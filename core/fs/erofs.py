@@ -6,6 +6,7 @@ are refused at validation instead of being passed and not taking effect.
 
 from __future__ import annotations
 
+import os
 from pathlib import PurePosixPath
 from typing import Literal
 
@@ -208,14 +209,12 @@ SPEC = FsSpec(
 
 def _long_names(ctx: PartCtx, tool: str) -> list[ProfileError]:
     """erofs-utils 1.5 fails on a 255-byte name ("Could not format the device: [Error 2]"),
-    though Linux allows it: refuse it at validation, naming the file (symlinks not followed)."""
-    import os
-
+    though Linux allows it: refuse it at validation, naming the file, from the scan's
+    listing (no second walk; a name under 64 characters cannot be 255 bytes)."""
+    sub = ctx.info.subtree or "/"
     names = [(t, PurePosixPath(t).name) for t in (f.target for f in ctx.info.files)]
-    if (top := ctx.source_subtree()) is not None:
-        for dirpath, dirs, files in os.walk(top):
-            names += [(os.path.join(dirpath, n), n) for n in dirs + files
-                      if len(os.fsencode(n)) >= 255]
+    names += [(str(PurePosixPath(sub) / folder / n), n) for folder, n in ctx.source_names()
+              if len(n) >= 64 and len(os.fsencode(n)) >= 255]
     field = ctx.contents_field
     return [
         ProfileError(field, f"{path!r} has a 255-byte name, which {tool} cannot store",

@@ -239,27 +239,21 @@ def fat_name_problem(name: str) -> str | None:
 
 
 def _name_problems(ctx: PartCtx) -> list[ProfileError]:
-    """Names FAT would refuse or silently change, found before the build (the tree under
-    an ESP is small); walked without following symlinks."""
-    import os
-
-    top = ctx.source_subtree()
-    if top is None:
-        return []
-    field = ctx.contents_field
+    """Names FAT would refuse or silently change, found before the build from the scan's
+    listing (no second walk of the tree; a symlink's own name, never its target)."""
+    field, sub = ctx.contents_field, ctx.info.subtree or "/"
     errors: list[ProfileError] = []
-    for dirpath, dirs, files in os.walk(top):
-        seen: dict[str, str] = {}
-        for name in dirs + files:
-            rel = os.path.relpath(os.path.join(dirpath, name), top)
-            why = fat_name_problem(name)
-            if why is None and name.casefold() in seen:
-                why = f"would collide with {seen[name.casefold()]!r}: FAT ignores case"
-            seen.setdefault(name.casefold(), name)
-            if why is not None:
-                errors.append(ProfileError(
-                    field, f"{rel!r} in {top} {why}",
-                    "rename it in the source, or use ext4/erofs for this partition"))
-                if len(errors) >= 5:
-                    return errors
+    seen: dict[tuple[str, str], str] = {}
+    for folder, name in ctx.source_names():
+        why = fat_name_problem(name)
+        other = seen.setdefault((folder, name.casefold()), name)
+        if why is None and other != name:
+            why = f"would collide with {other!r}: FAT ignores case"
+        if why is not None:
+            shown = f"{folder}/{name}" if folder else name
+            errors.append(ProfileError(
+                field, f"{shown!r} under {sub} {why}",
+                "rename it in the source, or use ext4/erofs for this partition"))
+            if len(errors) >= 5:
+                break
     return errors

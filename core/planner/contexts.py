@@ -104,7 +104,7 @@ def make_contexts(profile: Profile, scan: Scan | None) -> list[PartCtx]:
         if info.part.role == Role.esp and (extra := boot.esp_stats(profile, scan, info)):
             stats.add(extra)
         out.append(
-            PartCtx(profile, info, stats, src, cpus, top, dirents, _sample_for(scan, info))
+            PartCtx(profile, info, stats, src, cpus, top, dirents, _sample_for(scan, info), scan)
         )
     return out
 
