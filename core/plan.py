@@ -245,6 +245,9 @@ def helper_dir() -> str:
     return str(Path(sys.executable).parent)
 
 
+RUN_MARK = "DISKWRIGHT_WORKSPACE"  # names a printed plan's run in its tools' environment
+
+
 def render_script(plan: Plan, *, header: str = "", helper_bin: str | None = None) -> str:
     """The plan as a POSIX shell script: run it with `sh` to get the same images.
 
@@ -271,6 +274,9 @@ def render_script(plan: Plan, *, header: str = "", helper_bin: str | None = None
         + shlex.quote(plan.workspace_parent.rstrip("/") + "/.diskwright-XXXXXX")
         + ')"'
     )
+    # every tool this shell starts carries it: the lock step's holder stops those still
+    # running when the shell is killed (core/shlock.py), and only those
+    out.append(f'export {RUN_MARK}="$W"')
     # staged copies of a Nix store are read-only: make folders writable, then remove
     out.append("trap 'find \"$W\" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null; "
                "rm -rf \"$W\"' EXIT")

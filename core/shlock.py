@@ -12,9 +12,12 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import signal
 import sys
+import time
 
 from .outpaths import OutputLock, real_output
+from .plan import RUN_MARK
 from .runner import _hold_owner, clean_leftovers, remove_workspace
 
 
@@ -59,6 +62,63 @@ def main(args: list[str]) -> int:
     os._exit(0 if ok else 1)  # keep the locks open in the holder only, release nothing
 
 
+def _ours(mark: bytes) -> list[int]:
+    """pidfds of this user's processes whose environment carries `mark` (this run's
+    workspace, exported by the script): the tools of this shell only, never a process
+    that merely shares its process group (a test runner, the user's make). The pidfd is
+    opened before the environment is read, so a reused pid is never signalled."""
+    me, uid = os.getpid(), os.getuid()
+    fds: list[int] = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            if os.stat(f"/proc/{name}").st_uid != uid:
+                continue
+            fd = os.pidfd_open(int(name))
+        except OSError:
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            env = []
+        if mark in env:
+            fds.append(fd)
+        else:
+            os.close(fd)
+    return fds
+
+
+def stop_tools(workspace: str, rounds: int = 5) -> int:
+    """Stop what the dead shell left running (mkfs, qemu-img, a helper): SIGTERM, then
+    SIGKILL, again while new ones appear (a tool's own children). Returns how many the
+    first look found."""
+    mark = f"{RUN_MARK}={workspace}".encode()
+    stopped = 0
+    for n in range(rounds):
+        fds = _ours(mark)
+        if not fds:
+            break
+        stopped = stopped or len(fds)
+        sig, wait = (signal.SIGTERM, 3.0) if n == 0 else (signal.SIGKILL, 2.0)
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(fd, sig)
+        deadline = time.monotonic() + wait
+        poll = select.poll()
+        for fd in fds:
+            poll.register(fd, select.POLLIN)
+        live = set(fds)
+        while live and time.monotonic() < deadline:
+            for fd, _ in poll.poll(50):
+                live.discard(fd)
+                poll.unregister(fd)
+        for fd in fds:
+            os.close(fd)
+    return stopped
+
+
 def _hold(shell: int, workspace: str, locks: list[OutputLock], ready: int) -> None:
     """The holder: wait for the shell to end, then drop the locks (and its workspace,
     should a killed shell have left it)."""
@@ -74,6 +134,8 @@ def _hold(shell: int, workspace: str, locks: list[OutputLock], ready: int) -> No
         poll.register(pidfd, select.POLLIN)
         while not poll.poll():
             pass
+        with contextlib.suppress(Exception):
+            stop_tools(workspace)
         if os.path.isdir(workspace):
             with contextlib.suppress(Exception):
                 remove_workspace(workspace)

@@ -109,3 +109,67 @@ def test_killed_printed_plan_leaves_nothing(tmp_path: Path) -> None:
     r = run_cli("build", profile(tmp_path))
     assert r.returncode == 0, r.stderr
     assert leftovers(tmp_path) == []
+
+
+def _tool_pids(tmp_path: Path, names: tuple[str, ...]) -> dict[str, int]:
+    """pid of each real tool (by argv[0]) whose command line names a path under tmp_path."""
+    found: dict[str, int] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        name = os.path.basename(os.fsdecode(argv[0]))
+        if name in names and any(str(tmp_path).encode() in a for a in argv[1:]):
+            found[name] = int(pid)
+    return found
+
+
+def test_killed_printed_plan_stops_its_tools(tmp_path: Path) -> None:
+    """Item 3 (issue 8 item 12 for `sh`): a real mkfs.ext4 (foreground) and qemu-img
+    (background) still running when the shell is SIGKILLed are stopped by the lock's
+    holder; processes that only share the shell's process group, or carry another run's
+    mark, are left alone."""
+    import select
+
+    tree(tmp_path)
+    r = run_cli("plan", profile(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert 'export DISKWRIGHT_WORKSPACE="$W"' in r.stdout
+    lines = r.stdout.split("\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith(LOCK_LINE))
+    lines[at + 1:at + 1] = [
+        'mkfifo "${W}/in" "${W}/out"',  # both tools block on a FIFO nobody opens
+        'qemu-img convert -f raw -O qcow2 "${W}/in" "${W}/x.qcow2" &',
+        ": >locked",
+        'mkfs.ext4 -q -F "${W}/out" 8M',
+    ]
+    script = tmp_path / "plan.sh"
+    script.write_text("\n".join(lines))
+    bystander = subprocess.Popen(["sleep", "300"])  # same process group as the shell
+    other = subprocess.Popen(["sleep", "300"], env={
+        **os.environ, "DISKWRIGHT_WORKSPACE": str(tmp_path / ".diskwright-other")})
+    tools: dict[str, int] = {}
+    try:
+        shell = _start(tmp_path, script)
+        for _ in range(200):
+            tools = _tool_pids(tmp_path, ("mkfs.ext4", "qemu-img"))
+            if len(tools) == 2:
+                break
+            time.sleep(0.05)
+        assert set(tools) == {"mkfs.ext4", "qemu-img"}, tools
+        fds = {name: os.pidfd_open(pid) for name, pid in tools.items()}
+        os.kill(shell.pid, signal.SIGKILL)
+        shell.communicate(timeout=30)
+        for name, fd in fds.items():
+            ready, _, _ = select.select([fd], [], [], 30)
+            os.close(fd)
+            assert ready, f"{name} outlived the killed shell"
+        _gone(tmp_path)
+        assert bystander.poll() is None and other.poll() is None
+    finally:
+        for p in (bystander, other):
+            p.kill()
+            p.wait()
+        for pid in _tool_pids(tmp_path, tuple(tools)).values():  # on failure: ours only
+            os.kill(pid, signal.SIGKILL)
