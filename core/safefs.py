@@ -207,3 +207,20 @@ def _remove_dir_at(top_parent: int, top_name: str) -> None:
     finally:
         if cur >= 0 and cur != top_parent:
             os.close(cur)
+
+
+def write_new(folder: str | os.PathLike[str], stem: str, suffix: str, text: str) -> str:
+    """Write `text` to the first free STEM.SUFFIX, STEM.1.SUFFIX, ... in `folder`, private
+    (0600), created with O_EXCL|O_NOFOLLOW: never an existing file, never through a link.
+    Returns the path; OSError when the folder takes no new file."""
+    for n in range(1000):
+        path = os.path.join(folder, f"{stem}{'' if n == 0 else f'.{n}'}{suffix}")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o600)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8", errors="replace") as f:
+            f.write(text)
+        return path
+    raise FileExistsError(f"no free name for {stem}{suffix} in {folder}")

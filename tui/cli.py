@@ -40,6 +40,7 @@ def load(path: str, output_dir: str | None = None) -> tuple[Profile, Scan | None
     from ..core.source import read_source
 
     profile = load_profile(Path(path))
+    _crash_beside[:] = [profile.resolve(d.output.path) for d in profile.disks[:1]]
     if output_dir is not None:
         from pydantic import ValidationError
 
@@ -51,9 +52,14 @@ def load(path: str, output_dir: str | None = None) -> tuple[Profile, Scan | None
                 problem = exc.errors()[0].get("msg", "").removeprefix("Value error, ")
                 raise ProfileError("--output-dir", f"{output_dir}: {problem}",
                                    "choose another folder") from None
+        _crash_beside[:] = [Path(d.output.path) for d in profile.disks[:1]]
     scan = read_source(profile)
     validate(profile, scan)
     return profile, scan
+
+
+# where an unexpected error's traceback goes: beside the first output (and its log)
+_crash_beside: list[Path] = []
 
 
 # ------------------------------------------------------------------ commands
@@ -449,6 +455,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    _crash_beside.clear()
     if args.command is None:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             # no terminal: a full-screen app would print escape codes and wait forever
@@ -483,17 +490,29 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _crash_report() -> str:
-    """Write the traceback to a private file and say where it is."""
-    import tempfile
+    """Write the traceback under a new private name beside the first output's log (the
+    user's own folder, found again with the image), else in the user's state folder
+    ($XDG_STATE_HOME/diskwright): never a shared temp folder, never over a file."""
+    import time
     import traceback
 
-    try:
-        fd, path = tempfile.mkstemp(prefix="diskwright-crash-", suffix=".txt")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(traceback.format_exc())
+    from ..core.outpaths import forbidden_root
+    from ..core.safefs import write_new
+
+    text = time.strftime("%Y-%m-%d %H:%M:%S ") + " ".join(sys.argv) + "\n"
+    text += traceback.format_exc()
+    homes = [(o.parent, o.name + ".crash") for o in _crash_beside if not forbidden_root(o)]
+    state = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    homes.append((Path(state) / "diskwright", time.strftime("crash-%Y%m%d-%H%M%S")))
+    for n, (folder, stem) in enumerate(homes):
+        try:
+            if n == len(homes) - 1:
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path = write_new(folder, stem, ".txt", text)
+        except OSError:
+            continue
         return f"the traceback is in {path} — please report it"
-    except OSError:
-        return "please report it"
+    return "please report it"
 
 
 if __name__ == "__main__":

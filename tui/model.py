@@ -12,6 +12,7 @@ import copy
 import dataclasses
 import os
 import re
+import stat
 import threading
 import time
 import tomllib
@@ -740,8 +741,12 @@ def internal_error(err: BaseException, base_dir: Path) -> str:
     import traceback
 
     log = base_dir / ERROR_LOG
-    try:
-        with open(log, "a", encoding="utf-8") as f:
+    try:  # appended, never through a symlink nor into a FIFO (O_NONBLOCK: ENXIO, no hang)
+        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+                     | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError("not a regular file")
             f.write(time.strftime("--- %Y-%m-%d %H:%M:%S\n"))
             f.write("".join(traceback.format_exception(err)))
         where = f"the details are in {log}"
