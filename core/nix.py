@@ -320,6 +320,8 @@ def _merge(base: Scan | None, closure: Closure, parts: list[PathScan]) -> Scan:
         ownership=ownership,
         closure=closure,
         synthetic=frozenset(synthetic),
+        links=list(base.links) if base else [],
+        special=list(base.special) if base else [],
     )
 
 

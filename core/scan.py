@@ -82,6 +82,10 @@ class Scan:
     # and `synthetic` folders exist only in what the build stages, not under `root`.
     closure: Closure | None = None
     synthetic: frozenset[str] = frozenset()
+    # where the tree's symlinks and special files are ("a/b"), for the checks of the
+    # filesystems that cannot hold them (vfat) without walking the tree again
+    links: list[str] = field(default_factory=list)
+    special: list[str] = field(default_factory=list)
 
     def total(self) -> Stats:
         return self.subtree("/")
@@ -110,6 +114,19 @@ class Scan:
 
     def top_level(self, path: str) -> list[str]:
         return self.children.get(_key(path), [])
+
+    def paths_under(self, paths: Iterable[str], path: str,
+                    exclude: Iterable[str] = ()) -> Iterator[str]:
+        """Those of `paths` ("a/b", from `links` or `special`) inside the subtree `path`,
+        outside the excluded subtrees, relative to `path`."""
+        base = _key(path)
+        excl = [_key(e) for e in exclude if _key(e) != base]
+        for p in paths:
+            if base and not p.startswith(base + "/"):
+                continue
+            if any(p == e or p.startswith(e + "/") for e in excl):
+                continue
+            yield p[len(base) + 1:] if base else p
 
     def names_under(self, path: str, exclude: Iterable[str] = ()) -> Iterator[tuple[str, str]]:
         """(folder below `path`, name) of every entry in that subtree, from this scan's
@@ -200,6 +217,8 @@ def scan_tree(
     unreadable: list[str] = []
     ownership: dict[str, tuple[int, int]] = {}
     seen_inodes: set[tuple[int, int]] = set()
+    links: list[str] = []
+    special: list[str] = []
     seen = 0
     total_bytes = 0
 
@@ -262,8 +281,10 @@ def scan_tree(
                 elif kind == S_IFLNK:
                     own.symlinks += 1
                     own.symlink_bytes += st.st_size
+                    links.append(rel)
                 else:
                     own.specials += 1
+                    special.append(rel)
                 seen += 1
                 if seen % 2048 == 0:
                     if cancel is not None and cancel.is_set():
@@ -291,6 +312,8 @@ def scan_tree(
         unreadable=sorted(unreadable),
         seconds=time.monotonic() - t0,
         ownership=ownership,
+        links=links,
+        special=special,
     )
 
 

@@ -129,11 +129,13 @@ def test_two_fills_identical(src: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("make", "words", "code"),
-    [  # names are refused at validation (exit 2); the fill refuses the rest (exit 1)
+    [  # all refused at validation (exit 2), from the scan; the fill still refuses them too
         (lambda r: (r / "bad:name").write_text("x"), ["bad:name", "rename"], 2),
         (lambda r: (r / "Same.txt").write_text("x"), ["Same.txt", "same.txt", "collide"], 2),
-        (lambda r: (r / "out").symlink_to("/etc/hostname"), ["out", "symlink"], 1),
-        (lambda r: os.mkfifo(r / "fifo"), ["fifo", "only files and folders"], 1),
+        (lambda r: (r / "out").symlink_to("/etc/hostname"), ["out", "symlink"], 2),
+        (lambda r: (r / "dir").symlink_to("."), ["dir", "symlink", "folder"], 2),
+        (lambda r: (r / "nowhere").symlink_to("gone"), ["nowhere", "symlink"], 2),
+        (lambda r: os.mkfifo(r / "fifo"), ["fifo", "special file"], 2),
     ],
 )
 def test_refused_by_name(tmp_path: Path, make: object, words: list[str], code: int) -> None:
@@ -147,6 +149,40 @@ def test_refused_by_name(tmp_path: Path, make: object, words: list[str], code: i
         assert w in r.stderr
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "b/esp.img").exists() and leftovers(tmp_path / "b") == []
+
+
+def test_symlink_to_a_file_inside_is_copied(tmp_path: Path) -> None:
+    """The one symlink FAT can take (to a regular file in the tree) still builds: the
+    file's bytes under the link's name."""
+    root = tmp_path / "root"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub/real.txt").write_text("real\n")
+    (root / "link.txt").symlink_to("sub/real.txt")
+    r = run_cli("build", _profile(tmp_path / "b", root, "auto"))
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "copy.txt"
+    run("mcopy", "-n", "-i", tmp_path / "b/esp.img", "::/link.txt", out)
+    assert out.read_text() == "real\n"
+
+
+def test_extra_file_target_fat_cannot_hold(tmp_path: Path) -> None:
+    """A source.files target under a vfat partition gets the same name checks as the tree
+    (fat-fill refused 'name.' at build time, exit 1)."""
+    import tomllib
+
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "Readme").write_text("x")
+    p = _profile(tmp_path / "b", root, "auto")
+    (tmp_path / "b/payload").write_text("p")
+    for n, target in enumerate(("/trailing.", "/README", "/a:b/x")):
+        data = tomllib.loads(p.read_text())
+        data["source"]["files"] = [{"source": "payload", "target": target}]
+        p.write_text(tomli_w.dumps(data))
+        r = run_cli("build", p)
+        assert r.returncode == 2, (target, r.stderr)
+        assert "source.files[0].target" in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert not (tmp_path / "b/esp.img").exists() and leftovers(tmp_path / "b") == [], n
 
 
 def test_mtools_agrees_with_fsck(src: Path, tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import PurePosixPath
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -254,6 +256,60 @@ def _name_problems(ctx: PartCtx) -> list[ProfileError]:
             errors.append(ProfileError(
                 field, f"{shown!r} under {sub} {why}",
                 "rename it in the source, or use ext4/erofs for this partition"))
+            if len(errors) >= 5:
+                return errors
+    errors += _target_problems(ctx, seen)
+    return (errors + _entry_problems(ctx))[:5]
+
+
+def _target_problems(ctx: PartCtx, seen: dict[tuple[str, str], str]) -> list[ProfileError]:
+    """Extra files' target names, as FAT would store them (fat-fill refused them late)."""
+    errors: list[ProfileError] = []
+    sub = PurePosixPath(ctx.info.subtree or "/")
+    for fm in ctx.info.files:
+        i = next(n for n, f in enumerate(ctx.profile.source.files) if f is fm)
+        parts = PurePosixPath(fm.target).relative_to(sub).parts
+        for n, name in enumerate(parts):
+            folder = "/".join(parts[:n])
+            why = fat_name_problem(name)
+            other = seen.get((folder, name.casefold()), name)
+            if why is None and other != name:
+                why = f"would collide with {other!r} in the source: FAT ignores case"
+            if why is not None:
+                errors.append(ProfileError(
+                    f"source.files[{i}].target", f"{name!r} {why}",
+                    "choose a name FAT can hold, or put the file on an ext4/erofs partition"))
+                break
+    return errors
+
+
+def _entry_problems(ctx: PartCtx) -> list[ProfileError]:
+    """Special files and symlinks FAT cannot hold: fat-fill follows a symlink only to a
+    regular file inside the partition's own tree. The scan says where they are; only
+    those entries are looked at (their targets resolved), never the whole tree again."""
+    scan, sub = ctx.scan, ctx.info.subtree
+    root = ctx.profile.source_root()
+    if scan is None or sub is None or root is None or not scan.links + scan.special:
+        return []
+    field, top = ctx.contents_field, os.path.join(root, sub.lstrip("/"))
+    real_top = os.path.realpath(top)
+    excluded = [os.path.join(real_top, os.path.relpath(e, sub)) for e in ctx.info.exclude]
+    errors: list[ProfileError] = []
+    for rel in scan.paths_under(scan.special, sub, ctx.info.exclude):
+        errors.append(ProfileError(
+            field, f"{rel!r} under {sub} is a special file (FIFO, socket or device); FAT "
+            "holds only files and folders", "remove it from the source, or use ext4/erofs"))
+        if len(errors) >= 5:
+            return errors
+    for rel in scan.paths_under(scan.links, sub, ctx.info.exclude):
+        target = os.path.realpath(os.path.join(top, rel))
+        inside = target.startswith(real_top + os.sep) and not any(
+            target == e or target.startswith(e + os.sep) for e in excluded)
+        if not inside or not os.path.isfile(target) or os.path.islink(target):
+            errors.append(ProfileError(
+                field, f"{rel!r} under {sub} is a symlink FAT cannot hold (it points to a "
+                "folder, outside the partition's tree or nowhere)",
+                "replace it with the file itself in the source, or use ext4/erofs"))
             if len(errors) >= 5:
                 break
     return errors
