@@ -102,9 +102,14 @@ async def bad_label(pilot: Any) -> None:
 
 
 async def zfs_properties(pilot: Any) -> None:
-    from textual.widgets import Select
-
-    pilot.app.screen.query_one("#zfs-group", Select).value = "filesystem_properties"
+    """A dataset whose properties come from the pool: shows set here / inherited / default."""
+    tree = pilot.app.screen.query_one("#zfs-tree")
+    tree.focus()
+    await pilot.press("home")
+    for _ in range(tree.last_line + 1):
+        if tree.cursor_node is not None and tree.cursor_node.data == "tank/user/home":
+            break
+        await pilot.press("down")
     await settle(pilot)
 
 

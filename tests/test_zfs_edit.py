@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 import tomli_w
-from conftest import EXAMPLES
 
 from diskwright.core.zfs import edit
 from diskwright.core.zfs import props as zprops
 from diskwright.core.zfs.model import ZfsPool
 from diskwright.tui.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 POOL: dict[str, Any] = {
     "pool": "tank",

@@ -81,31 +81,39 @@ Use the buttons (or their keys) to add, remove and reorder partitions. The
 bar shows how the disk is divided.
 """,
     "zfs": """
-# ZFS: the pool's settings
+# ZFS: the pool's datasets
 
 This step appears because a partition has the role **zfs**: it will hold a
 ZFS pool, made by real OpenZFS inside a small helper VM during the build.
 
-Pick what to edit under **Edit**:
+The **tree** shows the pool: first **⚙ pool** (its name, the helper VM's
+time limit and memory, and the pool properties of `zpool create -o`, e.g.
+`ashift` = `12`), then the pool's root file system and every dataset and
+volume by path. Parents nobody listed are made plain, like `zfs create -p`.
 
-- **Pool** — its name (`tank`, `rpool`) and, rarely, the helper VM's time
-  limit and memory.
-- **Pool properties** (`zpool create -o`): e.g. `ashift` = `12` for 4 KiB
-  sectors, `autotrim` = `"on"`.
-- **File system properties** (`-O`, inherited by every dataset): e.g.
-  `compression` = `"lz4"`, `xattr` = `"sa"`, `acltype` = `"posixacl"`,
-  `atime` = `"off"`, `mountpoint` = `"legacy"` (NixOS mounts legacy datasets
-  through fileSystems).
-- **Datasets** by full name, e.g. `tank/root` = `{ mount_point = "/" }`,
-  `tank/home` = `{ mount_point = "/home", properties = { quota = "10G" } }`.
-  The files of the source land in the dataset that owns their path, so some
-  dataset must be mounted at the partition's mount point.
-- **Volumes**, e.g. `tank/swap` = `{ size = "1GiB" }`.
+Move in the tree with the arrow keys; the table below lists the highlighted
+dataset's properties the way `zfs get` does:
 
-Type a key and the line under it says what it means and which values OpenZFS
-takes; values are TOML (`"text"`, `12`, `true`, `{ key = value }`). A value
-OpenZFS would refuse is listed at the top of the step, in words that say how
-to fix it, and Next stays disabled until it is.
+- **set here** — set on this dataset (for the root: `zpool create -O`);
+- **inherited from tank/…** — comes down from that parent;
+- **default** — OpenZFS' own default (a few, like `canmount` and `quota`,
+  are never inherited).
+
+To change one, pick a row (Enter) or press **Pick…** for the whole OpenZFS
+catalog with each property's values and default (type to narrow it), type
+the value and press Enter or **Set**. **Inherit / default** unsets it here.
+`mount_point` is a legacy mount the guest makes (fstab / NixOS
+fileSystems); the `mountpoint` property is one ZFS mounts itself.
+
+In the tree: **a** adds a dataset inside the highlighted one, **v** a volume
+(e.g. swap), **r** renames (what is inside moves along; renaming the root
+renames the pool), **Delete** removes it with everything inside, after asking.
+The buttons under the tree do the same.
+
+A value OpenZFS would refuse is listed at the top of the step, in words that
+say how to fix it, and Next stays disabled until it is. The files of the
+source land in the dataset that owns their path, so some dataset must be
+mounted at the partition's mount point.
 """,
     "sizes": """
 # Sizes: how big everything gets

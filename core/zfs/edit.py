@@ -202,7 +202,7 @@ def rows(pool: dict[str, Any], name: str) -> list[Row]:
             Row("mount_point", mp, "local" if mp else "unset", about=EXTRA_HELP["mount_point"])
         )
     rank = {"local": 0, "inherited": 1, "default": 2, "unset": 3}
-    return extra + sorted(found, key=lambda r: (rank[r.source], r.key))
+    return sorted(extra + found, key=lambda r: (rank[r.source], r.key not in EXTRA_HELP, r.key))
 
 
 def pool_rows(pool: dict[str, Any]) -> list[Row]:

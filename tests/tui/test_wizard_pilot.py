@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Button, Input, Select, Static
+from textual.widgets import Button, Input, Static
 from wizard_helpers import (
     REPO,
     field,
@@ -296,7 +296,11 @@ async def test_zfs_step_appears_only_with_a_pool(tui_work: Path) -> None:
         assert "zfs" in app.wizard_screen.visible_steps()
         await app.goto("zfs")
         await settle(pilot)
-        app.screen.query_one("#zfs-group", Select).value = "pool_properties"
+        zfs = ("disks", 0, "partitions", 1, "zfs")
+        # the pool node: its settings and zpool create -o properties
+        tree = app.screen.query_one("#zfs-tree")
+        tree.focus()
+        await pilot.press("home")
         await settle(pilot)
         app.screen.query_one("#zfs-key", Input).value = "ashift"
         await settle(pilot)
@@ -305,24 +309,23 @@ async def test_zfs_step_appears_only_with_a_pool(tui_work: Path) -> None:
         app.screen.query_one("#zfs-value", Input).focus()
         await pilot.press("enter")
         await settle(pilot)
-        assert app.draft.get(("disks", 0, "partitions", 1, "zfs")) == {
-            "pool": "rpool",
-            "pool_properties": {"ashift": 12},
-        }
+        assert app.draft.get(zfs) == {"pool": "rpool", "pool_properties": {"ashift": 12}}
         # a dataset for / makes the pool complete
-        app.screen.query_one("#zfs-group", Select).value = "datasets"
+        tree.focus()
+        await pilot.press("down", "a")
+        await pilot.pause()
+        await pilot.press("r", "o", "o", "t", "enter")
         await settle(pilot)
-        app.screen.query_one("#zfs-key", Input).value = "rpool/root"
-        app.screen.query_one("#zfs-value", Input).value = '{ mount_point = "/" }'
+        app.screen.query_one("#zfs-key", Input).value = "mount_point"
+        app.screen.query_one("#zfs-value", Input).value = "/"
         app.screen.query_one("#zfs-value", Input).focus()
         await pilot.press("enter")
         await settle(pilot)
+        assert app.draft.get((*zfs, "datasets")) == {"rpool/root": {"mount_point": "/"}}
         assert app.analysis.step_ok("zfs"), plain(app.screen.query_one("#problems-zfs"))
         # a value OpenZFS would refuse is marked with the model's words
-        app.screen.query_one("#zfs-group", Select).value = "filesystem_properties"
-        await settle(pilot)
         app.screen.query_one("#zfs-key", Input).value = "compression"
-        app.screen.query_one("#zfs-value", Input).value = '"lz5"'
+        app.screen.query_one("#zfs-value", Input).value = "lz5"
         app.screen.query_one("#zfs-value", Input).focus()
         await pilot.press("enter")
         await settle(pilot)

@@ -1,124 +1,233 @@
-"""ZFS step (only when a partition is a ZFS pool): the pool's settings, in groups.
+"""ZFS step (only when a partition is a ZFS pool): the pool as a dataset tree.
 
-Pool and file system properties are open-ended maps, so each group is a
-key/value table (values as TOML literals); what a key means and which values
-it takes come from core's OpenZFS property catalog, and the profile model
-checks every value as it is set.
+The tree shows the pool's settings, its root file system and every dataset and
+volume by path; picking one lists its properties the way `zfs get` does — set
+here, inherited from a parent, or OpenZFS' default — so inheritance is visible
+instead of guessed. Values are set from a picker over core's OpenZFS catalog.
+Every edit is one of core/zfs/edit.py's (which carry children and bootfs along)
+and goes into the draft; the profile model judges the result, as everywhere.
 """
 
 from __future__ import annotations
 
-import json
-import tomllib
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual.widgets import Button, DataTable, Input, Label, Select, Static
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Input, Label, OptionList, Static, Tree
+from textual.widgets.option_list import Option
+from textual.widgets.tree import TreeNode
 
+from ...core.zfs import edit as zedit
+from ...core.zfs.props import FS_PROPERTIES, POOL_PROPERTIES, Prop, is_user_property
 from ..widgets import Entry
 from .base import Section, StepForm
 from .filesystem import PartPicker
 
-
-def toml_literal(value: Any) -> str:
-    """A value as it would appear on the right of `key = ` in TOML."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {toml_literal(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_literal(v) for v in value) + "]"
-    return str(value)
+POOL_NODE = ""  # the tree's node for the pool itself (name, helper VM, zpool create -o)
 
 
-def parse_literal(text: str) -> tuple[Any, str | None]:
-    """TOML literal → value; bare words are taken as text (with a note)."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"], None
-    except tomllib.TOMLDecodeError:
-        if text and "\n" not in text:
-            return text, f'taken as the text "{text}" (quote text to be explicit)'
-        return None, "not a TOML value; write text in quotes, numbers, true/false or { k = v }"
+def values_text(prop: Prop, limit: int = 8) -> str:
+    """The values a property takes, shortened: "one of on, off" or "e.g. 1M, 128K"."""
+    if not prop.values:
+        return {"size": "a size like 1M", "number": "a number", "path": "a path"}.get(
+            prop.kind, "text")  # fmt: skip
+    shown = [v for v in prop.values if not v[-1].isdigit() or prop.kind != "index"]
+    shown = shown or list(prop.values)
+    more = ", …" if len(shown) > limit else ""
+    return ("one of " if prop.closed else "e.g. ") + ", ".join(shown[:limit]) + more
 
 
-GROUPS: dict[str, str] = {
-    "settings": "Pool name, helper VM",
-    "pool_properties": "Pool properties (-o)",
-    "filesystem_properties": "File system properties (-O)",
-    "datasets": "Datasets",
-    "volumes": "Volumes",
-}
-GROUP_HELP: dict[str, str] = {
-    "settings": "pool (its name), vm_timeout (seconds), vm_memory (MiB)",
-    "pool_properties": 'zpool create -o: e.g. ashift = 12, autotrim = "on"',
-    "filesystem_properties": "zpool create -O, inherited by every dataset: e.g. "
-    'compression = "lz4"',
-    "datasets": 'by full name: tank/home = { mount_point = "/home", properties = { … } }',
-    "volumes": 'by full name: tank/swap = { size = "1GiB" }',
-}
-SETTINGS = ("pool", "vm_timeout", "vm_memory")
-
-
-def about(group: str, key: str) -> str:
-    """One line on what a key means and which values it takes, from core's catalog."""
-    from ...core.zfs.model import ZfsPool
-    from ...core.zfs.props import FS_PROPERTIES, POOL_PROPERTIES, is_user_property
-
-    if group == "settings":
-        field = ZfsPool.model_fields.get(key)
-        if field is None:
-            return "unknown setting: pool, vm_timeout or vm_memory"
-        return field.description or ""
-    if group in ("datasets", "volumes"):
-        return "full name inside the pool, e.g. tank/home; parents are made first"
-    catalog = POOL_PROPERTIES if group == "pool_properties" else FS_PROPERTIES
-    prop = catalog.get(key)
-    if prop is None:
-        if group == "filesystem_properties" and is_user_property(key):
-            return "a user property (module:name): any text"
-        return "not a known property of this kind" if key else ""
-    text = prop.description
-    if prop.values:
-        shown = ", ".join(prop.values[:10]) + (", …" if len(prop.values) > 10 else "")
-        text += (" — one of " if prop.closed else " — e.g. ") + shown
+def about(node: str | None, key: str) -> str:
+    """One line on what a key means, the values OpenZFS takes and its default."""
+    if not key:
+        return "Enter on a row, or Pick… for every property"
+    if node == POOL_NODE:
+        if key in zedit.SETTINGS:
+            return zedit.SETTING_HELP[key]
+        prop = POOL_PROPERTIES.get(key)
+        if prop is None:
+            if key.startswith("feature@"):
+                return "a pool feature: enabled or disabled"
+            return "a user property (module:name): any text" if is_user_property(key) else (
+                "not a pool property OpenZFS knows; Pick… lists them")  # fmt: skip
+    else:
+        if key in zedit.EXTRA_HELP:
+            return zedit.EXTRA_HELP[key]
+        prop = FS_PROPERTIES.get(key)
+        if prop is None:
+            return "a user property (module:name): any text" if is_user_property(key) else (
+                "not a property OpenZFS knows; Pick… lists them")  # fmt: skip
+    text = f"{prop.description} — {values_text(prop)}"
     if prop.default is not None:
         text += f" (default {prop.default})"
+    if not prop.inherit and node != POOL_NODE:
+        text += "; not inherited"
     return text
 
 
-def summary(pool: dict[str, Any]) -> str:
-    """The whole pool on one line, so every group's contents show at a glance."""
+class NameModal(ModalScreen[str | None]):
+    """Ask for a dataset's full name; `check` says what is wrong with it, or None."""
 
-    def count(key: str, what: str) -> str:
-        n = len(pool.get(key) or {})
-        return f"{n} {what}{'' if n == 1 else 's'}"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
-    sets = pool.get("datasets") or {}
-    mounts = ", ".join(
-        f"{name} at {d.get('mount_point') or (d.get('properties') or {}).get('mountpoint', '—')}"
-        for name, d in list(sets.items())[:4]
-        if isinstance(d, dict)
-    )
-    return (
-        f"  pool {pool.get('pool', 'rpool')} · {count('pool_properties', 'pool property')}"
-        f" · {count('filesystem_properties', 'file system property')}"
-        f" · {count('datasets', 'dataset')}{': ' + mounts if mounts else ''}"
-        f" · {count('volumes', 'volume')}"
-    ).replace("propertys", "properties")
+    def __init__(self, title: str, initial: str, hint: str, check: Any) -> None:
+        super().__init__(classes="dialog")
+        self.title_text, self.initial, self.hint, self.check = title, initial, hint, check
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog-box"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Static(self.hint, classes="dialog-message dim", markup=False)
+            yield Entry(self.initial, id="name-input", compact=True)
+            yield Static("", id="name-note", classes="note error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("OK", id="name-ok", variant="primary", compact=True)
+                yield Button("Cancel", id="name-cancel", compact=True)
+
+    def on_mount(self) -> None:
+        inp = self.query_one("#name-input", Input)
+        inp.cursor_blink = not getattr(self.app, "frozen", False)
+        inp.focus()
+        inp.cursor_position = len(inp.value)
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#name-ok")
+    def _ok(self) -> None:
+        name = self.query_one("#name-input", Input).value.strip()
+        problem = self.check(name)
+        if problem:
+            self.query_one("#name-note", Static).update(f"✗ {problem}")
+            return
+        self.dismiss(name)
+
+    @on(Button.Pressed, "#name-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class PropertyPicker(ModalScreen[str | None]):
+    """Every property OpenZFS has for this kind of dataset: type to narrow, Enter to pick."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, node: str | None, kind: str) -> None:
+        super().__init__(classes="dialog")
+        self.node = node
+        if node == POOL_NODE:
+            self.catalog = dict(POOL_PROPERTIES)
+            self.extra = list(zedit.SETTINGS)
+        else:
+            target = "volume" if kind == "volume" else "filesystem"
+            self.catalog = {k: p for k, p in FS_PROPERTIES.items() if target in p.targets}
+            self.extra = ["size", "sparse"] if kind == "volume" else ["mount_point"]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog-box wide picker-box"):
+            yield Label("Pick a property", classes="dialog-title")
+            yield Entry(placeholder="type to narrow, e.g. comp", id="pick-filter", compact=True)
+            yield OptionList(id="pick-list")
+            yield Static("", id="pick-help", classes="dim")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Pick", id="pick-ok", variant="primary", compact=True)
+                yield Button("Cancel", id="pick-cancel", compact=True)
+
+    def on_mount(self) -> None:
+        inp = self.query_one("#pick-filter", Input)
+        inp.cursor_blink = not getattr(self.app, "frozen", False)
+        self._fill("")
+        inp.focus()
+
+    def _names(self, text: str) -> list[str]:
+        names = [*self.extra, *sorted(self.catalog)]
+        text = text.strip().lower()
+        if not text:
+            return names
+        first = [n for n in names if n.startswith(text)]
+        return first + [n for n in names if text in n and n not in first]
+
+    def _fill(self, text: str) -> None:
+        options = self.query_one("#pick-list", OptionList)
+        options.clear_options()
+        for name in self._names(text):
+            prop = self.catalog.get(name)
+            line = Text(f"{name:<22}", style="bold")
+            if prop is not None:
+                values = values_text(prop, 5)
+                line.append(f"{values}" + (f" · default {prop.default}" if prop.default else ""),
+                            style="dim")  # fmt: skip
+            else:
+                line.append(about(self.node, name), style="dim")
+            line.truncate(84, overflow="ellipsis")
+            options.add_option(Option(line, id=name))
+        if options.option_count:
+            options.highlighted = 0
+        self._help()
+
+    def _help(self) -> None:
+        options = self.query_one("#pick-list", OptionList)
+        index = options.highlighted
+        name = options.get_option_at_index(index).id if index is not None else None
+        self.query_one("#pick-help", Static).update(
+            Text(about(self.node, name) if name else "no property has that in its name"))
+
+    @on(Input.Changed, "#pick-filter")
+    def _typed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._fill(event.value)
+
+    @on(OptionList.OptionHighlighted)
+    def _moved(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        self._help()
+
+    def on_key(self, event: Any) -> None:
+        # arrows move the list while the filter keeps the keyboard
+        if event.key in ("down", "up") and self.focused is self.query_one("#pick-filter"):
+            options = self.query_one("#pick-list", OptionList)
+            options.action_cursor_down() if event.key == "down" else options.action_cursor_up()
+            event.stop()
+
+    @on(OptionList.OptionSelected)
+    @on(Input.Submitted, "#pick-filter")
+    @on(Button.Pressed, "#pick-ok")
+    def _pick(self, event: Any) -> None:
+        event.stop()
+        options = self.query_one("#pick-list", OptionList)
+        index = options.highlighted
+        if index is not None:
+            self.dismiss(options.get_option_at_index(index).id)
+
+    @on(Button.Pressed, "#pick-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class DatasetTree(Tree[str]):
+    """The pool's datasets by path; a, v, r and Delete edit the highlighted one."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "section('add')", "Add dataset"),
+        Binding("v", "section('add_volume')", "Add volume"),
+        Binding("r", "section('rename')", "Rename"),
+        Binding("delete", "section('remove')", "Remove"),
+    ]
+
+    async def action_section(self, what: str) -> None:
+        section = next(a for a in self.ancestors if isinstance(a, ZfsSection))
+        await getattr(section, f"do_{what}")()
 
 
 class ZfsSection(Section):
-    """The pool's settings in groups, each key explained from core's property catalog."""
+    """The dataset tree and the highlighted dataset's properties, as `zfs get` shows them."""
 
-    group = "settings"
-
-    def signature(self) -> Any:
-        return self.wiz.selected
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.current: str | None = None  # a dataset name, POOL_NODE, or None before the first
 
     @property
     def path(self) -> tuple[Any, ...]:
@@ -129,147 +238,349 @@ class ZfsSection(Section):
         value = self.draft.get(self.path)
         return dict(value) if isinstance(value, dict) else {}
 
-    def items(self) -> list[tuple[str, Any]]:
+    def signature(self) -> Any:
         pool = self.pool()
-        if self.group == "settings":
-            return [(k, pool[k]) for k in SETTINGS if k in pool]
-        inner = pool.get(self.group)
-        return list(inner.items()) if isinstance(inner, dict) else []
+        return (self.wiz.selected, tuple((e.name, e.kind) for e in zedit.entries(pool)))
+
+    def node(self) -> str:
+        """The highlighted dataset, kept valid as the tree changes (the root by default)."""
+        pool = self.pool()
+        names = [e.name for e in zedit.entries(pool)]
+        if self.current != POOL_NODE and self.current not in names:
+            self.current = zedit.pool_name(pool)
+        assert self.current is not None
+        return self.current
 
     def build(self) -> ComposeResult:
         d, p = self.wiz.selected
         if self.draft.get(("disks", d, "partitions", p, "role")) != "zfs":
             yield Static("  Pick a zfs partition above.", classes="dim")
             return
-        yield Static("", id="zfs-summary", classes="note")
-        with Horizontal(classes="row"):
-            yield Label("  Edit", classes="flabel")
-            yield Select(
-                [(label, key) for key, label in GROUPS.items()],
-                value=self.group,
-                allow_blank=False,
-                id="zfs-group",
-                compact=True,
-                classes="control",
-            )
+        pool = self.pool()
+        current = self.node()
+        yield Static("", id="zfs-summary", classes="dim")
+        tree: DatasetTree = DatasetTree("pool", id="zfs-tree")
+        tree.show_root = False
+        tree.guide_depth = 2
+        nodes: dict[str, TreeNode[str]] = {}
+        pool_node = tree.root.add_leaf(self._label(pool, POOL_NODE), data=POOL_NODE)
+        entries = zedit.entries(pool)
+        parents = {e.parent for e in entries}
+        for e in entries:
+            parent = nodes.get(e.parent or "", tree.root)
+            label = self._label(pool, e.name)
+            if e.name not in parents:
+                nodes[e.name] = parent.add_leaf(label, data=e.name)
+            else:
+                nodes[e.name] = parent.add(label, data=e.name, expand=True)
+        yield tree
+        with Horizontal(classes="buttons zfs-tree-buttons"):
+            yield Button("+ Dataset", id="zfs-add", compact=True)
+            yield Button("+ Volume", id="zfs-add-volume", compact=True)
+            yield Button("Rename", id="zfs-rename", compact=True)
+            yield Button("− Remove", id="zfs-remove", compact=True)
+        yield Static("", id="zfs-heading", classes="subheading")
         table: DataTable[str] = DataTable(id="zfs-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns("key", "value (TOML)", "what it is")
+        table.add_columns("property", "value", "source")
         yield table
         with Horizontal(classes="row"):
-            yield Label("  Key", classes="flabel")
-            yield Entry(
-                placeholder="e.g. compression", id="zfs-key", compact=True, classes="control"
-            )
-        yield Static("", id="zfs-help", classes="note")
+            yield Label("  Property", classes="flabel")
+            yield Entry(placeholder="e.g. compression", id="zfs-key", compact=True,
+                        classes="control")  # fmt: skip
+            yield Button("Pick…", id="zfs-pick", compact=True)
+        yield Static("", id="zfs-help", classes="note dim")
         with Horizontal(classes="row"):
             yield Label("  Value", classes="flabel")
-            yield Entry(
-                placeholder='e.g. "lz4", 12, true, { mount_point = "/" }',
-                id="zfs-value",
-                compact=True,
-                classes="control",
-            )
+            yield Entry(placeholder="e.g. lz4, 12, on, /home", id="zfs-value", compact=True,
+                        classes="control")  # fmt: skip
         yield Static("", id="zfs-note", classes="note")
         with Horizontal(classes="buttons"):
             yield Button("Set", id="zfs-set", compact=True, variant="primary")
-            yield Button("− Remove key", id="zfs-remove", compact=True)
+            yield Button("Inherit / default", id="zfs-unset", compact=True)
+        self._pending_cursor = nodes.get(current, pool_node)
+
+    def _label(self, pool: dict[str, Any], name: str) -> Text:
+        if name == POOL_NODE:
+            return Text.assemble(("⚙ pool ", "bold"), zedit.pool_name(pool),
+                                 (" · name, zpool create -o", "dim"))  # fmt: skip
+        kind = zedit.kind_of(pool, name)
+        leaf = name.rsplit("/", 1)[-1]
+        if kind == "volume":
+            vol = (pool.get("volumes") or {}).get(name) or {}
+            return Text.assemble(leaf, (f"  volume {vol.get('size', '?')}", "dim"))
+        mp = zedit.lookup(pool, name, "mountpoint").value
+        legacy = ((pool.get("datasets") or {}).get(name) or {}).get("mount_point")
+        where = f"at {legacy}" if isinstance(legacy, str) else (
+            "legacy, not mounted" if mp == "legacy" else f"zfs mounts at {mp}")  # fmt: skip
+        implicit = name not in (pool.get("datasets") or {}) and kind != "root"
+        where += " · made as a parent" if implicit else ""
+        return Text.assemble((leaf, "bold" if kind == "root" else ""), (f"  {where}", "dim"))
 
     def on_mount(self) -> None:
         for inp in self.query(Input):
             inp.cursor_blink = not getattr(self.app, "frozen", False)
         self.load_values()
+        found = self.query("#zfs-tree")
+        if found and getattr(self, "_pending_cursor", None) is not None:
+            tree = found.first(DatasetTree)
+            tree.move_cursor(self._pending_cursor, animate=False)
+
+    async def recompose(self) -> None:
+        await super().recompose()
+        self.on_mount()
 
     def load_values(self) -> None:
         found = self.query("#zfs-table")
         if not found:
             return
+        pool = self.pool()
+        node = self.node()
+        tree = self.query_one("#zfs-tree", DatasetTree)
+        for tnode in [tree.root, *self._walk(tree.root)]:
+            if tnode.data is not None and tnode is not tree.root:
+                tnode.set_label(self._label(pool, tnode.data))
         table = found.first(DataTable)
+        rows = zedit.pool_rows(pool) if node == POOL_NODE else zedit.rows(pool, node)
+        keep = table.cursor_row
         with table.prevent(DataTable.RowHighlighted):
             table.clear()
-            for k, v in self.items():
-                short = about(self.group, str(k)).split(" — ")[0].split(":")[0]
-                short = short if len(short) <= 34 else short[:33] + "…"
-                table.add_row(str(k), toml_literal(v), short, key=str(k))
+            for r in rows:
+                style = {"local": "bold", "inherited": "", "default": "dim", "unset": "dim"}
+                table.add_row(
+                    Text(r.key, style=style[r.source]),
+                    Text(r.value if r.value is not None else "—", style=style[r.source]),
+                    Text(r.source_text, style="italic" if r.source == "inherited" else "dim"),
+                    key=r.key,
+                )
+            if rows:
+                table.move_cursor(row=min(keep, len(rows) - 1), animate=False)
+        kind = zedit.kind_of(pool, node)
+        if node == POOL_NODE:
+            what = f"pool {zedit.pool_name(pool)}: settings, pool properties (-o)"
+        elif kind == "root":
+            what = f"{node}: root file system (-O, inherited by all)"
+        else:
+            what = f"{node}: set here, inherited, default"
+        self.query_one("#zfs-heading", Static).update(Text(what, style="bold"))
+        self.query_one("#zfs-summary", Static).update(Text(self._summary(pool), style="dim"))
         self.query_one("#zfs-note", Static).display = False
-        self._help(self.query_one("#zfs-key", Input).value.strip())
-        self.query_one("#zfs-summary", Static).update(Text(summary(self.pool()), style="dim"))
+        self._help()
+        for bid in ("#zfs-rename", "#zfs-remove"):
+            self.query_one(bid, Button).disabled = node == POOL_NODE or (
+                bid == "#zfs-remove" and kind == "root")  # fmt: skip
+        self.query_one("#zfs-add", Button).disabled = kind == "volume"
+        self.query_one("#zfs-add-volume", Button).disabled = kind == "volume"
 
-    def _help(self, key: str) -> None:
+    @staticmethod
+    def _walk(node: TreeNode[str]) -> list[TreeNode[str]]:
+        out: list[TreeNode[str]] = []
+        for child in node.children:
+            out += [child, *ZfsSection._walk(child)]
+        return out
+
+    @staticmethod
+    def _summary(pool: dict[str, Any]) -> str:
+        entries = zedit.entries(pool)
+        n_ds = sum(1 for e in entries if e.kind == "filesystem")
+        n_vol = sum(1 for e in entries if e.kind == "volume")
+        plural = lambda n, w: f"{n} {w}{'' if n == 1 else 's'}"  # noqa: E731
+        return (f"  {plural(n_ds, 'dataset')} · {plural(n_vol, 'volume')} · "
+                "a/v add · r rename · Del remove")  # fmt: skip
+
+    def _help(self) -> None:
+        key = self.query_one("#zfs-key", Input).value.strip()
         help_ = self.query_one("#zfs-help", Static)
-        text = about(self.group, key) if key else GROUP_HELP[self.group]
-        help_.update(Text(f"  {text}", style="dim"))
+        help_.update(Text(about(self.node(), key)))
 
-    @on(Select.Changed, "#zfs-group")
-    def _group(self, event: Select.Changed) -> None:
+    def _note(self, text: str, style: str = "red") -> None:
+        note = self.query_one("#zfs-note", Static)
+        note.update(Text(text, style=style))
+        note.display = True
+
+    async def _store(self, pool: dict[str, Any]) -> None:
+        await self.wiz.edit(self.path, pool)
+        await self.sync()
+
+    # ------------------------------------------------------------- events
+
+    @on(Tree.NodeHighlighted, "#zfs-tree")
+    def _highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
         event.stop()
-        if isinstance(event.value, str) and event.value != self.group:
-            self.group = event.value
+        if event.node.data is not None and event.node.data != self.current:
+            self.current = event.node.data
             self.query_one("#zfs-key", Input).value = ""
             self.query_one("#zfs-value", Input).value = ""
+            self.query_one("#zfs-table", DataTable).move_cursor(row=0, animate=False)
             self.load_values()
+
+    @on(Tree.NodeSelected, "#zfs-tree")
+    def _selected(self, event: Tree.NodeSelected[str]) -> None:
+        event.stop()
+        self.query_one("#zfs-table", DataTable).focus()
 
     @on(Input.Changed, "#zfs-key")
     def _key_typed(self, event: Input.Changed) -> None:
         event.stop()
-        self._help(event.value.strip())
+        self._help()
+
+    def _row_values(self, key: str) -> None:
+        pool = self.pool()
+        node = self.node()
+        rows = zedit.pool_rows(pool) if node == POOL_NODE else zedit.rows(pool, node)
+        row = next((r for r in rows if r.key == key), None)
+        self.query_one("#zfs-key", Input).value = key
+        value = self.query_one("#zfs-value", Input)
+        value.value = row.value if row is not None and row.value is not None else ""
+        value.cursor_position = len(value.value)
 
     @on(DataTable.RowHighlighted, "#zfs-table")
     def _row(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
-        key = event.row_key.value
-        if key is None:
-            return
-        self.query_one("#zfs-key", Input).value = key
-        self.query_one("#zfs-value", Input).value = toml_literal(dict(self.items()).get(key))
+        if event.row_key.value is not None and self.query_one("#zfs-table").has_focus:
+            self._row_values(event.row_key.value)
 
-    def _store(self, pool: dict[str, Any], key: str, value: Any | None) -> None:
-        if self.group == "settings":
-            target = pool
-        else:
-            target = dict(pool.get(self.group) or {})
-            pool[self.group] = target
-        if value is None:
-            target.pop(key, None)
-        else:
-            target[key] = value
-        if self.group != "settings" and not target:
-            pool.pop(self.group, None)
+    @on(DataTable.RowSelected, "#zfs-table")
+    def _row_enter(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self._row_values(event.row_key.value)
+            self.query_one("#zfs-value", Input).focus()
+
+    @on(Button.Pressed, "#zfs-pick")
+    def _pick(self) -> None:
+        node = self.node()
+        kind = zedit.kind_of(self.pool(), node) or "filesystem"
+
+        def picked(name: str | None) -> None:
+            if name:
+                self._row_values(name)
+                self.query_one("#zfs-value", Input).focus()
+
+        self.app.push_screen(PropertyPicker(node, kind), picked)
+
+    @on(Input.Submitted, "#zfs-key")
+    def _key_done(self) -> None:
+        self.query_one("#zfs-value", Input).focus()
 
     @on(Input.Submitted, "#zfs-value")
     @on(Button.Pressed, "#zfs-set")
     async def _set(self) -> None:
         key = self.query_one("#zfs-key", Input).value.strip()
-        note = self.query_one("#zfs-note", Static)
         if not key:
-            note.update(Text("✗ give the key a name", style="red"))
-            note.display = True
+            self._note("✗ name the property first (Pick… lists them)")
             return
-        value, msg = parse_literal(self.query_one("#zfs-value", Input).value.strip())
-        if value is None:
-            note.update(Text(f"✗ {msg}", style="red"))
-            note.display = True
+        text = self.query_one("#zfs-value", Input).value
+        if not text.strip():
+            self._note("✗ give a value, or press Inherit / default to unset it")
             return
+        await self._apply(key, zedit.value_from_text(text))
+
+    @on(Button.Pressed, "#zfs-unset")
+    async def _unset(self) -> None:
+        key = self.query_one("#zfs-key", Input).value.strip()
+        if key == "pool":
+            self._note("✗ the pool needs a name; type a new one and Set")
+            return
+        if key:
+            await self._apply(key, None)
+
+    async def _apply(self, key: str, value: Any) -> None:
+        node = self.node()
+        try:
+            pool = zedit.set_value(self.pool(), None if node == POOL_NODE else node, key, value)
+        except ValueError as err:
+            self._note(f"✗ {err}")
+            return
+        await self._store(pool)
+        self._row_values(key)
+
+    @on(Button.Pressed, "#zfs-add")
+    async def do_add(self) -> None:
+        await self._add(volume=False)
+
+    @on(Button.Pressed, "#zfs-add-volume")
+    async def do_add_volume(self) -> None:
+        await self._add(volume=True)
+
+    async def _add(self, *, volume: bool) -> None:
         pool = self.pool()
-        self._store(pool, key, value)
-        await self.wiz.edit(self.path, pool)
-        self.load_values()
-        if msg:
-            note.update(Text(f"⚠ {msg}", style="yellow"))
-            note.display = True
+        node = self.node()
+        if zedit.kind_of(pool, node) == "volume":
+            return
+        parent = zedit.pool_name(pool) if node == POOL_NODE else node
+
+        def check(name: str) -> str | None:
+            try:
+                zedit.add(pool, name, volume=volume)
+            except ValueError as err:
+                return str(err)
+            return None
+
+        async def done(name: str | None) -> None:
+            if name:
+                self.current = name
+                await self._store(zedit.add(self.pool(), name, volume=volume))
+
+        what = "volume (a block device, e.g. for swap; 1GiB, change size below)" if volume else (
+            "dataset (a file system); its parents are made as needed")  # fmt: skip
+        self.app.push_screen(
+            NameModal("Add a volume" if volume else "Add a dataset", parent + "/",
+                      f"The new {what}. Full name, inside {parent}:", check), done)  # fmt: skip
+
+    @on(Button.Pressed, "#zfs-rename")
+    async def do_rename(self) -> None:
+        pool = self.pool()
+        node = self.node()
+        if node == POOL_NODE:
+            return
+        root = node == zedit.pool_name(pool)
+
+        def check(name: str) -> str | None:
+            try:
+                zedit.rename(pool, node, name)
+            except ValueError as err:
+                return str(err)
+            return None
+
+        async def done(name: str | None) -> None:
+            if name and name != node:
+                self.current = name
+                await self._store(zedit.rename(self.pool(), node, name))
+
+        hint = (
+            "The pool's new name; every dataset is renamed with it."
+            if root
+            else "The new full name; what is inside it moves along, and bootfs follows."
+        )
+        self.app.push_screen(NameModal(f"Rename {node}", node, hint, check), done)
 
     @on(Button.Pressed, "#zfs-remove")
-    async def _remove(self) -> None:
-        key = self.query_one("#zfs-key", Input).value.strip()
+    async def do_remove(self) -> None:
+        from ..dialogs import ConfirmModal
+
         pool = self.pool()
-        if key in dict(self.items()):
-            self._store(pool, key, None)
-            await self.wiz.edit(self.path, pool)
-            self.load_values()
+        node = self.node()
+        if node == POOL_NODE or node == zedit.pool_name(pool):
+            return
+        gone = zedit.subtree(pool, node)
+        inside = [n for n in gone if n != node]
+        message = f"Remove {node}" + (
+            f" and the {len(inside)} inside it ({', '.join(inside[:4])}"
+            f"{', …' if len(inside) > 4 else ''})" if inside else "")  # fmt: skip
+        message += " from the pool? Their properties go with them."
+
+        async def answered(answer: str | None) -> None:
+            if answer == "yes":
+                self.current = node.rsplit("/", 1)[0]
+                await self._store(zedit.remove(self.pool(), node))
+
+        answers = [("Remove", "yes", "error"), ("Cancel", "no", "default")]
+        self.app.push_screen(ConfirmModal("Remove the dataset?", message, answers), answered)
 
 
 class ZfsForm(StepForm):
     step = "zfs"
-    heading = "ZFS — the pool's settings"
+    heading = "ZFS — the pool's datasets"
 
     def sections(self) -> ComposeResult:
         yield PartPicker(id="zfs-picker", only="zfs")
