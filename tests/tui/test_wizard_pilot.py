@@ -753,3 +753,27 @@ async def test_dialog_buttons_stay_on_screen_at_80x24() -> None:
         box = app.screen.query_one(".dialog-box").region
         for button in app.screen.query(Button):
             assert box.y < button.region.y < box.bottom - 1 and button.region.bottom <= 24
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_build_steps_table_gives_titles_the_free_width(tui_work: Path,
+                                                             size: tuple[int, int]) -> None:
+    """The step titles are long ("Make the ext4 filesystem for the root partition, …"): the
+    table takes most of the row beside the log, and its title column all the table's width
+    the state, number and time columns leave (at 120×40 it once cut them to 22 columns)."""
+    from textual.widgets.data_table import ColumnKey
+
+    from diskwright.tui.screens.build import StepsTable
+
+    app = WizardApp(draft=preset_draft("vm-disk", tui_work), step="build", frozen=True)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(StepsTable)
+        title = table.columns[ColumnKey("title")]
+        others = sum(c.get_render_width(table) for k, c in table.columns.items()
+                     if k != ColumnKey("title"))
+        free = table.content_region.width - table.styles.scrollbar_size_vertical - others
+        assert title.get_render_width(table) >= free - 1
+        assert title.width >= 34, title.width
+        panes = app.screen.query_one("#build-panes").content_region.width
+        assert size == (80, 24) or table.outer_size.width >= panes * 0.55
