@@ -189,6 +189,10 @@ COMPRESSION_HELP: dict[str, str] = {
     "zstd": "fast to compress and decompress; the usual choice for SD-card images",
     "xz": "smaller than zstd, much slower",
 }
+CLUSTER_HELP: dict[str, str] = {
+    "zlib": "every qcow2 reader opens it (QEMU, VirtualBox, libvirt tools); one core, slow",
+    "zstd": "about 5x faster to write, same size; QEMU 5.1+ reads it, most others do not",
+}
 REGISTRATION_HELP: dict[str, str] = {
     "auto": "in the image when a partition holds /, else in a file beside the output",
     "image": "/nix-path-registration in the root filesystem (like make-ext4-fs)",

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Input, Select, Static
 from wizard_helpers import (
     REPO,
     field,
@@ -777,3 +777,29 @@ async def test_build_steps_table_gives_titles_the_free_width(tui_work: Path,
         assert title.width >= 34, title.width
         panes = app.screen.query_one("#build-panes").content_region.width
         assert size == (80, 24) or table.outer_size.width >= panes * 0.55
+
+
+async def test_qcow2_cluster_compression_field(tui_work: Path) -> None:
+    """Clusters (compression_type) shows for qcow2-compressed only; zstd reaches the plan;
+    leaving the format drops the option the profile would refuse."""
+    draft = preset_draft("vm-disk", tui_work, tui_work / "root")
+    app = WizardApp(draft=draft, step="output", frozen=True)
+    b = ("disks", 0, "output")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert not app.screen.query("#form-output #f-disks-0-output-compression-type")
+        field(app, "output", (*b, "format")).query_one(Select).value = "qcow2-compressed"
+        await settle(pilot)
+        clusters = field(app, "output", (*b, "compression_type")).query_one(Select)
+        assert clusters.value == "zlib"
+        clusters.value = "zstd"
+        await settle(pilot)
+        assert app.draft.get((*b, "compression_type")) == "zstd"
+        assert "compression_type=zstd" in app.analysis.script
+        assert not app.analysis.model_errors
+        assert not [e for e in app.analysis.check_errors if "output" in str(e)]
+        field(app, "output", (*b, "format")).query_one(Select).value = "qcow2"
+        await settle(pilot)
+        assert "compression_type" not in app.draft.get(b)
+        assert not app.screen.query("#form-output #f-disks-0-output-compression-type")
+        assert not app.analysis.model_errors, app.analysis.model_errors

@@ -13,14 +13,15 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Checkbox, Label, Static
 
 from ..dialogs import PathModal
-from ..model import COMPRESSION_HELP, FORMAT_HELP, Analysis
+from ..model import CLUSTER_HELP, COMPRESSION_HELP, FORMAT_HELP, Analysis
 from ..widgets import ChoiceField, Field, TextField, Tick
 from .base import Section, StepForm
 
 
 class OutputSection(Section):
     def signature(self) -> Any:
-        return tuple((d.get("name"), d.get("output", {}).get("compression"))
+        return tuple((d.get("name"), d.get("output", {}).get("compression"),
+                      d.get("output", {}).get("format") == "qcow2-compressed")
                      for d in self.draft.disks)
 
     def build(self) -> ComposeResult:
@@ -35,6 +36,10 @@ class OutputSection(Section):
                 yield Static("", id=f"out-abs-{d}", classes="dim inline-note")
             yield ChoiceField((*b, "format"), "Format", [(f, f) for f in FORMAT_HELP],
                               out.get("format", "raw"), explain=FORMAT_HELP)
+            if out.get("format") == "qcow2-compressed":
+                yield ChoiceField((*b, "compression_type"), "Clusters",
+                                  [(c, c) for c in CLUSTER_HELP],
+                                  out.get("compression_type", "zlib"), explain=CLUSTER_HELP)
             yield ChoiceField((*b, "compression"), "Compression",
                               [(c, c) for c in COMPRESSION_HELP],
                               out.get("compression", "none"), explain=COMPRESSION_HELP)
@@ -72,7 +77,17 @@ class OutputSection(Section):
                                        base=self.draft.base_dir), picked)
 
     async def on_field_edited(self, event: Field.Edited) -> None:
-        if event.path[-1] == "compression":
+        qcow2c = "qcow2-compressed"
+        if event.path[-1] == "format" and qcow2c in (event.value, self.draft.get(event.path)):
+            # the Clusters field comes and goes with qcow2-compressed, and the profile
+            # refuses compression_type and parallel_writes on any other format
+            event.stop()
+            out = self.draft.get(event.path[:-1])
+            if event.value != qcow2c and isinstance(out, dict):
+                for key in ("compression_type", "parallel_writes"):
+                    out.pop(key, None)
+            await self.wiz.edit(event.path, event.value, structural=True)
+        elif event.path[-1] == "compression":
             event.stop()
             if event.value == "none":
                 self.draft.set((*event.path[:-1], "compression_level"), None)
