@@ -281,10 +281,10 @@ def scan_tree(
                 elif kind == S_IFLNK:
                     own.symlinks += 1
                     own.symlink_bytes += st.st_size
-                    links.append(rel)
+                    links.append(f"{key}/{name}" if key else name)
                 else:
                     own.specials += 1
-                    special.append(rel)
+                    special.append(f"{key}/{name}" if key else name)
                 seen += 1
                 if seen % 2048 == 0:
                     if cancel is not None and cancel.is_set():
