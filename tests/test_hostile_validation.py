@@ -191,3 +191,18 @@ def test_name_checks_read_the_scan_not_the_tree(tmp_path: Path, fs: str,
             return
     assert any(e.field == "disks[0].partitions[1].mount_point" and bad in e.problem
                for e in errors), errors
+
+
+def test_scan_records_where_links_and_special_files_are(tmp_path: Path) -> None:
+    """The vfat check trusts Scan.links/special: they name exactly those entries."""
+    import os
+
+    from diskwright.core.scan import scan_tree
+
+    root = tree(tmp_path)
+    (root / "boot/EFI/sub").mkdir()
+    (root / "boot/EFI/sub/f").write_text("x")
+    (root / "boot/EFI/ln").symlink_to("x.efi")
+    os.mkfifo(root / "etc/fifo")
+    s = scan_tree(root)
+    assert s.links == ["boot/EFI/ln"] and s.special == ["etc/fifo"]
