@@ -31,7 +31,7 @@ from ..cpio import Tree, write_gzip
 from ..errors import BuildFailed, ToolMissing
 
 # Bump when the layout of the initramfs changes in a way the init hash misses.
-KIT_FORMAT = 2  # 2: systemd-udevd for whole-disk pools
+KIT_FORMAT = 3  # 2: systemd-udevd for whole-disk pools; 3: its rules in /usr/lib/udev
 
 # Debian packages that live in the `contrib` component.
 CONTRIB_PACKAGES = frozenset({"zfs-dkms", "zfsutils-linux"})
@@ -56,7 +56,15 @@ VM_MODULES = ("zfs", "virtio_pci", "virtio_blk")
 UDEVADM = "udevadm"  # multi-call: systemd-udevd is a link to it
 UDEV_PACKAGE = "udev"
 UDEV_RULES = ("50-udev-default.rules", "60-block.rules", "60-persistent-storage.rules")
-UDEV_RULE_DIRS = (Path("/lib/udev/rules.d"), Path("/usr/lib/udev/rules.d"))
+UDEV_RULE_DIRS = (Path("/usr/lib/udev/rules.d"), Path("/lib/udev/rules.d"))
+# Where udevd reads its rules depends on how it was built: systemd 252 (Debian
+# 12) reads /lib/udev/rules.d, systemd 257 (Debian 13, which dropped split-usr)
+# only /usr/lib/udev/rules.d. A rule in the wrong one is silently not there:
+# udevd 257 then writes an empty database entry for every device (no links, no
+# ID_* properties), and zpool create's wait for the links of the partition it
+# made ends in ENODEV. So the guest is merged-/usr like both hosts: the rules
+# live in /usr/lib/udev and /lib/udev is a link to it.
+UDEV_DIR = "usr/lib/udev"
 SBIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # The guest's /init. It never changes per host: host specifics (module list,
@@ -484,8 +492,11 @@ def _assemble(src: _Sources, tools: dict[str, Path], workdir: Path) -> Tree:
     for rule in UDEV_RULES:
         for rules_dir in UDEV_RULE_DIRS:
             if (rules_dir / rule).is_file():
-                tree.file(f"lib/udev/rules.d/{rule}", (rules_dir / rule).read_bytes())
+                tree.file(f"{UDEV_DIR}/rules.d/{rule}", (rules_dir / rule).read_bytes())
                 break
+        else:  # without its rules udevd makes no links, and whole-disk pools fail later
+            raise ToolMissing(f"udev rule {rule}", install_command([UDEV_PACKAGE]))
+    tree.symlink("lib/udev", f"/{UDEV_DIR}")
     tree.dir("run/udev")
     lib_dirs: list[str] = []
     for name, lib in sorted(libs.items()):
