@@ -994,3 +994,53 @@ def test_kit_without_udevadm_names_the_udev_package(monkeypatch: pytest.MonkeyPa
         with pytest.raises(ToolMissing) as e:
             kit._tool_paths()
         assert e.value.tool == "diskwright-no-such-udevadm"
+
+
+def test_kit_without_a_udev_rule_names_the_udev_package(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Without its rules udevd makes no /dev/disk links: the kit refuses, naming the package."""
+    from diskwright.core.errors import ToolMissing
+    from diskwright.core.zfs import kit
+
+    if _kit_skip():
+        pytest.skip(_kit_skip() or "")
+    monkeypatch.setattr(kit, "UDEV_RULE_DIRS", (tmp_path / "no-rules",))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with pytest.raises(ToolMissing) as e:
+        kit.build_kit(force=True)
+    assert e.value.tool == f"udev rule {kit.UDEV_RULES[0]}"
+    assert "udev" in e.value.hint
+    assert not any((tmp_path / "cache").rglob("initramfs.gz"))
+
+
+@pytest.mark.zfs
+def test_udev_in_the_vm_applies_its_rules(kit: Any, tmp_path: Path) -> None:
+    """udevd in the helper VM finds the host's rules and gives a disk its ID and links.
+
+    systemd 257 (Debian 13) reads rules only from /usr/lib/udev/rules.d; with them
+    elsewhere it ran rule-less, every device got an empty entry and whole-disk
+    `zpool create` ended in ENODEV waiting for the links of the partition it made.
+    """
+    from diskwright.core.zfs.vm import VmDisk, run_job
+
+    disk = tmp_path / "probe.raw"
+    with disk.open("wb") as f:
+        f.truncate(64 * MiB)
+    job = """set -eu
+/lib/systemd/systemd-udevd --daemon --resolve-names=never
+udevadm trigger --action=add --subsystem-match=block
+udevadm settle --timeout=30
+udevadm info -q property "$(readlink -f /dev/disk/by-id/virtio-probe)" | sed 's/^/@@ /'
+"""
+    lines: list[str] = []
+    result = asyncio.run(
+        run_job(kit, job, [VmDisk(disk, "probe")], None, 300,
+                lambda stream, line: lines.append(line) if stream == "job" else None,
+                workdir=tmp_path)
+    )  # fmt: skip
+    assert result.ok, result.reason + "\n" + "\n".join(result.last_lines)
+    props = dict(ln[3:].split("=", 1) for ln in lines if ln.startswith("@@ ") and "=" in ln)
+    assert props.get("ID_SERIAL") == "probe", props  # 60-persistent-storage.rules ran
+    assert "/dev/disk/by-id/virtio-probe" in props.get("DEVLINKS", "").split(), props
+    assert any(link.startswith("/dev/disk/by-path/") for link in props["DEVLINKS"].split())
