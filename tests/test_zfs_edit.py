@@ -176,3 +176,12 @@ def test_unknown_property_names_the_near_ones(tmp_path: Path, capsys: Any) -> No
     err = capsys.readouterr().err
     assert "zfs.datasets.tank/user/home.properties.recordsize" in err, err
     assert "power of two" in err and "Traceback" not in err
+
+
+def test_a_thick_volume_reserves_its_size() -> None:
+    """zfs create -V sets refreservation locally (measured in the helper VM); -s does not."""
+    assert row(POOL, "tank/swap", "refreservation").source_text == "set here"
+    sparse = edit.set_value(POOL, "tank/swap", "sparse", True)
+    assert row(sparse, "tank/swap", "refreservation").source == "default"
+    assert not any(r.key == "mount_point" for r in edit.rows(POOL, "tank/swap"))
+    assert row(POOL, "tank/swap", "size").value == "1GiB"

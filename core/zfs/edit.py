@@ -132,6 +132,10 @@ def lookup(pool: dict[str, Any], name: str, prop: str) -> Row:
         return _mountpoint(pool, name, about)
     if own is not None:
         return Row(prop, _text(own), "local", about=about)
+    vol = _table(pool, "volumes").get(name)
+    if prop == "refreservation" and isinstance(vol, dict) and not vol.get("sparse"):
+        # zfs create -V reserves the volume's whole size unless it is sparse (-s)
+        return Row(prop, "auto", "local", about=about + " (zfs create -V sets it)")
     inherits = catalog.inherit if catalog else is_user_property(prop)
     up = name
     while inherits and "/" in up:

@@ -56,6 +56,34 @@ def test_zfs_step(snap_compare: Any, snap_dir: Path, size: tuple[int, int]) -> N
                         run_before=settle)
 
 
+async def _zfs_home(pilot: Any) -> None:
+    """tank/user/home: its own values, the pool's inherited ones, and defaults."""
+    await settle(pilot)
+    tree = pilot.app.screen.query_one("#zfs-tree")
+    tree.focus()
+    await pilot.press("home")
+    for _ in range(tree.last_line + 1):
+        if tree.cursor_node is not None and tree.cursor_node.data == "tank/user/home":
+            break
+        await pilot.press("down")
+    await settle(pilot)
+
+
+async def _zfs_picker(pilot: Any) -> None:
+    """The property picker narrowed to "re" (must fit 80×24 with its buttons)."""
+    await _zfs_home(pilot)
+    pilot.app.screen.query_one("#zfs-pick").focus()
+    await pilot.press("enter", "r", "e")
+    await settle(pilot)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("then", [_zfs_home, _zfs_picker], ids=["inherited", "picker"])
+def test_zfs_dataset(snap_compare: Any, snap_dir: Path, size: tuple[int, int], then: Any) -> None:
+    assert snap_compare(wizard(snap_dir, "zfs", preset="zfs-root"), terminal_size=size,
+                        run_before=then)
+
+
 def _bad_label(draft: Draft) -> None:
     draft.set(("disks", 0, "partitions", 0, "label"), "boot part")
 

@@ -281,7 +281,6 @@ class ZfsSection(Section):
             yield Button("− Remove", id="zfs-remove", compact=True)
         yield Static("", id="zfs-heading", classes="subheading")
         table: DataTable[str] = DataTable(id="zfs-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns("property", "value", "source")
         yield table
         with Horizontal(classes="row"):
             yield Label("  Property", classes="flabel")
@@ -342,16 +341,21 @@ class ZfsSection(Section):
         table = found.first(DataTable)
         rows = zedit.pool_rows(pool) if node == POOL_NODE else zedit.rows(pool, node)
         keep = table.cursor_row
+        widths = self._widths(rows, table.size.width or self.size.width or 56)
         with table.prevent(DataTable.RowHighlighted):
-            table.clear()
+            table.clear(columns=True)
+            for title, width in zip(("property", "value", "source"), widths, strict=True):
+                table.add_column(title, width=width, key=title)
             for r in rows:
                 style = {"local": "bold", "inherited": "", "default": "dim", "unset": "dim"}
-                table.add_row(
+                cells = (
                     Text(r.key, style=style[r.source]),
                     Text(r.value if r.value is not None else "—", style=style[r.source]),
                     Text(r.source_text, style="italic" if r.source == "inherited" else "dim"),
-                    key=r.key,
                 )
+                for cell, width in zip(cells, widths, strict=True):
+                    cell.truncate(width, overflow="ellipsis")
+                table.add_row(*cells, key=r.key)
             if rows:
                 table.move_cursor(row=min(keep, len(rows) - 1), animate=False)
         kind = zedit.kind_of(pool, node)
@@ -372,6 +376,27 @@ class ZfsSection(Section):
         self.query_one("#zfs-add-volume", Button).disabled = kind == "volume"
 
     @staticmethod
+    def _widths(rows: list[zedit.Row], total: int) -> tuple[int, int, int]:
+        """Column widths that keep the source column whole ("inherited from tank/…"):
+        names and values give way first, cut with an ellipsis."""
+        room = max(total - 8, 36)  # cell padding and the scrollbar
+        key = max([len("property"), *(len(r.key) for r in rows)])
+        value = max([len("value"), *(len(r.value or "—") for r in rows)])
+        source = max([len("source"), *(len(r.source_text) for r in rows)])
+        key, value = min(key, 18), min(value, 14)
+        while key + value + source > room and (key > 12 or value > 8):
+            if key > 12:
+                key -= 1
+            else:
+                value -= 1
+        return key, value, max(min(source, room - key - value), 6)
+
+    def on_resize(self, event: Any) -> None:
+        if event.size.width != getattr(self, "_width", None):
+            self._width = event.size.width
+            self.load_values()
+
+    @staticmethod
     def _walk(node: TreeNode[str]) -> list[TreeNode[str]]:
         out: list[TreeNode[str]] = []
         for child in node.children:
@@ -385,7 +410,7 @@ class ZfsSection(Section):
         n_vol = sum(1 for e in entries if e.kind == "volume")
         plural = lambda n, w: f"{n} {w}{'' if n == 1 else 's'}"  # noqa: E731
         return (f"  {plural(n_ds, 'dataset')} · {plural(n_vol, 'volume')} · "
-                "a/v add · r rename · Del remove")  # fmt: skip
+                "keys on the tree: a v r Del")  # fmt: skip
 
     def _help(self) -> None:
         key = self.query_one("#zfs-key", Input).value.strip()
