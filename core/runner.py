@@ -491,8 +491,13 @@ class Runner:
                     captured.append(chunk)
                     continue
                 buf += chunk
-                *lines, buf = re.split(rb"\r\n|\r|\n", buf)
-                for raw in lines:
+                *pieces, buf = re.split(rb"(\r\n|\r|\n)", buf)
+                lines = list(zip(pieces[0::2], pieces[1::2], strict=True))
+                for i, (raw, end) in enumerate(lines):
+                    # a status line ended by a bare CR is overwritten by the next at once on
+                    # a terminal (mkfs.erofs 1.5 prints one per file): keep the last of a run
+                    if end == b"\r" and i + 1 < len(lines) and lines[i + 1][1] == b"\r":
+                        continue
                     self._line(step, raw, name)
             if buf:
                 self._line(step, buf, name)
@@ -517,7 +522,7 @@ class Runner:
             self._write_log(f"{step.capture}={value}")
 
     def _line(self, step: Step, raw: bytes, stream: str) -> None:
-        line = raw.decode("utf-8", "replace").rstrip()
+        line = _CSI.sub("", raw.decode("utf-8", "replace")).rstrip()
         if not line:
             return
         self._write_log(line)
@@ -585,6 +590,8 @@ def _close_transport(proc: asyncio.subprocess.Process) -> None:
         with contextlib.suppress(Exception):
             transport.close()
 
+
+_CSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # a terminal's cursor/erase codes ("\x1b[K")
 
 _GATE = 'IFS= read -r _dw_gate || exit 125\nexec </dev/null\nunset _dw_gate\n'
 

@@ -148,3 +148,19 @@ def test_run_and_build_on_one_output_do_not_collide(tmp_path: Path) -> None:
     assert not Path(reader.path).exists()
     assert run_cli("build", "--force", p).returncode == 0
     assert leftovers(tmp_path) == []
+
+
+def test_status_lines_overwritten_by_cr_are_shown_once(tmp_path: Path) -> None:
+    """A tool's \\r status lines (mkfs.erofs 1.5 prints one per file) reach the screen and the
+    log as a terminal would show them: the last of each run, without erase codes."""
+    tree(tmp_path)
+    p = profile(tmp_path)
+    status = "".join(f"\\r\\033[Kstatus-{i:03d}" for i in range(300))
+    env = fake_mkfs(tmp_path, f"printf 'first\\n{status}\\rafter\\n'")
+    r = run_cli("build", p, env=env)
+    assert r.returncode == 0, r.stderr
+    shown = r.stderr + r.stdout
+    log = (tmp_path / "out.img.log").read_text()
+    for text in (shown, log):
+        assert "first" in text and "after" in text and "status-299" in text
+        assert "status-001" not in text and "\x1b[K" not in text
