@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 from .closure import STORE_DIR, STORE_KEY, Closure
 from .errors import ProfileError
 from .layout import PartInfo, resolve
+from .outpaths import guard_step
 from .plan import And, Expr, Or, Step, Word, cmd, ws
 from .profile import Profile, Registration, SourceRef
 from .scan import Scan, ScanCancelled, Stats
@@ -720,17 +721,7 @@ def finish_steps(
     if scan is None or scan.closure is None or reg.beside is None:
         return [], [], []
     out = str(reg.beside)
-    guards = []
-    if not force:
-        guards.append(
-            Step(id="nix-registration-guard", title=f"Refuse to replace an existing {out}",
-                 phase="prepare",
-                 expr=Or(cmd("test", "!", "-e", out),
-                         cmd("sh", "-c",
-                             'echo "$1 exists; refusing to replace it (use --force)" >&2; exit 1',
-                             "guard", out)),
-                 weight=0.01)
-        )
+    guards = [guard_step("nix-registration-guard", out, force=force)]
     return guards, [(ws(REGISTRATION_FILE), out)], [out]
 
 

@@ -12,6 +12,8 @@ import os
 import stat
 from pathlib import Path
 
+from .plan import Or, Step, cmd
+
 FORBIDDEN = ("/dev", "/proc", "/sys")
 NAME_MAX = 255
 PATH_MAX = 4095
@@ -131,3 +133,22 @@ class OutputLock:
             pass
         os.close(self.fd)
         self.fd = -1
+
+
+def guard_step(step_id: str, out: str, *, force: bool, fields: tuple[str, ...] = ()) -> Step:
+    """The step that looks at an existing output before anything is built.
+
+    Always there, so a profile's plan has the same steps (and count) with or without
+    --force: without it an existing file stops the build; with it only a file may be
+    there to replace (a folder or device stops a printed plan that never ran preflight).
+    """
+    if force:
+        title = f"Check that an existing {out} is a file --force may replace"
+        why = 'echo "$1 exists and is not a file; --force replaces image files only" >&2; exit 1'
+        expr = Or(cmd("test", "!", "-e", out),
+                  Or(cmd("test", "-f", out), cmd("sh", "-c", why, "guard", out)))
+    else:
+        title = f"Refuse to replace an existing {out}"
+        why = 'echo "$1 exists; refusing to replace it (use --force)" >&2; exit 1'
+        expr = Or(cmd("test", "!", "-e", out), cmd("sh", "-c", why, "guard", out))
+    return Step(id=step_id, title=title, phase="prepare", expr=expr, weight=0.01, fields=fields)

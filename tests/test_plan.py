@@ -194,3 +194,31 @@ def test_step_lines_cover_each_steps_title_and_command(tmp_path: Path) -> None:
     assert lines[spans[0][1] - 1] == "true"
     assert lines[spans[1][1] - 1] == "DISKWRIGHT_EOF"
     assert lines[spans[2][0]: spans[2][1]] == ["# third", "echo hi"]
+
+
+def test_force_keeps_the_same_steps(workdir: Path) -> None:
+    """A profile's plan has the same steps with or without --force (one count everywhere:
+    the wizard said 33 while a rebuild with --force said 32); with --force the guard only
+    lets a file be replaced, so a printed plan run with sh stops at a folder."""
+    import json
+
+    from conftest import leftovers
+
+    profile = workdir / "vm-disk.toml"
+    plain_ids = [s["id"] for s in json.loads(run_cli("plan", profile, "--json").stdout)["steps"]]
+    forced = json.loads(run_cli("plan", profile, "--json", "--force").stdout)["steps"]
+    assert [s["id"] for s in forced] == plain_ids
+    guard = next(s for s in forced if s["id"] == "disk0-guard")
+    assert "--force may replace" in guard["title"]
+    for args in ((), ("--force",)):
+        dry = run_cli("build", profile, "--dry-run", *args)
+        assert dry.returncode == 0, dry.stderr
+        assert f"dry run: {len(plain_ids)} steps would write" in dry.stdout
+    (workdir / "vm-disk.qcow2").mkdir()
+    script = run_cli("plan", profile, "--force").stdout
+    r = subprocess.run(["sh", "-s"], input=script, text=True, capture_output=True,
+                       cwd=workdir, timeout=300)
+    assert r.returncode == 1
+    assert "vm-disk.qcow2 exists and is not a file; --force replaces image files only" in r.stderr
+    assert (workdir / "vm-disk.qcow2").is_dir() and not any((workdir / "vm-disk.qcow2").iterdir())
+    assert leftovers(workdir) == []

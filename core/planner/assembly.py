@@ -9,6 +9,7 @@ from .. import nix
 from ..boot import steps as boot
 from ..disk import assemble_steps, check_table_step, disk_file
 from ..fs import builder_for
+from ..outpaths import guard_step
 from ..output import output_steps
 from ..plan import And, Arg, Cmd, Or, Pipe, Plan, Step, Var, Word, cmd, ws
 from ..profile import Profile, Table
@@ -16,19 +17,6 @@ from ..scan import Scan
 from .contexts import contexts, needs_staging
 from .estimate import estimate
 from .staging import staging_steps
-
-
-def _guard(path: str) -> Or:
-    return Or(
-        cmd("test", "!", "-e", path),
-        cmd(
-            "sh",
-            "-c",
-            'echo "$1 exists; refusing to replace it (use --force)" >&2; exit 1',
-            "guard",
-            path,
-        ),
-    )
 
 
 def _tag(steps: list[Step], *fields: str) -> list[Step]:
@@ -52,18 +40,9 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
     outputs = [str(profile.resolve(d.output.path)) for d in profile.disks]
     workspace_parent = str(Path(outputs[0]).parent)
     steps: list[Step] = []
-    if not force:
-        for i, out in enumerate(outputs):
-            steps.append(
-                Step(
-                    id=f"disk{i}-guard",
-                    title=f"Refuse to replace an existing {out}",
-                    phase="prepare",
-                    expr=_guard(out),
-                    weight=0.01,
-                    fields=(f"disks[{i}].output.path",),
-                )
-            )
+    for i, out in enumerate(outputs):
+        steps.append(guard_step(f"disk{i}-guard", out, force=force,
+                                fields=(f"disks[{i}].output.path",)))
     reg_guards, reg_commit, reg_outputs = nix.finish_steps(profile, scan, force=force)
     # first of all, one build per output: `diskwright build` holds this lock itself (the
     # Runner skips the step); a printed plan run with `sh` takes it through the helper

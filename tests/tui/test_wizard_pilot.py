@@ -803,3 +803,49 @@ async def test_qcow2_cluster_compression_field(tui_work: Path) -> None:
         assert "compression_type" not in app.draft.get(b)
         assert not app.screen.query("#form-output #f-disks-0-output-compression-type")
         assert not app.analysis.model_errors, app.analysis.model_errors
+
+
+async def test_one_step_count_everywhere_with_or_without_force(tui_work: Path) -> None:
+    """The plan is one object and its step count one number: the preview's border, the
+    Review line, the Build step's Ready line and `diskwright build --dry-run` agree, and
+    ticking "Replace existing files" (--force) does not change it (it once went 33 → 32)."""
+    from diskwright.tui.widgets import PlanPanel
+
+    draft = preset_draft("vm-disk", tui_work)
+    draft.set(("disks", 0, "output", "path"), str(tui_work / "count.qcow2"))
+    saved = tui_work / "count.toml"
+    app = WizardApp(draft=draft, step="review", frozen=True)
+    counts: dict[str, set[int]] = {}
+
+    def note(what: str, text: str, pattern: str) -> None:
+        import re
+
+        m = re.search(pattern, text)
+        assert m, (what, text)
+        counts.setdefault(what, set()).add(int(m.group(1)))
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        app.screen.query_one("#path-input", Input).value = str(saved)
+        await pilot.press("enter")
+        await settle(pilot)
+        for force in (False, True):
+            app.set_force(force)
+            await app.goto("review")
+            await settle(pilot)
+            note("preview", str(app.screen.query_one(PlanPanel).border_title),
+                 r"Plan preview · (\d+) steps")
+            note("review", plain(app.screen.query_one("#review-problems")),
+                 r"the plan has (\d+) steps")
+            await app.goto("build")
+            await settle(pilot)
+            note("build", plain(app.screen.query_one("#build-status")), r"Ready: (\d+) steps")
+    assert saved.is_file()
+    for args in ((), ("--force",)):
+        r = subprocess.run([sys.executable, "-m", "diskwright.tui.cli", "build", str(saved),
+                            "--dry-run", *args], capture_output=True, text=True, cwd=tui_work)
+        assert r.returncode == 0, r.stderr
+        note("cli", r.stdout, r"dry run: (\d+) steps")
+    assert len({n for ns in counts.values() for n in ns}) == 1, counts
