@@ -1044,3 +1044,87 @@ udevadm info -q property "$(readlink -f /dev/disk/by-id/virtio-probe)" | sed 's/
     assert props.get("ID_SERIAL") == "probe", props  # 60-persistent-storage.rules ran
     assert "/dev/disk/by-id/virtio-probe" in props.get("DEVLINKS", "").split(), props
     assert any(link.startswith("/dev/disk/by-path/") for link in props["DEVLINKS"].split())
+
+
+@pytest.mark.zfs
+def test_edited_pool_builds_and_zfs_agrees_with_the_editor(
+    kit: Any, tmp_path: Path, example_root: Path
+) -> None:
+    """The wizard's tree edits (core/zfs/edit.py) on the example pool, built for real: the
+    datasets are the edited ones and `zfs get` reports every value the editor shows as set
+    here or inherited from <parent>, from the same place, and its defaults as defaults."""
+    from diskwright.core.zfs import edit
+    from diskwright.core.zfs.vm import VmDisk, run_job
+
+    data = copy.deepcopy(BASE)
+    data["source"]["path"] = "root"
+    pool = zfs(data)
+    pool = edit.add(pool, "tank/srv")
+    pool = edit.set_value(pool, "tank/srv", "recordsize", edit.value_from_text("1M"))
+    pool = edit.set_value(pool, "tank/srv", "quota", edit.value_from_text("2G"))
+    pool = edit.set_value(pool, "tank/srv", "canmount", "noauto")
+    pool = edit.add(pool, "tank/srv/www")
+    pool = edit.add(pool, "tank/swap", volume=True, size="64MiB")
+    pool = edit.rename(pool, "tank/user", "tank/people")
+    pool = edit.remove(pool, "tank/local")
+    pool = edit.rename(pool, "tank", "vault")
+    data["disks"][1]["partitions"][0]["zfs"] = pool
+    data["disks"] = data["disks"][1:]  # the pool disk alone: /boot lands in the pool too
+    write_profile(tmp_path, data)
+    (tmp_path / "root").symlink_to(example_root)
+    r = run_cli("build", tmp_path / "zfs-root.toml", "-v", timeout=900)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
+    job = """set -eu
+zpool import -d /dev/disk/by-id/virtio-disk-part1 -o readonly=on -N -R /mnt vault
+echo "@@ ZFS_LIST"
+zfs list -H -p -o name,type -r vault
+echo "@@ ZFS_GET"
+zfs get -H -o name,property,value,source all -r vault
+echo "@@ ZPOOL_GET"
+zpool get -H -p -o property,value all vault
+zpool export vault
+echo "@@ END"
+"""
+    lines: list[str] = []
+    disk = VmDisk(tmp_path / "zfs-root.root.qcow2", "disk", readonly=True, format="qcow2")
+
+    def keep(stream: str, line: str) -> None:
+        if stream == "job":
+            lines.append(line)
+
+    result = asyncio.run(run_job(kit, job, [disk], None, 300, keep, workdir=tmp_path))
+    assert result.ok, result.reason + "\n" + "\n".join(result.last_lines)
+    s = _sections(lines)
+    assert "END" in s
+    listed = dict(ln.split("\t") for ln in s["ZFS_LIST"])
+    assert listed == {e.name: e.kind.replace("root", "filesystem") for e in edit.entries(pool)}
+    release = zprops.release_of(ln.split("\t")[0] for ln in s["ZPOOL_GET"])
+    got = {(n, p): (v, src) for n, p, v, src in (ln.split("\t") for ln in s["ZFS_GET"])}
+    checked, wrong = 0, []
+    for entry in edit.entries(pool):
+        for row in edit.rows(pool, entry.name):
+            prop = zprops.FS_PROPERTIES.get(row.key)
+            if prop is None and not zprops.is_user_property(row.key):
+                continue  # mount_point, size, sparse: profile settings, not properties
+            if (entry.name, row.key) not in got or row.value is None:
+                if row.source not in ("default", "unset"):
+                    wrong.append((entry.name, row, "not in zfs get"))
+                continue
+            value, source = got[(entry.name, row.key)]
+            if row.source in ("local", "inherited") and row.value != "auto":
+                if not zprops.same_value(row.key, row.value, value, release=release):
+                    wrong.append((entry.name, row, value))
+            want = {"local": "local", "inherited": f"inherited from {row.origin}"}.get(
+                row.source, "default")  # fmt: skip
+            if prop is not None and prop.create_only:
+                want = "-"  # set-once properties show no source in zfs get
+            if row.key == "mountpoint" and row.source == "default" and value != row.value:
+                wrong.append((entry.name, row, value))
+            if source != want:
+                wrong.append((entry.name, row, value, source))
+            checked += 1
+    assert not wrong, "\n".join(map(str, wrong))
+    assert checked > 100
+    assert got[("vault/srv/www", "recordsize")] == ("1M", "inherited from vault/srv")
+    assert got[("vault/srv/www", "quota")][1] == "default"  # quota is not inherited
+    assert got[("vault/srv/www", "canmount")] == ("on", "default")

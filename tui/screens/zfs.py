@@ -409,8 +409,7 @@ class ZfsSection(Section):
         n_ds = sum(1 for e in entries if e.kind == "filesystem")
         n_vol = sum(1 for e in entries if e.kind == "volume")
         plural = lambda n, w: f"{n} {w}{'' if n == 1 else 's'}"  # noqa: E731
-        return (f"  {plural(n_ds, 'dataset')} · {plural(n_vol, 'volume')} · "
-                "keys on the tree: a v r Del")  # fmt: skip
+        return f"  {plural(n_ds, 'dataset')} · {plural(n_vol, 'volume')} · F1: the keys"
 
     def _help(self) -> None:
         key = self.query_one("#zfs-key", Input).value.strip()
