@@ -849,3 +849,29 @@ async def test_one_step_count_everywhere_with_or_without_force(tui_work: Path) -
         assert r.returncode == 0, r.stderr
         note("cli", r.stdout, r"dry run: (\d+) steps")
     assert len({n for ns in counts.values() for n in ns}) == 1, counts
+
+
+async def test_build_step_shows_a_steps_reported_bytes(tui_work: Path) -> None:
+    """A step that reports bytes (the ZFS helper VM's copy into the pool) moves the Step
+    bar and says how far it is on the current-step line; the events are the Runner's own
+    (tests/test_zfs.py has a real helper-VM build send them)."""
+    from textual.widgets import ProgressBar
+
+    from diskwright.core.runner import Progress, StepStarted
+
+    app = WizardApp(draft=preset_draft("vm-disk", tui_work), step="build", frozen=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        form = build_form(app)
+        assert form.plan is not None
+        step = form.plan.steps[3]
+        form._on_event(StepStarted(3, step))
+        form._on_event(Progress(step.id, 0.25, 0.1, 12 << 20, 48 << 20))
+        await pilot.pause()
+        line = plain(app.screen.query_one("#build-current")).rstrip()
+        assert line.startswith(f" 4/{len(form.plan.steps)} {step.title}")
+        assert line.endswith("— 12.0 MiB of 48.0 MiB"), line
+        assert app.screen.query_one("#step-bar", ProgressBar).progress == 0.25
+        form._on_event(Progress(step.id, 1.0, 0.2))  # the step's end: the bytes go
+        await pilot.pause()
+        assert "MiB of" not in plain(app.screen.query_one("#build-current"))

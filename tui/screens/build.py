@@ -422,12 +422,11 @@ class BuildForm(Vertical):
             self.query_one("#overall-bar", ProgressBar).update(progress=event.overall)
             self.query_one("#step-bar", ProgressBar).update(total=1.0,
                                                             progress=event.step_fraction)
-            if event.total and 0 <= self.current < n and event.step_fraction < 1.0:
-                step = self.plan.steps[self.current] if self.plan else None
-                title = step.title if step is not None else ""
-                self.query_one("#build-current", Static).update(
-                    f" {self.current + 1}/{n} {title} — {format_size(event.done or 0)} of "
-                    f"{format_size(event.total)}")
+            if self.plan is not None and 0 <= self.current < n:
+                line = f" {self.current + 1}/{n} {self.plan.steps[self.current].title}"
+                if event.total and event.step_fraction < 1.0:  # bytes while the step runs
+                    line += f" — {format_size(event.done or 0)} of {format_size(event.total)}"
+                self.query_one("#build-current", Static).update(line)
         elif isinstance(event, StepFinished):
             self._set_state(event.index, "done", event.seconds)
         elif isinstance(event, Finished):
