@@ -56,6 +56,7 @@ cleanup() {
     m="$root/${mounts[$i]}"
     mountpoint -q "$m" 2>/dev/null && { umount "$m" 2>/dev/null || umount -l "$m"; }
   done
+  mountpoint -q "$root" 2>/dev/null && { umount "$root" 2>/dev/null || umount -l "$root"; }
   if mount | grep -qF " $root/"; then
     say "WARNING: still mounted under $root:"; mount | grep -F " $root/" | tee -a "$log"
   elif [ "$keep" = 0 ] && [ -d "$root" ]; then
@@ -93,6 +94,9 @@ if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
   clean_chroot update-ca-certificates >>"$log" 2>&1
 fi
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+# The root is a mount point of its own, as / is on a real machine (systemd-repart 252
+# remounts / as MS_SLAVE before it copies files in, which fails on a plain chroot folder).
+mount --bind "$root" "$root"
 mount -t proc proc "$root/proc"
 mount --bind /sys "$root/sys"
 mount --bind /dev "$root/dev"
