@@ -801,16 +801,14 @@ def test_build_disks_and_labels(built: Path, example_root: Path, tmp_path: Path)
 @pytest.mark.zfs
 def test_whole_disk_pool_grows_with_its_disk(built: Path, kit: Any, tmp_path: Path) -> None:
     """The root qcow2 grown by 1 GiB: ZFS sees the room (whole_disk) and the pool takes it."""
+    from diskwright.core.zfs.job import udev_start
     from diskwright.core.zfs.vm import VmDisk, run_job
 
     disk = tmp_path / "grown.qcow2"
     shutil.copy(built / "zfs-root.root.qcow2", disk)
     subprocess.run(["qemu-img", "resize", "-q", str(disk), "+1G"], check=True)
     dev = "/dev/disk/by-id/virtio-disk-part1"  # online -e names the whole disk, as zed does
-    job = f"""set -eu
-/lib/systemd/systemd-udevd --daemon --resolve-names=never
-udevadm trigger --action=add --subsystem-match=block
-udevadm settle --timeout=30
+    job = "set -eu\n" + "\n".join(udev_start("disk")) + f"""
 zpool import -d {dev} -N tank
 echo "@@ BEFORE $(zpool list -Hp -o size,expandsize,autoexpand tank)"
 zpool online -e tank {dev.removesuffix("-part1")}

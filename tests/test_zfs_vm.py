@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import diskwright.core.zfs.vm as zvm
+from diskwright.core.zfs.job import udev_start
 from diskwright.core.zfs.kit import Kit, build_kit, kit_status
 from diskwright.core.zfs.vm import JobResult, VmDisk, accel_probe, build_job_tar, run_job
 
@@ -231,6 +232,30 @@ echo exported
     assert "Dataset dwtest [ZPL]" in datasets, datasets
     assert "Dataset dwtest/data [ZPL]" in datasets, datasets
     assert len(files) == 3
+
+
+async def test_udev_in_the_vm_links_volumes_as_a_real_system(kit: Kit, tmp_path: Path) -> None:
+    """A volume made in the VM gets /dev/zvol/POOL/VOL from OpenZFS's own udev rule.
+
+    The kit carries 60-zvol.rules with zvol_id; udev_start() fails the job at once
+    if udevd applied no rules (systemd 257 reads none from /lib/udev).
+    """
+    disk = tmp_path / "pool.img"
+    _gpt_disk(disk, 128 * MiB)
+    job = "\n".join(
+        ["set -eu", *udev_start("pool"),
+         "zpool create -t dwtmp -O mountpoint=none dwtest /dev/disk/by-id/virtio-pool-part1",
+         "zfs create -V 16M dwtmp/vol",
+         "udevadm settle --timeout=30",
+         "v=/dev/zvol/dwtmp/vol",
+         "echo \"@@ $(readlink -f $v) $(udevadm info -q name $v)\"",
+         "zpool export dwtmp"]
+    ) + "\n"  # fmt: skip
+    lines = Lines()
+    result = await run_job(kit, job, [VmDisk(disk, "pool")], None, 240, lines, workdir=tmp_path)
+    assert result.ok, (result.reason, result.last_lines)
+    found = [line.split()[1:] for line in lines.job if line.startswith("@@ ")]
+    assert found and found[0][0].startswith("/dev/zd") and found[0][1].startswith("zd"), found
 
 
 async def test_failing_job_reports_its_rc_and_output(kit: Kit, tmp_path: Path) -> None:

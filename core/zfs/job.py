@@ -29,6 +29,30 @@ def by_id(serial: str, part: int | None = None) -> str:
     return f"/dev/disk/by-id/virtio-{serial}" + (f"-part{part}" if part else "")
 
 
+UDEV_NO_RULES = (
+    "diskwright: udevd in the helper VM applied no rules (the disk has no link of its own); "
+    "rebuild the kit: diskwright helper zfs-kit build --force"
+)
+
+
+def udev_start(serial: str) -> list[str]:
+    """Start udevd in the VM and wait until it has processed every block device.
+
+    The last line checks that udevd applied its rules (the disk has the by-id
+    link udev itself makes): a udevd that finds no rules leaves every device
+    unready, and `zpool create` on a whole disk would only say "failed to
+    detect device partitions" after 30 s.
+    """
+    link = by_id(serial).removeprefix("/dev/")
+    return [
+        "/lib/systemd/systemd-udevd --daemon --resolve-names=never",
+        "udevadm trigger --action=add --subsystem-match=block",
+        "udevadm settle --timeout=30",
+        f"udevadm info --query=symlink {q(by_id(serial))} | grep -q {q(link)} \\",
+        f"  || {{ echo {q(UDEV_NO_RULES)}; exit 1; }}",
+    ]
+
+
 def compat_files(pool: ZfsPool) -> dict[str, str]:
     """Feature-set files the pool's compatibility names, read from the host.
 
@@ -139,9 +163,7 @@ def build_script(pool: ZfsPool, ctx: JobContext) -> str:
             "",
             "# udev: zpool create on a whole disk writes ZFS's own GPT (partitions 1 and 9)",
             "# and waits until udev reports partition 1, so run udevd for it",
-            "/lib/systemd/systemd-udevd --daemon --resolve-names=never",
-            "udevadm trigger --action=add --subsystem-match=block",
-            "udevadm settle --timeout=30",
+            *udev_start(VDEV_SERIAL),
             "",
             "# the pool, owning the whole vdev disk (whole_disk=1: autoexpand can relabel it)",
         ]

@@ -31,7 +31,7 @@ from ..cpio import Tree, write_gzip
 from ..errors import BuildFailed, ToolMissing
 
 # Bump when the layout of the initramfs changes in a way the init hash misses.
-KIT_FORMAT = 3  # 2: systemd-udevd for whole-disk pools; 3: its rules in /usr/lib/udev
+KIT_FORMAT = 4  # 2: systemd-udevd for whole-disk pools; 3: its rules in /usr/lib/udev; 4: zvol
 
 # Debian packages that live in the `contrib` component.
 CONTRIB_PACKAGES = frozenset({"zfs-dkms", "zfsutils-linux"})
@@ -65,6 +65,10 @@ UDEV_RULE_DIRS = (Path("/usr/lib/udev/rules.d"), Path("/lib/udev/rules.d"))
 # made ends in ENODEV. So the guest is merged-/usr like both hosts: the rules
 # live in /usr/lib/udev and /lib/udev is a link to it.
 UDEV_DIR = "usr/lib/udev"
+# OpenZFS's own rule for what a pool's volumes look like on a real system
+# (/dev/zvol/POOL/VOL, made by its zvol_id helper), from zfsutils-linux like
+# zpool itself: taken with the helper where the host has both.
+ZFS_UDEV_RULES = (("60-zvol.rules", "zvol_id"),)
 SBIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # The guest's /init. It never changes per host: host specifics (module list,
@@ -496,7 +500,17 @@ def _assemble(src: _Sources, tools: dict[str, Path], workdir: Path) -> Tree:
                 break
         else:  # without its rules udevd makes no links, and whole-disk pools fail later
             raise ToolMissing(f"udev rule {rule}", install_command([UDEV_PACKAGE]))
-    tree.symlink("lib/udev", f"/{UDEV_DIR}")
+    for rule, helper in ZFS_UDEV_RULES:
+        rule_file = next((d / rule for d in UDEV_RULE_DIRS if (d / rule).is_file()), None)
+        prog = next((d.parent / helper for d in UDEV_RULE_DIRS if (d.parent / helper).is_file()),
+                    None)  # fmt: skip
+        if rule_file is None or prog is None:
+            continue
+        tree.file(f"{UDEV_DIR}/rules.d/{rule}", rule_file.read_bytes())
+        tree.file(f"{UDEV_DIR}/{helper}", prog.read_bytes(), 0o755)
+        for lib in _libraries(prog):
+            libs[str(lib)] = lib
+    tree.symlink("lib/udev", f"/{UDEV_DIR}")  # rules naming /lib/udev/zvol_id (Debian 12)
     tree.dir("run/udev")
     lib_dirs: list[str] = []
     for name, lib in sorted(libs.items()):
