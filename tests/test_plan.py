@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-from conftest import REPO, run_cli
+from conftest import REPO, leftovers, run_cli
 from imagecheck import blkid, cut, partitions
 
 from diskwright.core.plan import Arith, Plan, Step, Var, Word, cmd, render_arg, render_script, w
@@ -201,8 +201,6 @@ def test_force_keeps_the_same_steps(workdir: Path) -> None:
     the wizard said 33 while a rebuild with --force said 32); with --force the guard only
     lets a file be replaced, so a printed plan run with sh stops at a folder."""
     import json
-
-    from conftest import leftovers
 
     profile = workdir / "vm-disk.toml"
     plain_ids = [s["id"] for s in json.loads(run_cli("plan", profile, "--json").stdout)["steps"]]
