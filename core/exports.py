@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 
 from . import nix
 from .errors import ProfileError
-from .layout import PartInfo, disk_id, resolve
+from .layout import PartInfo, disk_id, resolve, writable_holder
 from .profile import GPT_TYPES, Profile, Role, Table, derive_uuid
 from .scan import Scan
 from .units import format_size, round_up
@@ -161,7 +161,7 @@ def guest(profile: Profile, scan: Scan | None = None) -> Guest:
         passno = 0 if part.rules.read_only else (1 if part.mount_point == "/" else 2)
         needed = part.mount_point in NEEDED or part.overlay is not None or any(
             i.part.overlay is not None
-            and nix.writable_holder(infos, i.part.overlay.writable) is info
+            and writable_holder(infos, i.part.overlay.writable) is info
             for i in infos
         )
         g.mounts.append(Mount(part.mount_point, dev.path, dev.spec, part.rules.fstype, tuple(opts),
@@ -183,7 +183,7 @@ def _overlay_mounts(infos: list[PartInfo], info: PartInfo) -> list[Mount]:
     lower = info.part.mount_point
     upper, work = f"{ov.writable}/store", f"{ov.writable}/work"
     out: list[Mount] = []
-    holder = nix.writable_holder(infos, ov.writable)
+    holder = writable_holder(infos, ov.writable)
     if ov.tmpfs:
         out.append(Mount(ov.writable, "tmpfs", "tmpfs", "tmpfs", ("mode=0755",), True,
                          comment="the overlay's writable layer (lost at reboot)"))

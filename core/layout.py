@@ -146,3 +146,19 @@ def orphan_files(profile: Profile) -> list[FileMapping]:
     infos = resolve(profile)
     placed = {id(f) for info in infos for f in info.files}
     return [f for f in profile.source.files if id(f) not in placed]
+
+
+def writable_holder(infos: list[PartInfo], path: str) -> PartInfo | None:
+    """The partition mounted deepest at or above `path` in the guest."""
+    best: tuple[int, PartInfo] | None = None
+    p = PurePosixPath(path)
+    for info in infos:
+        mp = info.part.mount_point
+        if mp is None:
+            continue
+        m = PurePosixPath(mp)
+        if m == p or m in p.parents:
+            depth = len(m.parts)
+            if best is None or depth > best[0]:
+                best = (depth, info)
+    return best[1] if best else None

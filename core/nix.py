@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from .closure import STORE_DIR, STORE_KEY, Closure
 from .errors import ProfileError
@@ -35,6 +36,9 @@ from .profile import Profile, Registration, SourceRef
 from .scan import Scan, ScanCancelled, Stats
 from .storecache import PathScan, scan_store_path
 from .tools import which
+
+if TYPE_CHECKING:  # hints only: the filesystems' context sits above Nix
+    from .fs.base import PartCtx
 
 REGISTRATION_TARGET = "/nix-path-registration"
 REGISTRATION_MODE = "0644"
@@ -451,10 +455,9 @@ def extra_tops(profile: Profile, scan: Scan | None, info: PartInfo) -> set[str]:
 
 
 def check(profile: Profile, scan: Scan | None) -> list[ProfileError]:
-    """What a closure source (and an overlay) needs beyond the model."""
+    """What a closure source needs beyond the model."""
     errors: list[ProfileError] = []
     infos = resolve(profile)
-    errors += _check_overlays(profile, infos)
     if not profile.source.closure:
         return errors
     if scan is None or scan.closure is None:
@@ -540,41 +543,6 @@ def check(profile: Profile, scan: Scan | None) -> list[ProfileError]:
                              "create it or choose another path")
             )
     return errors
-
-
-def _check_overlays(profile: Profile, infos: list[PartInfo]) -> list[ProfileError]:
-    errors = []
-    for info in infos:
-        ov = info.part.overlay
-        if ov is None:
-            continue
-        holder = writable_holder(infos, ov.writable)
-        if holder is not None and holder.part.rules.read_only and not ov.tmpfs:
-            errors.append(
-                ProfileError(
-                    f"{info.where}.overlay.writable",
-                    f"{ov.writable} is on {holder.where} ({holder.part.filesystem}), "
-                    "which is read-only",
-                    "mount a writable volume (ext4) at it, or set tmpfs = true",
-                )
-            )
-    return errors
-
-
-def writable_holder(infos: list[PartInfo], path: str) -> PartInfo | None:
-    """The partition mounted deepest at or above `path` in the guest."""
-    best: tuple[int, PartInfo] | None = None
-    p = PurePosixPath(path)
-    for info in infos:
-        mp = info.part.mount_point
-        if mp is None:
-            continue
-        m = PurePosixPath(mp)
-        if m == p or m in p.parents:
-            depth = len(m.parts)
-            if best is None or depth > best[0]:
-                best = (depth, info)
-    return best[1] if best else None
 
 
 # ------------------------------------------------------------------ plan steps
@@ -732,11 +700,78 @@ def sources(scan: Scan | None) -> list[str]:
     return [str(scan.closure.store_dir)]
 
 
+# ------------------------------------------------------------------ the source interface
+
+
+class ClosureSource:
+    """A Nix closure (with or without a tree) as core.source.ImageSource: the planner's one door
+    into Nix — what staging links and adds, the registration, its checks and steps."""
+
+    def __init__(self, profile: Profile, scan: Scan | None) -> None:
+        self.profile = profile
+        self.scan = scan
+
+    @property
+    def has_tree(self) -> bool:
+        return self.scan is not None and (
+            self.profile.source_root() is not None or has_closure(self.scan)
+        )
+
+    def physical(self, tree_path: str) -> str | None:
+        return physical(self.profile, self.scan, tree_path)
+
+    def stages(self, info: PartInfo) -> bool:
+        return stages_closure(info, self.scan)
+
+    def made_by_staging(self, tree_path: str) -> bool:
+        return synthetic_under(self.scan, tree_path)
+
+    def fills(self, tree_path: str) -> bool:
+        return is_closure_dir(self.scan, tree_path)
+
+    def fill_steps(self, sid: str, target: Word) -> list[Step]:
+        assert self.scan is not None
+        return link_closure_steps(sid, self.scan, target)
+
+    def extra_stats(self, info: PartInfo) -> Stats:
+        return registration_stats(self.profile, self.scan, info)
+
+    def extra_tops(self, info: PartInfo) -> set[str]:
+        return extra_tops(self.profile, self.scan, info)
+
+    def stage_steps(self, ctx: PartCtx) -> list[Step]:
+        if registration_plan(self.profile).image_key != ctx.info.key or not has_closure(
+            self.scan
+        ):
+            return []
+        assert isinstance(ctx.src, Word)
+        return registration_stage_steps(ctx.info.key, ctx.src, ctx.epoch)
+
+    def check(self) -> list[ProfileError]:
+        return check(self.profile, self.scan)
+
+    def prepare_steps(self) -> list[Step]:
+        return prepare_steps(self.profile, self.scan)
+
+    def unstage_steps(self, staged_keys: list[str]) -> list[Step]:
+        return unstage_steps(self.profile, self.scan, staged_keys)
+
+    def finish_steps(
+        self, *, force: bool
+    ) -> tuple[list[Step], list[tuple[Word, str]], list[str]]:
+        return finish_steps(self.profile, self.scan, force=force)
+
+    def read_folders(self) -> list[str]:
+        root = self.profile.source_root()
+        return ([str(root)] if root else []) + sources(self.scan)
+
+
 __all__ = [
     "INSTALL_HINT",
     "REGISTRATION_TARGET",
     "STORE_DIR",
     "Closure",
+    "ClosureSource",
     "check",
     "physical",
     "resolve_closure",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from .. import nix
 from ..boot import steps as boot
 from ..disk import assemble_steps, check_table_step, disk_file
 from ..fs import builder_for
@@ -14,6 +13,7 @@ from ..output import output_steps
 from ..plan import And, Arg, Cmd, Or, Pipe, Plan, Step, Var, Word, cmd, ws
 from ..profile import Profile, Table
 from ..scan import Scan
+from ..source import image_source
 from .contexts import contexts, needs_staging
 from .estimate import estimate
 from .staging import staging_steps
@@ -37,13 +37,14 @@ def _layout_fields(profile: Profile, d: int) -> tuple[str, ...]:
 def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Plan:
     """The ordered steps that build every disk of the profile."""
     ctxs = contexts(profile, scan)
+    source = image_source(profile, scan)
     outputs = [str(profile.resolve(d.output.path)) for d in profile.disks]
     workspace_parent = str(Path(outputs[0]).parent)
     steps: list[Step] = []
     for i, out in enumerate(outputs):
         steps.append(guard_step(f"disk{i}-guard", out, force=force,
                                 fields=(f"disks[{i}].output.path",)))
-    reg_guards, reg_commit, reg_outputs = nix.finish_steps(profile, scan, force=force)
+    reg_guards, reg_commit, reg_outputs = source.finish_steps(force=force)
     # first of all, one build per output: `diskwright build` holds this lock itself (the
     # Runner skips the step); a printed plan run with `sh` takes it through the helper
     steps.insert(
@@ -58,17 +59,17 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
         ),
     )
     steps += _tag(reg_guards, "source")
-    steps += _tag(nix.prepare_steps(profile, scan), "source")
+    steps += _tag(source.prepare_steps(), "source")
     for ctx in ctxs:
-        if needs_staging(ctx.info, scan):
+        if needs_staging(ctx.info, source):
             w = ctx.info.where  # what lands in the partition, not how its filesystem is made
-            steps += _tag(staging_steps(profile, scan, ctx), "source",
+            steps += _tag(staging_steps(profile, scan, source, ctx), "source",
                           *(f"{w}.{k}" for k in ("mount_point", "contents", "empty", "overlay")))
     for ctx in ctxs:
         steps += _tag(builder_for(ctx.part.filesystem).steps(ctx), ctx.info.where)
     steps += _tag(boot.esp_steps(profile, scan), "boot")
     steps += _tag(
-        nix.unstage_steps(profile, scan, [c.info.key for c in ctxs if needs_staging(c.info, scan)]),
+        source.unstage_steps([c.info.key for c in ctxs if needs_staging(c.info, source)]),
         "source",
     )
     finals: list[Word] = []
@@ -129,7 +130,7 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
         # images + raw disks + converted outputs all sit in the workspace at once
         space_needed=sum(p.image for d in est.disks for p in d.parts)
         + sum(d.disk_bytes + d.output_bytes for d in est.disks),
-        sources=([str(profile.source_root())] if profile.source_root() else []) + nix.sources(scan),
+        sources=source.read_folders(),
     )
 
 

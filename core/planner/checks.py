@@ -6,13 +6,13 @@ import os
 import stat
 from pathlib import Path, PurePosixPath
 
-from .. import nix
 from ..boot import steps as boot
 from ..errors import ProfileError, ProfileErrors
 from ..fs import builder_for
-from ..layout import PartInfo, orphan_files, resolve
+from ..layout import PartInfo, orphan_files, resolve, writable_holder
 from ..profile import Profile, Table
 from ..scan import Scan
+from ..source import image_source
 from ..units import format_size, parse_size
 from .contexts import contexts
 from .estimate import estimate
@@ -113,7 +113,8 @@ def check_profile(profile: Profile, scan: Scan | None) -> list[ProfileError]:
                 "give a partition a mount point or contents that contains it",
             )
         )
-    errors += nix.check(profile, scan)
+    errors += _overlay_problems(infos)
+    errors += image_source(profile, scan).check()
     errors += boot.check(profile, scan)
     if errors:
         return errors
@@ -241,3 +242,23 @@ def validate(profile: Profile, scan: Scan | None) -> None:
     errors = check_profile(profile, scan)
     if errors:
         raise ProfileErrors(errors)
+
+
+def _overlay_problems(infos: list[PartInfo]) -> list[ProfileError]:
+    """An overlay's writable folder must sit on a writable filesystem (or be a tmpfs)."""
+    errors = []
+    for info in infos:
+        ov = info.part.overlay
+        if ov is None:
+            continue
+        holder = writable_holder(infos, ov.writable)
+        if holder is not None and holder.part.rules.read_only and not ov.tmpfs:
+            errors.append(
+                ProfileError(
+                    f"{info.where}.overlay.writable",
+                    f"{ov.writable} is on {holder.where} ({holder.part.filesystem}), "
+                    "which is read-only",
+                    "mount a writable volume (ext4) at it, or set tmpfs = true",
+                )
+            )
+    return errors

@@ -12,7 +12,6 @@ import os
 import threading
 from pathlib import Path, PurePosixPath
 
-from .. import nix
 from ..boot import steps as boot
 from ..fs.base import PartCtx
 from ..layout import PartInfo, resolve
@@ -20,6 +19,7 @@ from ..plan import Arg, ws
 from ..profile import Profile, Role
 from ..sample import Sample, sample
 from ..scan import BLOCK_SIZES, Scan, Stats
+from ..source import ImageSource, image_source
 
 
 def _file_stats(path: Path) -> Stats:
@@ -33,11 +33,9 @@ def _file_stats(path: Path) -> Stats:
     return st
 
 
-def needs_staging(info: PartInfo, scan: Scan | None = None) -> bool:
-    """Staged when nested mount points, extra files or a Nix closure shape the tree."""
-    return bool(
-        info.subtree is not None and (info.exclude or info.files or nix.stages_closure(info, scan))
-    )
+def needs_staging(info: PartInfo, src: ImageSource) -> bool:
+    """Staged when nested mount points, extra files or the source (a closure) shape the tree."""
+    return bool(info.subtree is not None and (info.exclude or info.files or src.stages(info)))
 
 
 _last: tuple[Profile, Scan | None, str, tuple[PartCtx, ...]] | None = None
@@ -61,38 +59,34 @@ def contexts(profile: Profile, scan: Scan | None) -> list[PartCtx]:
 def make_contexts(profile: Profile, scan: Scan | None) -> list[PartCtx]:
     """contexts() without the reuse."""
     out: list[PartCtx] = []
-    root = profile.source_root()
+    source = image_source(profile, scan)
     cpus = max(os.cpu_count() or 1, 1)
     for info in resolve(profile):
         stats = Stats()
         src: Arg | None = None
         top: tuple[str, ...] = ()
         dirents: tuple[int, ...] = ()
-        if (
-            info.subtree is not None
-            and scan is not None
-            and (root is not None or nix.has_closure(scan))
-        ):
+        if info.subtree is not None and scan is not None and source.has_tree:
             stats = scan.subtree(info.subtree, info.exclude)
             dirents = _dirent_bytes(scan, info.subtree, info.exclude)
-            stats.add(nix.registration_stats(profile, scan, info))
+            stats.add(source.extra_stats(info))
             names = scan.top_level(info.subtree)
             excluded_top = {
                 PurePosixPath(e).relative_to(info.subtree).parts[0] for e in info.exclude
             }
             top = tuple(names)
-            if needs_staging(info, scan):
+            if needs_staging(info, source):
                 src = ws(f"{info.key}.stage")
                 top = tuple(
                     sorted(
                         set(names)
                         | excluded_top
                         | _file_tops(info)
-                        | nix.extra_tops(profile, scan, info)
+                        | source.extra_tops(info)
                     )
                 )
             else:
-                src = nix.physical(profile, scan, info.subtree)
+                src = source.physical(info.subtree)
         elif info.subtree is not None and info.files:
             src = ws(f"{info.key}.stage")
             top = tuple(sorted(_file_tops(info)))

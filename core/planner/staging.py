@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from .. import nix
 from ..fs.base import PartCtx
 from ..plan import Expr, Or, Step, Word, cmd
 from ..profile import Profile
 from ..scan import Scan
+from ..source import ImageSource
 
 
-def staging_steps(profile: Profile, scan: Scan | None, ctx: PartCtx) -> list[Step]:
+def staging_steps(
+    profile: Profile, scan: Scan | None, source: ImageSource, ctx: PartCtx
+) -> list[Step]:
     """Hard-link farm of the subtree minus nested mount points, plus extra files.
 
     No file data is copied where hard links work; a copy (reflink where the
@@ -20,7 +22,6 @@ def staging_steps(profile: Profile, scan: Scan | None, ctx: PartCtx) -> list[Ste
     info = ctx.info
     assert isinstance(ctx.src, Word)
     stage = ctx.src
-    root = profile.source_root()
     steps: list[Step] = []
     sid = info.key
 
@@ -35,18 +36,18 @@ def staging_steps(profile: Profile, scan: Scan | None, ctx: PartCtx) -> list[Ste
 
     steps.append(st("stage-dir", f"Make the staging folder for the {info.spoken}",
                     cmd("mkdir", stage)))
-    has_tree = scan is not None and (root is not None or nix.has_closure(scan))
+    has_tree = source.has_tree
     if has_tree and scan is not None and scan.has_dir(info.subtree or "/"):
         # None: a folder only staging makes (a Nix closure's /nix/store and its parents)
-        sub = nix.physical(profile, scan, info.subtree or "/")
+        sub = source.physical(info.subtree or "/")
         n = 0
 
         def link_level(src_dir: str | None, rel: str) -> None:
             nonlocal n
             image_dir = str(PurePosixPath(info.subtree or "/") / rel) if rel else info.subtree
-            if nix.is_closure_dir(scan, image_dir or "/"):
+            if source.fills(image_dir or "/"):
                 n += 1
-                steps.extend(nix.link_closure_steps(f"{sid}-{n}", scan, _join(stage, rel)))
+                steps.extend(source.fill_steps(f"{sid}-{n}", _join(stage, rel)))
                 return
             names = scan.top_level(image_dir or "/")
             deeper = {
@@ -55,7 +56,7 @@ def staging_steps(profile: Profile, scan: Scan | None, ctx: PartCtx) -> list[Ste
                 if PurePosixPath(image_dir or "/") in PurePosixPath(e).parents
             }
             for x in names:  # folders holding the closure's path are made, then filled
-                if x not in deeper and nix.synthetic_under(scan, f"{image_dir}/{x}"):
+                if x not in deeper and source.made_by_staging(f"{image_dir}/{x}"):
                     deeper[x] = ""
             plain = [x for x in names if x not in deeper]
             target = _join(stage, rel)
@@ -76,7 +77,7 @@ def staging_steps(profile: Profile, scan: Scan | None, ctx: PartCtx) -> list[Ste
             for name, excl in sorted(deeper.items()):
                 child_rel = f"{rel}/{name}" if rel else name
                 child_image_path = str(PurePosixPath(image_dir or "/") / name)
-                child_src = nix.physical(profile, scan, child_image_path)
+                child_src = source.physical(child_image_path)
                 exists = scan.has_dir(child_image_path)
                 n += 1
                 child_image = str(PurePosixPath(image_dir or "/") / name)
@@ -112,9 +113,8 @@ def staging_steps(profile: Profile, scan: Scan | None, ctx: PartCtx) -> list[Ste
                 0.02,
             )
         )
-    if nix.registration_plan(profile).image_key == info.key and nix.has_closure(scan):
-        steps += nix.registration_stage_steps(sid, stage, ctx.epoch)
-    src_root = nix.physical(profile, scan, info.subtree or "/") if has_tree else None
+    steps += source.stage_steps(ctx)
+    src_root = source.physical(info.subtree or "/") if has_tree else None
     if src_root is not None and scan is not None and scan.has_dir(info.subtree or "/"):
         steps.append(
             st(
