@@ -84,7 +84,6 @@ class Preset:
             absolutize_source(src, self.path.parent)
         return data
 
-
     def demo_paths(self) -> list[str]:
         """The example's relative source entries that exist beside it (its demo tree, store…)."""
         src = self.data.get("source")
@@ -104,6 +103,15 @@ class Preset:
                 found.append(n)
         return found
 
+    def clashes(self, target: Path, *, with_demo: bool) -> list[Path]:
+        """What copying to profile file `target` would overwrite: asked before, never done.
+
+        The dialog and plain mode ask this first so the person can choose another
+        name, instead of learning it from a failed copy.
+        """
+        names = self.demo_paths() if with_demo else []
+        return [p for p in [target, *(target.parent / n for n in names)] if os.path.lexists(p)]
+
     def copy_to(self, dest: Path, *, with_demo: bool, name: str | None = None) -> Path:
         """Copy the example profile (its text as written, comments kept) into `dest`.
 
@@ -113,20 +121,44 @@ class Preset:
         without, the source points at a folder the user still has to choose.
         Refuses to overwrite anything, so a preset never clobbers the user's files.
         """
-        dest.mkdir(parents=True, exist_ok=True)
         target = dest / (name or new_profile_name(dest, self.name))
-        copies = [(self.path.parent / n, dest / n) for n in self.demo_paths()] if with_demo else []
-        for _, to in [(self.path, target), *copies]:
-            if os.path.lexists(to):
-                raise FileExistsError(str(to))
-        for frm, to in copies:
-            to.parent.mkdir(parents=True, exist_ok=True)
-            if frm.is_dir() and not frm.is_symlink():
-                shutil.copytree(frm, to, symlinks=True)
-            else:
-                shutil.copy2(frm, to, follow_symlinks=False)
-        shutil.copyfile(self.path, target)
+        clash = self.clashes(target, with_demo=with_demo)
+        if clash:
+            raise FileExistsError(str(clash[0]))
+        names = self.demo_paths() if with_demo else []
+        # an entry inside another one (nix-demo/result in nix-demo) comes with it
+        names = [n for n in names
+                 if not any(Path(n).is_relative_to(o) and n != o for o in names)]
+        made: list[Path] = []
+        try:
+            for d in [dest, *((dest / n).parent for n in names)]:
+                for missing in reversed([p for p in [d, *d.parents] if not p.exists()]):
+                    missing.mkdir()
+                    made.append(missing)
+            for n in names:
+                frm, to = self.path.parent / n, dest / n
+                if frm.is_dir() and not frm.is_symlink():
+                    shutil.copytree(frm, to, symlinks=True)
+                else:
+                    shutil.copy2(frm, to, follow_symlinks=False)
+                made.append(to)
+            shutil.copyfile(self.path, target)
+        except BaseException:
+            _remove(target)  # half a copy is worse than none: take back what was made
+            for p in reversed(made):
+                _remove(p)
+            raise
         return target
+
+
+def _remove(path: Path) -> None:
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except FileNotFoundError:
+        pass
 
 
 def new_profile_name(folder: Path, stem: str) -> str:

@@ -28,7 +28,6 @@ from .model import (
     PathKey,
     analyse,
     blank_draft,
-    draft_from_preset,
     internal_error,
     load_draft,
     plan_header,
@@ -155,10 +154,41 @@ class WizardApp(App[int]):
         self.run_worker(_warm_up, thread=True, group="warm-up", exit_on_error=False)
 
     def start_preset(self, name: str) -> None:
-        base = self.pending_path.parent if self.pending_path else Path.cwd()
-        draft = draft_from_preset(name, base)
-        self._adopt_pending(draft)
-        self.open_draft(draft)
+        """Ask where the user's copy of the example goes, copy it there and open the copy.
+
+        The example itself is never opened: its paths would be saved pointing into
+        the install folder. The default is ./my-<name>.toml (or the PROFILE the
+        wizard was started with, when it does not exist yet).
+        """
+        from ..core.presets import new_profile_name, preset
+        from .dialogs import PresetCopyModal
+
+        chosen = preset(name)
+        base = Path.cwd()
+        initial = self.pending_path or base / new_profile_name(base, name)
+
+        def copy(answer: tuple[Path, bool] | None) -> None:
+            if answer is None:
+                return
+            target, with_demo = answer
+            try:
+                path = chosen.copy_to(target.parent, with_demo=with_demo, name=target.name)
+                draft = load_draft(path)
+            except FileExistsError as err:
+                self.notify(f"{err} exists; nothing was copied", severity="error",
+                            title="Not created")
+                return
+            except OSError as err:
+                self.notify(f"Could not copy the example to {target}: {err.strerror or err}",
+                            severity="error", title="Not created")
+                return
+            except ProfileError as err:
+                self.notify(str(err), severity="error", title="Cannot open")
+                return
+            self.pending_path = None
+            self.open_draft(draft)
+
+        self.push_screen(PresetCopyModal(chosen, initial, base=base), copy)
 
     def start_blank(self) -> None:
         base = self.pending_path.parent if self.pending_path else Path.cwd()

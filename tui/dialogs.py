@@ -1,4 +1,4 @@
-"""Modal dialogs: confirm, pick a path, edit a file mapping, read the help.
+"""Modal dialogs: confirm, pick a path, copy a preset, edit a file mapping, read the help.
 
 Every dialog answers through `dismiss`; Escape always means "no change".
 """
@@ -14,8 +14,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, DirectoryTree, Input, Label, Markdown, Static
+from textual.widgets import Button, Checkbox, DirectoryTree, Input, Label, Markdown, Static
 
+from ..core.presets import Preset, new_profile_name
 from .model import error_text
 from .widgets import Entry
 
@@ -187,6 +188,90 @@ class PathModal(ModalScreen[Path | None]):
             if self.suffix and not p.name.endswith(self.suffix):
                 p = p.with_name(p.name + self.suffix)
         self.dismiss(p)
+
+
+class PresetCopyModal(ModalScreen[tuple[Path, bool] | None]):
+    """Where a profile started from a preset goes: the user's own copy, never the example.
+
+    Opening the example in place would save paths into the install folder; a copy
+    keeps every path relative to the new file, so it is portable and fit for git.
+    Answers (profile file, copy the demo tree too) once nothing would be overwritten.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, preset: Preset, initial: Path, *, base: Path | None = None) -> None:
+        super().__init__(classes="dialog")
+        self.preset = preset
+        self.base = base or Path.cwd()
+        self.initial = initial
+        self.demo = preset.demo_paths()
+
+    def compose(self) -> ComposeResult:
+        shown = self.initial
+        if shown.is_relative_to(self.base):
+            shown = shown.relative_to(self.base)
+        with Vertical(classes="dialog-box", id="preset-box"):
+            yield Label(f"New profile from the {self.preset.title} preset",
+                        classes="dialog-title")
+            yield Static("The example is copied into a profile of your own; every path in it "
+                         "stays relative to that file, so it can move and go into git.",
+                         classes="dialog-message", markup=False)
+            yield Label("Profile file", classes="flabel")
+            yield Entry(str(shown), id="preset-path", compact=True)
+            yield Static(f"relative to {self.base}; a new folder is made if needed",
+                         id="preset-note", classes="dim", markup=False)
+            if self.demo:
+                names = ", ".join(f"{n}/" if (self.preset.path.parent / n).is_dir() else n
+                                  for n in self.demo)
+                yield Checkbox(f"Copy the example's demo files too ({names})", True,
+                               id="preset-demo", compact=True)
+            else:
+                yield Static("This example reads nothing beside it; choose its source after.",
+                             classes="dim", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Create", id="preset-ok", variant="primary", compact=True)
+                yield Button("Cancel", id="preset-cancel", compact=True)
+
+    def on_mount(self) -> None:
+        inp = self.query_one("#preset-path", Input)
+        inp.cursor_blink = not getattr(self.app, "frozen", False)
+        inp.focus()
+        inp.cursor_position = len(inp.value)
+
+    def _with_demo(self) -> bool:
+        return bool(self.demo) and self.query_one("#preset-demo", Checkbox).value
+
+    def _fail(self, text: str) -> None:
+        note = self.query_one("#preset-note", Static)
+        note.update(f"✗ {text}")
+        note.set_class(True, "error")
+
+    @on(Input.Submitted, "#preset-path")
+    @on(Button.Pressed, "#preset-ok")
+    def _submit(self) -> None:
+        text = self.query_one("#preset-path", Input).value.strip()
+        if not text:
+            self._fail("type a file name for the new profile, e.g. my-profile.toml")
+            return
+        p = Path(text).expanduser()
+        p = p if p.is_absolute() else self.base / p
+        if p.is_dir():
+            p = p / new_profile_name(p, self.preset.name)
+        if not p.name.endswith(".toml"):
+            p = p.with_name(p.name + ".toml")
+        clash = self.preset.clashes(p, with_demo=self._with_demo())
+        if clash:
+            self._fail(f"{clash[0]} exists; choose another name or folder")
+            return
+        if p.parent.exists() and not p.parent.is_dir():
+            self._fail(f"{p.parent} is not a folder")
+            return
+        self.dismiss((p, self._with_demo()))
+
+    @on(Button.Pressed, "#preset-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class MappingModal(ModalScreen[dict[str, Any] | None]):

@@ -29,7 +29,10 @@ diskwright turns a folder of files into a disk image — a VM disk, an SD-card
 image, a read-only Nix store — without root, loop devices or mounts.
 
 Pick a **preset** close to what you want; every choice can be changed in the
-steps that follow. Or open a profile you saved earlier, or start blank.
+steps that follow. diskwright asks where your new profile goes (default
+`./my-<preset>.toml`) and copies the example there, with its demo files if you
+like, so every path in it stays relative to your file. Or open a profile you
+saved earlier, or start blank.
 
 On the right of every step you will see how big the result will be and the
 exact shell script that will run.

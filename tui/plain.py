@@ -37,7 +37,6 @@ from .model import (
     blank_draft,
     coupled_filesystem,
     describe_field,
-    draft_from_preset,
     error_text,
     field_name,
     load_draft,
@@ -84,6 +83,7 @@ class PlainWizard:
         self.scan: Any = None
         self.scan_error: ProfileError | None = None  # e.g. a closure Nix cannot resolve
         self.saved_to: Path | None = None
+        self.created: Path | None = None  # the copy of a preset made at the start
         self.say = out or (lambda text: print(text, flush=True))
 
     # ------------------------------------------------------------ asking
@@ -182,11 +182,57 @@ class PlainWizard:
             return self.confirm("Go through the steps to change it?", default=False)
         if choice == "blank":
             self.draft = blank_draft()
+            if profile_path:
+                self.draft.path = Path(profile_path).expanduser().resolve()
         else:
-            self.draft = draft_from_preset(choice.removeprefix("preset:"))
-        if profile_path:
-            self.draft.path = Path(profile_path).expanduser().resolve()
+            self.draft = self.copy_preset(choice.removeprefix("preset:"), profile_path)
         return True
+
+    def copy_preset(self, name: str, profile_path: str | None) -> Draft:
+        """Copy the example to where the person says and open that copy, as the wizard does.
+
+        Opening the example in place would save paths into the install folder; the
+        copy keeps every path relative to itself.
+        """
+        from ..core.presets import new_profile_name, preset
+
+        chosen = preset(name)
+        base = Path.cwd()
+        default = profile_path or new_profile_name(base, name)
+        demo = chosen.demo_paths()
+        names = ", ".join(f"{n}/" if (chosen.path.parent / n).is_dir() else n for n in demo)
+        while True:
+            answer = self._ask(questionary.text(
+                f"New profile file (the {chosen.title} example is copied there; "
+                f"relative to {base}):", default=str(default))).strip()
+            if not answer:
+                self.say("  ✗ type a file name for the new profile, e.g. my-profile.toml")
+                continue
+            path = Path(answer).expanduser()
+            path = path if path.is_absolute() else base / path
+            if path.is_dir():
+                path = path / new_profile_name(path, name)
+            if not path.name.endswith(".toml"):
+                path = path.with_name(path.name + ".toml")
+            with_demo = bool(demo) and self.confirm(
+                f"Copy the example's demo files too ({names})?", default=True)
+            clash = chosen.clashes(path, with_demo=with_demo)
+            if clash:
+                self.say(f"  ✗ {clash[0]} exists; choose another name or folder")
+                default = answer
+                continue
+            if path.parent.exists() and not path.parent.is_dir():
+                self.say(f"  ✗ {path.parent} is not a folder")
+                continue
+            try:
+                target = chosen.copy_to(path.parent, with_demo=with_demo, name=path.name)
+            except OSError as err:
+                self.say(f"  ✗ could not copy the example to {path}: {err.strerror or err}")
+                continue
+            self.created = target
+            self.say(f"Copied the {chosen.title} example to {target}"
+                     + (" with its demo files" if with_demo else ""))
+            return load_draft(target)
 
     def step_source(self) -> None:
         self.say("\n== Source: the files that become the image ==")
@@ -552,6 +598,9 @@ def run_plain(profile_path: str | None) -> int:
         if wizard.saved_to is not None:
             print(f"\ncancelled; no image was written (the profile was saved to "
                   f"{wizard.saved_to})", file=sys.stderr, flush=True)
+        elif wizard.created is not None:
+            print(f"\ncancelled; no image was written (the new profile copied from the "
+                  f"example is {wizard.created})", file=sys.stderr, flush=True)
         else:
             print("\ncancelled; nothing was written", file=sys.stderr, flush=True)
         return EXIT_CANCELLED

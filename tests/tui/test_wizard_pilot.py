@@ -25,7 +25,7 @@ from wizard_helpers import (
 )
 
 from diskwright.tui.app import WizardApp
-from diskwright.tui.dialogs import ConfirmModal, HelpModal, PathModal
+from diskwright.tui.dialogs import ConfirmModal, HelpModal, PathModal, PresetCopyModal
 
 pytestmark = pytest.mark.tui
 
@@ -54,16 +54,26 @@ async def run_build(pilot: Any, timeout: float = 300) -> Any:
 
 
 async def test_full_build_from_a_preset(tui_work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Start screen → VM disk preset → every step with Ctrl+N → Build → a verified image."""
-    monkeypatch.chdir(tui_work)
+    """Start screen → VM disk preset → copy dialog → every step with Ctrl+N → Build → an image.
+
+    The preset is copied (with its demo tree) into an empty folder and the copy is
+    what the wizard opens, so its source is the copied tree, relative to the profile.
+    """
+    work = tui_work / "mine"
+    work.mkdir()
+    monkeypatch.chdir(work)
     app = WizardApp(None, frozen=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert app.screen.id == "start-screen"
         await pilot.press("enter")  # the first preset: VM disk
+        await pilot.pause()
+        assert isinstance(app.screen, PresetCopyModal)
+        await pilot.press("enter")  # Create ./my-vm-disk.toml with the demo tree
         await settle(pilot)
+        assert app.draft.path == work / "my-vm-disk.toml" and (work / "root").is_dir()
         assert app.current_step == "source" and app.draft.get(("name",)) == "vm-disk"
-        await type_into(pilot, "source", ("source", "path"), str(tui_work / "root"), paste=True)
+        assert app.draft.get(("source", "path")) == "root"
         assert app.scan_status.state == "done" and app.scan is not None
         visited = []
         for _ in range(6):
@@ -75,13 +85,13 @@ async def test_full_build_from_a_preset(tui_work: Path, monkeypatch: pytest.Monk
         await pilot.click("#build-start")
         await wait_for(pilot, lambda: form.state in ("done", "failed", "cancelled"), 300)
         assert form.state == "done", app.screen.query_one("#build-result").render()
-        image = tui_work / "vm-disk.qcow2"
+        image = work / "vm-disk.qcow2"
         assert image.is_file()
         [out] = form.result.outputs
         assert out.path == str(image) and out.sha256 == sha256(image)
         assert len(form.result.checks) >= 3
         assert all(s == "done" for s in form.states)
-        assert leftovers(tui_work) == []
+        assert leftovers(work) == []
     info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", str(image)],
                                      capture_output=True, text=True, check=True).stdout)
     assert info["format"] == "qcow2"
@@ -520,8 +530,60 @@ async def test_a_profile_path_that_does_not_exist_yet(tmp_path: Path) -> None:
         assert app.screen.id == "start-screen"
         assert "does not exist yet" in plain(app.screen.query_one("#start-note"))
         await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, PresetCopyModal)  # the copy goes where PROFILE said
+        assert Path(app.screen.query_one("#preset-path", Input).value).name == "new.toml"
+        await pilot.press("enter")
         await settle(pilot)
-        assert app.draft.path == new.resolve() and app.draft.dirty
+        assert app.draft.path == new.resolve() and new.is_file()
+
+
+async def test_a_preset_is_copied_where_the_user_says(
+        tui_work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 10: start screen → preset → dialog → the user's own copy, never the example.
+
+    The profile file exists where it was asked for, every path in it is relative,
+    and neither it nor a save of it names the install folder; comments survive.
+    """
+    from textual.widgets import Checkbox
+
+    from diskwright.core.presets import EXAMPLES
+
+    monkeypatch.chdir(tui_work)
+    app = WizardApp(None, frozen=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")  # VM disk
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, PresetCopyModal)
+        inp = dialog.query_one("#preset-path", Input)
+        assert inp.value == "my-vm-disk.toml"
+        await pilot.press("enter")  # tui_work already has root/: refused, nothing copied
+        await pilot.pause()
+        assert app.screen is dialog and "exists" in plain(dialog.query_one("#preset-note"))
+        assert not (tui_work / "my-vm-disk.toml").exists()
+        inp.value = "profiles/mine"
+        assert dialog.query_one("#preset-demo", Checkbox).value  # the demo tree, by default
+        await pilot.press("enter")
+        await settle(pilot)
+        target = tui_work / "profiles" / "mine.toml"
+        assert target.is_file() and (tui_work / "profiles" / "root").is_dir()
+        assert app.draft.path == target
+        text = target.read_text()
+        assert str(EXAMPLES.resolve()) not in text and str(EXAMPLES) not in text
+        assert 'path = "root"' in text
+        # Ctrl+S saves over the copy, in place: still relative, comments kept
+        app.draft.set(("name",), "mine")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, PathModal)
+        assert Path(app.screen.query_one("#path-input", Input).value) == target
+        await pilot.press("enter")
+        await settle(pilot)
+    text = target.read_text()
+    assert 'name = "mine"' in text and 'path = "root"' in text
+    assert str(EXAMPLES.resolve()) not in text and "# receives the tree's /boot" in text
 
 
 # ------------------------------------------------------------------ dialogs, scans, failures

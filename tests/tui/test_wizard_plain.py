@@ -43,6 +43,8 @@ def vm_disk_keys(root: Path, saved: Path, label: str = "") -> list[str]:
     """The VM disk preset, accepting every default except the source and the save path."""
     return [
         ENTER,  # start from: the first preset (VM disk)
+        ENTER,  # the new profile file: ./my-vm-disk.toml
+        NO,  # not the demo tree (the test names its own folder)
         ENTER,  # what goes into the image: a folder
         answer(str(root)),  # source folder
         NO,  # no extra file
@@ -116,11 +118,56 @@ def test_ctrl_c_anywhere_writes_nothing(tui_work: Path, monkeypatch: pytest.Monk
                                         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tui_work)
     before = sorted(p.name for p in tui_work.iterdir())
-    with keyboard(ENTER, ENTER, answer(str(tui_work / "root")), NO, ENTER, CTRL_C):
+    with keyboard(ENTER, CTRL_C):  # at the question where the preset's copy goes
         rc = run_plain(None)
     assert rc == 130
     assert "nothing was written" in capsys.readouterr().err
     assert sorted(p.name for p in tui_work.iterdir()) == before
+    # later on, the copy the person asked for stays, and the message names it
+    with keyboard(ENTER, ENTER, NO, ENTER, answer(str(tui_work / "root")), NO, ENTER, CTRL_C):
+        rc = run_plain(None)
+    assert rc == 130
+    err = capsys.readouterr().err
+    assert "no image was written" in err and str(tui_work / "my-vm-disk.toml") in err
+    assert sorted(p.name for p in tui_work.iterdir()) == sorted([*before, "my-vm-disk.toml"])
+
+
+def test_plain_mode_copies_the_preset_and_saves_it_in_place(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 10: plain mode asks where the preset's copy goes, opens the copy (paths relative,
+    no install folder), and saving edits that file in place: comments survive."""
+    from diskwright.core.presets import EXAMPLES
+
+    monkeypatch.chdir(tmp_path)
+    keys = [
+        ENTER,  # VM disk
+        answer("mine/vm.toml"),  # the new profile file, in a folder that does not exist yet
+        YES,  # with the demo tree
+        ENTER, ENTER,  # a folder; the folder: the copied root (the default)
+        NO,  # no extra file
+        ENTER, ENTER,  # disk name, table
+        ENTER, ENTER, ENTER, answer("BOOTME"), ENTER, ENTER,  # esp: a new label
+        ENTER, ENTER, ENTER, ENTER, ENTER, ENTER, ENTER,  # root
+        NO, ENTER, ENTER, ENTER, NO,  # no more partitions; output; no more disks
+        ENTER,  # profile name
+        DOWN, ENTER,  # save the profile only
+        ENTER,  # where: the copy itself
+    ]
+    with keyboard(*keys):
+        rc = run_plain(None)
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    target = tmp_path / "mine" / "vm.toml"
+    assert f"Saved {target}" in out and (tmp_path / "mine" / "root").is_dir()
+    text = target.read_text()
+    assert str(EXAMPLES.resolve()) not in text and str(EXAMPLES) not in text
+    assert 'path = "root"' in text and 'label = "BOOTME"' in text
+    assert "# receives the tree's /boot" in text  # the example's comments survive the save
+    old = (EXAMPLES / "vm-disk.toml").read_text().splitlines()
+    new = text.splitlines()
+    assert len(old) == len(new) and sum(a != b for a, b in zip(old, new, strict=True)) == 1
+    assert not (tmp_path / "vm-disk.qcow2").exists()
 
 
 def test_plain_mode_opens_a_profile_and_shows_its_plan(

@@ -132,3 +132,12 @@ def test_start_screen_open_is_in_view(snap_compare: Any) -> None:
     """At 80×24 the presets scroll; ↓ past the last one reaches Open…, which is in view."""
     assert snap_compare(WizardApp(None, frozen=True), terminal_size=(80, 24),
                         run_before=_to_open)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_preset_copy_dialog(snap_compare: Any, snap_dir: Path, size: tuple[int, int],
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Enter on a preset asks where the new profile goes; the dialog fits 80×24."""
+    monkeypatch.chdir(snap_dir)
+    assert snap_compare(WizardApp(None, frozen=True), terminal_size=size, press=["enter"],
+                        run_before=settle)
