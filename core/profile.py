@@ -286,11 +286,11 @@ def profile_to_toml(profile: Profile) -> str:
 
 
 def save_profile(profile: Profile, path: Path) -> None:
-    """Write atomically so an interrupted save never leaves half a profile."""
-    text = profile_to_toml(profile)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    """Save like every front end does (profile_io.save_profile_in_place): atomic, and an
+    existing file keeps its comments and layout, only changed keys change."""
+    from .profile_io import save_profile_in_place
+
+    save_profile_in_place(profile, path)
 
 
 def json_schema() -> dict[str, Any]:

@@ -495,31 +495,28 @@ class Draft:
         except ProfileErrors:
             return tomli_w.dumps(_strip_none(self.data))
 
-    def _keep_layout(self, previous: Path, text: str) -> str:
-        """The previous file's comments, order and layout with only changed keys changed."""
-        from ..core.profile import only_own_options, parse_profile
-        from ..core.profile_io import edit_profile_text
-
-        try:
-            old_text = previous.read_text(encoding="utf-8")
-            profile = parse_profile(only_own_options(copy.deepcopy(self.data)), self.base_dir)
-        except (OSError, UnicodeDecodeError, ProfileErrors):
-            return text  # nothing readable to keep, or an invalid draft: the plain form
-        return edit_profile_text(old_text, profile, previous.parent)
-
     def save(self, path: Path) -> None:
-        """Write the profile to `path` (atomically), rebasing relative paths first."""
+        """Write the profile to `path` (atomically), rebasing relative paths first.
+
+        A valid profile goes through core's save_profile_in_place, as everywhere a
+        profile is saved: the file it came from keeps its comments, order and
+        layout, and only changed keys change. An invalid draft (saved anyway, on
+        request) is written as typed so far, since the model cannot merge it.
+        """
+        from ..core.profile import only_own_options, parse_profile
+        from ..core.profile_io import save_profile_in_place
+
         path = path.resolve()
         previous = self.path if self.path is not None and self.path.is_file() else None
-        if previous is None and path.is_file():
-            previous = path
         self.rebase(path.parent)
-        text = self.toml()
-        if previous is not None:
-            text = self._keep_layout(previous, text)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        try:
+            profile = parse_profile(only_own_options(copy.deepcopy(self.data)), self.base_dir)
+        except ProfileErrors:
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(tomli_w.dumps(_strip_none(self.data)), encoding="utf-8")
+            tmp.replace(path)
+        else:
+            save_profile_in_place(profile, path, previous)
         self.path = path
         self.dirty = False
         self.revision += 1

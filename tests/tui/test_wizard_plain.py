@@ -175,10 +175,12 @@ def test_plain_mode_opens_a_profile_and_shows_its_plan(
         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tui_work)
     profile = tui_work / "squashfs-store.toml"
+    before = profile.read_text()
     # keep it as it is (no edits), then "Save the profile only" (same path, no replace prompt)
     with keyboard(NO, DOWN, ENTER, ENTER):
         rc = run_plain(str(profile))
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "mksquashfs" in out and "Saved" in out
+    assert profile.read_text() == before  # saved in place: comments and layout untouched
     assert not (tui_work / "squashfs-store.squashfs").exists()
