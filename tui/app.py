@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.notifications import Notify
 from textual.timer import Timer
 
 from ..core.errors import ProfileError
@@ -148,6 +149,19 @@ class WizardApp(App[int]):
 
         self._loading = False
         self.switch_screen(StartScreen(note=f"✗ {err}"))
+
+    def _on_notify(self, event: Notify) -> None:
+        """One toast per message: the same notice again replaces the one still shown.
+
+        Pressing Next three times (or any repeated refusal) stacked three copies
+        over the form at 80×24; the new one takes the old one's place, and its
+        timeout starts again.
+        """
+        new = event.notification
+        for old in list(self._notifications):
+            if (old.message, old.title, old.severity) == (new.message, new.title, new.severity):
+                self._unnotify(old, refresh=False)
+        super()._on_notify(event)
 
     def on_ready(self) -> None:
         self.first_paint = time.perf_counter()

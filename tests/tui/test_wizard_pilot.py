@@ -752,6 +752,29 @@ async def test_next_on_an_invalid_step_says_so_once(tui_work: Path) -> None:
         assert len(app._notifications) == 1
 
 
+async def test_one_toast_per_message(tui_work: Path) -> None:
+    """The same notice again replaces the one shown; a different one is not swept away."""
+    from textual.widgets._toast import Toast
+
+    draft = preset_draft("vm-disk", tui_work, tui_work / "root")
+    draft.set(("disks", 0, "partitions", 1, "label"), "x" * 20)
+    app = WizardApp(draft=draft, step="filesystem", frozen=True)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        app.notify("Saved x", title="Profile saved")
+        for _ in range(3):
+            await pilot.press("ctrl+n")
+            await pilot.pause()
+        app.notify("Saved x", title="Profile saved")
+        app.notify("Saved x", title="Profile saved", severity="error")  # not the same notice
+        await pilot.pause()
+        await pilot.pause()
+        shown = sorted((n.title, n.severity) for n in app._notifications)
+        assert shown == [("Filesystem is not valid yet", "warning"),
+                         ("Profile saved", "error"), ("Profile saved", "information")]
+        assert len(app.screen.query(Toast)) == 3
+
+
 async def test_ctrl_s_suggests_a_new_name_not_the_examples(tui_work: Path) -> None:
     """Issue 10 item 3: a preset's save suggests my-<name>.toml, never the example file."""
     draft = preset_draft("vm-disk", tui_work, tui_work / "root")

@@ -278,7 +278,6 @@ class WizardScreen(Screen[None]):
         if not self.query_one("#nav-next", Button).disabled:
             await self.wiz.goto(steps[i + 1])
         else:
-            self.app.clear_notifications()  # pressing Next again must not stack copies
             self.notify("Fix the marked fields on this step first (each says how).",
                         title=f"{STEP_TITLES[self.wiz.current_step]} is not valid yet",
                         severity="warning")
