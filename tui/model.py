@@ -542,6 +542,11 @@ def load_draft(path: Path) -> Draft:
 
 
 def draft_from_preset(name: str, base_dir: Path | None = None) -> Draft:
+    """A preset opened in place, its source made absolute: for tests, benches, screenshots.
+
+    The front ends never use it (a save would name the install folder); they open
+    the user's own copy (draft_from_preset_copy, Preset.copy_to).
+    """
     from ..core.presets import preset
 
     draft = Draft(preset(name).profile_data(), base_dir or Path.cwd())
