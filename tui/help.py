@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .fsforms import advice_lines
+
 KEYS = """
 ## Keys
 
@@ -20,6 +22,9 @@ KEYS = """
 A ✓ in the step list means the step is valid, ✗ that something there needs
 fixing (the field says what and how), · that it was not checked yet.
 """
+
+# the filesystems as core/fs declares them: one added there is listed here too
+FS_LIST = "\n".join(advice_lines())
 
 HELP: dict[str, str] = {
     "start": """
@@ -52,16 +57,12 @@ path inside the image and the permission bits.
 
 Press **F5** to scan again after changing the folder's contents.
 """,
-    "filesystem": """
+    "filesystem": f"""
 # Filesystem: how each partition stores its files
 
 Pick the partition at the top, then its filesystem:
 
-- **ext4** — the guest can write to it. Use it for `/` and data volumes.
-- **erofs** — read-only and compressed; fast. Great for a Nix store.
-- **squashfs** — read-only, smallest; no label. For live media.
-- **vfat** — what firmware reads. The EFI System Partition must be vfat.
-- **swap**, **none** — no files at all.
+{FS_LIST}
 
 The **label** lets the guest mount the partition by name
 (`root=LABEL=nixos`). Leave the **UUID** empty: diskwright derives a stable one

@@ -141,19 +141,6 @@ def parse_field(name: str) -> PathKey:
 
 # ------------------------------------------------------------------ words for people
 
-FS_HELP: dict[str, str] = {
-    "ext4": "Read-write Linux filesystem. The safe default for a root or data partition: "
-    "the guest can write to it, grow it and fsck it.",
-    "erofs": "Read-only and compressed (lz4/lz4hc), very fast to mount and read. Made for "
-    "a Nix store or an immutable root; the guest cannot write to it.",
-    "squashfs": "Read-only and strongly compressed (zstd, xz, gzip…). The smallest images, "
-    "for live media and stores. Has no label; random reads are slower than erofs.",
-    "vfat": "FAT: readable by firmware and every OS. Required for the EFI System Partition; "
-    "keeps no owners, permissions or symlinks.",
-    "swap": "Swap space for the guest. Holds no files; give it a fixed size.",
-    "none": "No filesystem, only raw space — e.g. the BIOS boot partition GRUB writes into.",
-    "zfs": "A ZFS pool with datasets, built by real OpenZFS in a small helper VM.",
-}
 ROLE_HELP: dict[str, str] = {
     "root": "the guest's / (everything not claimed by another partition)",
     "esp": "EFI System Partition: the firmware reads the boot loader from it (vfat)",
@@ -215,9 +202,6 @@ def role_words(role: str) -> str:
     """"esp" → "an EFI System Partition": how a person says which kind of partition."""
     return ROLE_NAMES.get(role, f"a {role} partition")
 
-
-EROFS_COMPRESSORS = ("lz4hc", "lz4", "none")
-SQUASHFS_COMPRESSORS = ("zstd", "xz", "gzip", "lz4", "lzo")
 
 
 # ------------------------------------------------------------------ dict helpers

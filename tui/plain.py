@@ -23,11 +23,9 @@ from ..core.errors import Cancelled, DiskwrightError, ProfileError, ProfileError
 from .fsforms import fs_choices, fs_help, has_label, option_fields
 from .model import (
     COMPRESSION_HELP,
-    EROFS_COMPRESSORS,
     FORMAT_HELP,
     REGISTRATION_HELP,
     ROLE_HELP,
-    SQUASHFS_COMPRESSORS,
     STEP_TITLES,
     TABLE_HELP,
     Analysis,
@@ -402,22 +400,15 @@ class PlainWizard:
                       instruction="empty = same as the mount point")
         if has_label(fs):
             self.text((*b, "label"), "Label", optional=True, instruction="empty = none")
-        if fs == "erofs":
-            self.choose((*b, "erofs", "compressor"), "erofs compression:",
-                        [(c, c) for c in EROFS_COMPRESSORS])
-        elif fs == "squashfs":
-            self.choose((*b, "squashfs", "compressor"), "squashfs compression:",
-                        [(c, c) for c in SQUASHFS_COMPRESSORS])
-        elif fs not in ("ext4", "vfat", "swap", "none", "zfs"):
-            for f in option_fields(fs):  # its fields, as core/fs/<name>.py words them
-                path = (*b, fs, f.key)
-                if f.choices:
-                    self.choose(path, f"{fs} {f.label.lower()}:",
-                                [(str(c), c) for c in f.choices], default=f.default)
-                else:
-                    self.text(path, f"{fs} {f.label.lower()}", optional=True,
-                              number=f.kind if f.kind in (int, float) else None,
-                              instruction=f.help)
+        for f in option_fields(fs):  # what core/fs/<name>.py asks plain mode to ask
+            if not f.plain:
+                continue
+            path = (*b, fs, f.key)
+            if f.choices:
+                self.choose(path, f.plain, f.options(), f.explain or None, default=f.default)
+            else:
+                self.text(path, f.plain.rstrip(":"), optional=f.optional,
+                          number=f.kind if f.kind in (int, float) else None, instruction=f.help)
         self.text((*b, "size"), "Size", instruction="auto or e.g. 512MiB")
         if self.draft.get((*b, "size")) == "auto" and fs not in ("none", "swap"):
             self.text((*b, "headroom"), "Headroom", instruction="auto, 20% or 256MiB")

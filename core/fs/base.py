@@ -204,11 +204,15 @@ class FsBuilder(Protocol):
 
 @dataclass(frozen=True)
 class FieldWords:
-    """How the wizard and plain mode name and explain one option."""
+    """How the wizard and plain mode name and explain one option (the forms are made from it)."""
 
     label: str
-    help: str
+    help: str  # one line under the field (for a yes/no option: the text beside the tick)
     choices: tuple[str, ...] = ()  # for a fixed set of values, in the order shown
+    titles: Mapping[str, str] = field(default_factory=dict)  # a choice's words in the chooser
+    explain: Mapping[str, str] = field(default_factory=dict)  # one line per choice, in place
+    # of `help` while that choice is picked
+    plain: str = ""  # plain mode's question when its short walk asks this ("" = it does not)
 
 
 @dataclass(frozen=True)
@@ -228,6 +232,8 @@ class FsSpec:
     builder: FsBuilder
     options: type[BaseModel] | None = None
     options_title: str = ""  # "ext4 options", for messages
+    form_title: str = ""  # the wizard's heading over the options (default: options_title)
+    advice: str = ""  # when to pick it, one line for the F1 help
     tools: tuple[Tool, ...] = ()
     fields: Mapping[str, FieldWords] = field(default_factory=dict)
 

@@ -147,6 +147,7 @@ SPEC = FsSpec(
     builder=BtrfsBuilder(),
     options=BtrfsOptions,
     options_title="btrfs options",
+    advice="writable, copy-on-write, checksummed; not byte-reproducible.",
     tools=(
         Tool(
             "mkfs.btrfs",
@@ -163,11 +164,13 @@ SPEC = FsSpec(
             "Metadata",
             "single: smallest image; dup: two copies of the metadata",
             ("single", "dup"),
+            plain="btrfs metadata:",
         ),
         "checksum": FieldWords(
             "Checksum",
             "crc32c is usual and fastest; sha256/blake2 for strong checksums",
             ("crc32c", "xxhash", "sha256", "blake2"),
+            plain="btrfs checksum:",
         ),
     },
 )

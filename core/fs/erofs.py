@@ -182,6 +182,8 @@ SPEC = FsSpec(
     builder=ErofsBuilder(),
     options=ErofsOptions,
     options_title="erofs options",
+    form_title="erofs options (compression)",
+    advice="read-only and compressed; fast. Great for a Nix store.",
     tools=(
         Tool(
             "mkfs.erofs", "erofs images", "erofs-utils", "erofs-utils", "erofs-utils", "erofs-utils"
@@ -197,12 +199,17 @@ SPEC = FsSpec(
     ),
     fields={
         "compressor": FieldWords(
-            "Compressor", "lz4hc: smaller images, same fast reads (usual)", ("lz4hc", "lz4", "none")
+            "Compressor",
+            "lz4hc: smaller images, same fast reads (usual)",
+            ("lz4hc", "lz4", "none"),
+            explain={"lz4hc": "smaller images, same fast reads (usual)",
+                     "lz4": "fastest to build", "none": "no compression"},
+            plain="erofs compression:",
         ),
         "level": FieldWords("lz4hc level", "0-12; only for lz4hc"),
         "tail_packing": FieldWords("Tail packing", "pack file tails together (smaller)"),
         "dedupe": FieldWords("Dedupe", "share identical data blocks (needs erofs-utils ≥ 1.6)"),
-        "fragments": FieldWords("Fragments", "pack small files into shared blocks (≥ 1.6)"),
+        "fragments": FieldWords("Fragments", "pack small files together (needs erofs-utils ≥ 1.6)"),
     },
 )
 

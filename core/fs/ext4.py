@@ -417,6 +417,7 @@ SPEC = FsSpec(
     builder=Ext4Builder(),
     options=Ext4Options,
     options_title="ext4 options",
+    advice="the guest can write to it. Use it for `/` and data volumes.",
     tools=(
         Tool("mkfs.ext4", "ext4 filesystems", "e2fsprogs", "e2fsprogs", "e2fsprogs", "e2fsprogs"),
         Tool("e2fsck", "checking ext4", "e2fsprogs", "e2fsprogs", "e2fsprogs", "e2fsprogs"),
@@ -430,7 +431,11 @@ SPEC = FsSpec(
     ),
     fields={
         "block_size": FieldWords(
-            "Block size", "4096 bytes is usual; 1024 for tiny images", ("4096", "2048", "1024")
+            "Block size",
+            "4096 bytes is usual; 1024 for tiny images",
+            ("4096", "2048", "1024"),
+            titles={"4096": "4096 bytes (usual)", "2048": "2048 bytes",
+                    "1024": "1024 bytes (tiny images)"},
         ),
         "inode_ratio": FieldWords(
             "Bytes/inode", "one inode per this many bytes; lower it for many small files"

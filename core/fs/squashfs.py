@@ -150,6 +150,8 @@ SPEC = FsSpec(
     builder=SquashfsBuilder(),
     options=SquashfsOptions,
     options_title="squashfs options",
+    form_title="squashfs options (compression)",
+    advice="read-only, smallest; no label. For live media.",
     tools=(
         Tool(
             "mksquashfs",
@@ -182,6 +184,10 @@ SPEC = FsSpec(
             "Compressor",
             "zstd: small and quick (usual); xz: smallest",
             ("zstd", "xz", "gzip", "lz4", "lzo"),
+            explain={"zstd": "good ratio, fast (usual)", "xz": "smallest, slowest",
+                     "gzip": "most compatible", "lz4": "fastest, biggest",
+                     "lzo": "fast, older kernels"},
+            plain="squashfs compression:",
         ),
         "block_size": FieldWords(
             "Block size",

@@ -195,6 +195,7 @@ SPEC = FsSpec(
     builder=VfatBuilder(),
     options=VfatOptions,
     options_title="vfat options",
+    advice="what firmware reads. The EFI System Partition must be vfat.",
     tools=(
         Tool(
             "mkfs.vfat",
@@ -213,6 +214,7 @@ SPEC = FsSpec(
             "FAT size",
             "auto picks what fits; some firmware wants FAT32",
             ("auto", "12", "16", "32"),
+            titles={"auto": "auto (by size)", "12": "FAT12", "16": "FAT16", "32": "FAT32"},
         ),
     },
 )

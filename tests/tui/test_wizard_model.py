@@ -216,3 +216,24 @@ def test_preview_marks_follow_the_form_and_the_edit(tmp_path: Path) -> None:
     # every step with a changed line names the new label (in its command or its title)
     assert hit and all("rootfs" in "\n".join(lines[slice(*spans[i])]) for i in hit)
     assert changed_lines(new, new) == []
+
+
+def test_filesystem_forms_come_from_the_declarations() -> None:
+    """Every option a core/fs module words is in its form, each choice a value its model
+    takes, and the help page and start screen name every filesystem that holds files."""
+    from diskwright.core.fs import SPECS
+    from diskwright.tui.fsforms import content_filesystems, option_fields
+    from diskwright.tui.help import HELP
+
+    for spec in SPECS:
+        fields = option_fields(spec.name)
+        assert [f.key for f in fields] == list(spec.fields), spec.name
+        assert spec.options is not None or not fields
+        for f in fields:
+            for _, value in f.options():
+                assert spec.options is not None
+                assert getattr(spec.options.model_validate({f.key: value}), f.key) == value
+            assert set(f.explain) <= set(f.choices), (spec.name, f.key)
+        if spec.rules.contents and spec.name != "zfs":
+            assert f"**{spec.name}**" in HELP["filesystem"], spec.name
+    assert {s.name for s in SPECS if s.rules.contents} == set(content_filesystems())

@@ -14,6 +14,7 @@ from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...core.presets import BLANK_WHO_FOR, presets
+from ..fsforms import content_filesystems
 
 
 class StartScreen(Screen[None]):
@@ -27,8 +28,8 @@ class StartScreen(Screen[None]):
         with Vertical(id="start"):
             yield Static(
                 "[b]diskwright[/b] builds filesystem and disk images from a folder of files "
-                "or a Nix closure — ext4, erofs, squashfs, vfat; GPT or MBR; raw, qcow2 or "
-                "compressed — without root, loop devices or mounts.", id="start-intro")
+                f"or a Nix closure — {', '.join(content_filesystems())}; GPT or MBR; raw, "
+                "qcow2 or compressed — without root, loop devices or mounts.", id="start-intro")
             if self.note:
                 yield Static(self.note, id="start-note", markup=False)
             yield Static("Start from a preset (every choice can be changed later):",
