@@ -40,6 +40,9 @@ class PartInfo:
     subtree: str | None  # absolute path in the source tree, None = empty
     exclude: tuple[str, ...]  # absolute source paths owned by other partitions
     files: tuple[FileMapping, ...]  # extra files that land in this partition
+    # mount points of empty partitions inside this one's subtree: the folder must exist
+    # here (a read-only parent cannot grow one at boot)
+    mounts: tuple[str, ...] = ()
 
     @property
     def spoken(self) -> str:
@@ -97,10 +100,15 @@ def resolve(profile: Profile) -> list[PartInfo]:
         disk = profile.disks[d]
         sub = subtrees[(d, i)]
         exclude: list[str] = []
+        mounts: list[str] = []
         if sub is not None:
             for key, other in subtrees.items():
                 if key != (d, i) and other is not None and _is_under(other, sub):
                     exclude.append(other)
+            for d2, i2, other_part in parts:
+                mp = other_part.mount_point
+                if subtrees[(d2, i2)] is None and mp and (d2, i2) != (d, i) and _is_under(mp, sub):
+                    mounts.append(mp)
         # the deepest partition whose subtree contains the target receives a file
         files = []
         for fm in profile.source.files:
@@ -130,6 +138,7 @@ def resolve(profile: Profile) -> list[PartInfo]:
                 subtree=sub,
                 exclude=tuple(sorted(set(exclude))),
                 files=tuple(files),
+                mounts=tuple(sorted(set(mounts))),
             )
         )
     return out

@@ -206,3 +206,34 @@ def test_scan_records_where_links_and_special_files_are(tmp_path: Path) -> None:
     os.mkfifo(root / "etc/fifo")
     s = scan_tree(root)
     assert s.links == ["boot/EFI/ln"] and s.special == ["etc/fifo"]
+
+
+@pytest.mark.parametrize("fs", ["erofs", "squashfs", "ext4"])
+def test_an_empty_partitions_missing_mount_point_is_made_in_its_parent(
+    tmp_path: Path, fs: str
+) -> None:
+    """An empty partition mounted where the source has no folder: the parent image holds
+    the folder (a read-only erofs/squashfs root could never grow one at boot), and the
+    source's own files are all there too."""
+    import json
+    import subprocess
+
+    from imagecheck import extract
+
+    tree(tmp_path)
+    root = {"role": "root", "filesystem": fs, "mount_point": "/"}
+    data = {"role": "data", "filesystem": "ext4", "mount_point": "/srv/data", "empty": True,
+            "size": "16MiB"}
+    r = run_cli("build", gpt_profile(tmp_path, [root, data]))
+    assert r.returncode == 0, r.stderr
+    img = tmp_path / "out.img"
+    sfd = json.loads(subprocess.run(["sfdisk", "-J", str(img)], capture_output=True, text=True,
+                                    check=True).stdout)["partitiontable"]["partitions"][0]
+    part = tmp_path / "p1.img"
+    subprocess.run(["dd", f"if={img}", f"of={part}", "bs=512", f"skip={sfd['start']}",
+                    f"count={sfd['size']}", "status=none"], check=True)
+    got = extract(fs, part, tmp_path / "x")
+    assert (got / "srv/data").is_dir() and not any((got / "srv/data").iterdir())
+    assert (got / "etc/hostname").read_text() == "hostile\n"
+    assert (got / "usr/bin/tool").is_file() and (got / "boot/EFI/x.efi").is_file()
+    assert leftovers(tmp_path) == []

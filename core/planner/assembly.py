@@ -61,7 +61,7 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
     steps += _tag(reg_guards, "source")
     steps += _tag(source.prepare_steps(), "source")
     for ctx in ctxs:
-        if needs_staging(ctx.info, source):
+        if needs_staging(ctx.info, source, scan):
             w = ctx.info.where  # what lands in the partition, not how its filesystem is made
             steps += _tag(staging_steps(profile, scan, source, ctx), "source",
                           *(f"{w}.{k}" for k in ("mount_point", "contents", "empty", "overlay")))
@@ -69,7 +69,7 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
         steps += _tag(builder_for(ctx.part.filesystem).steps(ctx), ctx.info.where)
     steps += _tag(boot.esp_steps(profile, scan), "boot")
     steps += _tag(
-        source.unstage_steps([c.info.key for c in ctxs if needs_staging(c.info, source)]),
+        source.unstage_steps([c.info.key for c in ctxs if needs_staging(c.info, source, scan)]),
         "source",
     )
     finals: list[Word] = []

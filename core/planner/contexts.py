@@ -33,9 +33,21 @@ def _file_stats(path: Path) -> Stats:
     return st
 
 
-def needs_staging(info: PartInfo, src: ImageSource) -> bool:
-    """Staged when nested mount points, extra files or the source (a closure) shape the tree."""
-    return bool(info.subtree is not None and (info.exclude or info.files or src.stages(info)))
+def needs_staging(info: PartInfo, src: ImageSource, scan: Scan | None) -> bool:
+    """Staged when nested mount points, extra files or the source (a closure) shape the tree,
+    or an empty partition's mount point is not in the source."""
+    return bool(
+        info.subtree is not None
+        and (info.exclude or info.files or src.stages(info) or missing_mounts(info, scan))
+    )
+
+
+def missing_mounts(info: PartInfo, scan: Scan | None) -> list[str]:
+    """Empty partitions' mount points inside this partition that the source lacks: staging
+    makes them, so the empty filesystem has a folder to be mounted on (also read-only)."""
+    if scan is None:
+        return []
+    return [m for m in info.mounts if not scan.has_dir(m)]
 
 
 _last: tuple[Profile, Scan | None, str, tuple[PartCtx, ...]] | None = None
@@ -75,7 +87,7 @@ def make_contexts(profile: Profile, scan: Scan | None) -> list[PartCtx]:
                 PurePosixPath(e).relative_to(info.subtree).parts[0] for e in info.exclude
             }
             top = tuple(names)
-            if needs_staging(info, source):
+            if needs_staging(info, source, scan):
                 src = ws(f"{info.key}.stage")
                 top = tuple(
                     sorted(
@@ -83,6 +95,10 @@ def make_contexts(profile: Profile, scan: Scan | None) -> list[PartCtx]:
                         | excluded_top
                         | _file_tops(info)
                         | source.extra_tops(info)
+                        | {
+                            PurePosixPath(m).relative_to(info.subtree).parts[0]
+                            for m in missing_mounts(info, scan)
+                        }
                     )
                 )
             else:

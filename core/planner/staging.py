@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from ..fs.base import PartCtx
+from ..layout import resolve
 from ..plan import Expr, Or, Step, Word, cmd
 from ..profile import Profile
 from ..scan import Scan
 from ..source import ImageSource
+from .contexts import missing_mounts
 
 
 def staging_steps(
@@ -113,6 +115,12 @@ def staging_steps(
                 0.02,
             )
         )
+    for i, m in enumerate(missing_mounts(info, scan)):
+        rel = str(PurePosixPath(m).relative_to(info.subtree or "/"))
+        steps.append(
+            st(f"mount{i}", f"Make {m}, where the empty {_spoken_at(profile, m)} is mounted",
+               cmd("mkdir", "-p", _join(stage, rel)), 0.01)
+        )
     steps += source.stage_steps(ctx)
     src_root = source.physical(info.subtree or "/") if has_tree else None
     if src_root is not None and scan is not None and scan.has_dir(info.subtree or "/"):
@@ -125,6 +133,11 @@ def staging_steps(
             )
         )
     return steps
+
+
+def _spoken_at(profile: Profile, mount: str) -> str:
+    """The empty partition mounted at `mount`, as a person names it."""
+    return next((i.spoken for i in resolve(profile) if i.part.mount_point == mount), "partition")
 
 
 def _join(base: Word, rel: str) -> Word:
