@@ -16,7 +16,7 @@ import re
 import struct
 from collections.abc import Iterator
 
-from .helpers import _TABLE
+from .crc32c import TABLE as _TABLE
 
 SUPER = 1024
 MAGIC = 0xEF53

@@ -19,31 +19,11 @@ import subprocess
 import sys
 import tempfile
 
+from .crc32c import crc32c_raw
+
 EROFS_SUPER_OFFSET = 1024
 EROFS_MAGIC = 0xE0F5E1E2
 EROFS_FEATURE_COMPAT_SB_CHKSUM = 0x1
-
-
-def _crc32c_table() -> list[int]:
-    poly = 0x82F63B78
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ poly if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-_TABLE = _crc32c_table()
-
-
-def crc32c_raw(data: bytes, crc: int = 0xFFFFFFFF) -> int:
-    """The kernel's crc32c(seed, …): no final inversion."""
-    table = _TABLE
-    for b in data:
-        crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc
 
 
 def erofs_set_label(path: str, label: str) -> None:

@@ -285,14 +285,6 @@ def profile_to_toml(profile: Profile) -> str:
     return tomli_w.dumps(data)
 
 
-def save_profile(profile: Profile, path: Path) -> None:
-    """Save like every front end does (profile_io.save_profile_in_place): atomic, and an
-    existing file keeps its comments and layout, only changed keys change."""
-    from .profile_io import save_profile_in_place
-
-    save_profile_in_place(profile, path)
-
-
 def json_schema() -> dict[str, Any]:
     return Profile.model_json_schema()
 
@@ -335,5 +327,4 @@ __all__ = [
     "parse_profile",
     "partition_template",
     "profile_to_toml",
-    "save_profile",
 ]

@@ -12,7 +12,8 @@ import pytest
 from conftest import EXAMPLES
 
 from diskwright.core.layout import resolve
-from diskwright.core.profile import load_profile, profile_to_toml, save_profile
+from diskwright.core.profile import load_profile, profile_to_toml
+from diskwright.core.profile_io import save_profile_in_place as save_profile
 from diskwright.core.units import format_size, parse_size
 from diskwright.tui.cli import main
 
