@@ -265,3 +265,18 @@ def test_presets_from_a_non_editable_install(dists: tuple[Path, Path], tmp_path:
     assert Path(folder) == target / "diskwright" / "examples"
     assert names.split()[:2] == ["vm-disk", "sd-card"]
     assert "zfs-root" in names.split()
+
+
+def test_ci_runs_exactly_the_readmes_test_command() -> None:
+    """.ci/run's command is the README's test command, word for word, and both scripts are
+    executable as the README runs them (no `bash` in front)."""
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("## Two commands", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [ln.split("#", 1)[0].strip() for ln in block.splitlines() if ln.strip()]
+    test_cmd = next(c for c in commands if "test" in c)
+    ci = [ln.strip() for ln in (REPO / ".ci" / "run").read_text().splitlines()
+          if ln.strip() and not ln.lstrip().startswith("#")]
+    assert ci[-1] == f"exec {test_cmd}", (ci[-1], test_cmd)
+    for path in (REPO / ".ci" / "run", REPO / test_cmd):
+        assert path.stat().st_mode & 0o111, f"{path} is not executable"
+    assert f"`.ci/run` runs exactly `{test_cmd}`" in readme
