@@ -111,10 +111,7 @@ class PathModal(ModalScreen[Path | None]):
         return f"Type {what} or pick it below (Enter on a folder opens it). Ctrl+U: parent folder."
 
     def on_mount(self) -> None:
-        inp = self.query_one("#path-input", Input)
-        inp.cursor_blink = not getattr(self.app, "frozen", False)
-        inp.focus()
-        inp.cursor_position = len(inp.value)
+        self.query_one("#path-input", Entry).focus_at_end()
 
     def _set_note(self, text: str, error: bool = False) -> None:
         note = self.query_one("#path-note", Static)
@@ -234,10 +231,7 @@ class PresetCopyModal(ModalScreen[tuple[Path, bool] | None]):
                 yield Button("Cancel", id="preset-cancel", compact=True)
 
     def on_mount(self) -> None:
-        inp = self.query_one("#preset-path", Input)
-        inp.cursor_blink = not getattr(self.app, "frozen", False)
-        inp.focus()
-        inp.cursor_position = len(inp.value)
+        self.query_one("#preset-path", Entry).focus_at_end()
 
     def _with_demo(self) -> bool:
         return bool(self.demo) and self.query_one("#preset-demo", Checkbox).value
@@ -305,8 +299,6 @@ class MappingModal(ModalScreen[dict[str, Any] | None]):
                 yield Button("Cancel", id="m-cancel", compact=True)
 
     def on_mount(self) -> None:
-        for inp in self.query(Input):
-            inp.cursor_blink = not getattr(self.app, "frozen", False)
         for s in self.query(".note"):
             s.display = False
         self.query_one("#m-source", Input).focus()

@@ -71,6 +71,16 @@ class Entry(Input):
                 return
         await super()._on_key(event)
 
+    def _on_mount(self, event: events.Mount) -> None:
+        super()._on_mount(event)
+        # a frozen app (snapshots, screenshots) must render the same at any moment
+        self.cursor_blink = not getattr(self.app, "frozen", False)
+
+    def focus_at_end(self) -> None:
+        """Focus with the cursor after the text, where a person goes on typing."""
+        self.focus()
+        self.cursor_position = len(self.value)
+
 
 
 class Field(Vertical):
@@ -165,7 +175,6 @@ class TextField(Field):
     def make_control(self) -> Widget:
         inp = Entry(self._text(self.value), placeholder=self.placeholder, compact=True,
                     classes="control")
-        inp.cursor_blink = not getattr(self.app, "frozen", False)
         return inp
 
     def _text(self, value: Any) -> str:

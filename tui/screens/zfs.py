@@ -90,10 +90,7 @@ class NameModal(ModalScreen[str | None]):
                 yield Button("Cancel", id="name-cancel", compact=True)
 
     def on_mount(self) -> None:
-        inp = self.query_one("#name-input", Input)
-        inp.cursor_blink = not getattr(self.app, "frozen", False)
-        inp.focus()
-        inp.cursor_position = len(inp.value)
+        self.query_one("#name-input", Entry).focus_at_end()
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#name-ok")
@@ -137,10 +134,8 @@ class PropertyPicker(ModalScreen[str | None]):
                 yield Button("Cancel", id="pick-cancel", compact=True)
 
     def on_mount(self) -> None:
-        inp = self.query_one("#pick-filter", Input)
-        inp.cursor_blink = not getattr(self.app, "frozen", False)
         self._fill("")
-        inp.focus()
+        self.query_one("#pick-filter", Entry).focus()
 
     def _names(self, text: str) -> list[str]:
         names = [*self.extra, *sorted(self.catalog)]
@@ -316,8 +311,6 @@ class ZfsSection(Section):
         return Text.assemble((leaf, "bold" if kind == "root" else ""), (f"  {where}", "dim"))
 
     def on_mount(self) -> None:
-        for inp in self.query(Input):
-            inp.cursor_blink = not getattr(self.app, "frozen", False)
         self.load_values()
         found = self.query("#zfs-tree")
         if found and getattr(self, "_pending_cursor", None) is not None:
