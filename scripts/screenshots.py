@@ -25,6 +25,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests" / "tui"))  # the wizard's test helpers drive it here too
+
+from wizard_helpers import highlight_dataset  # noqa: E402
 
 from diskwright.tui.app import WizardApp  # noqa: E402
 from diskwright.tui.model import Draft, draft_from_preset  # noqa: E402
@@ -103,13 +106,7 @@ async def bad_label(pilot: Any) -> None:
 
 async def zfs_properties(pilot: Any) -> None:
     """A dataset whose properties come from the pool: shows set here / inherited / default."""
-    tree = pilot.app.screen.query_one("#zfs-tree")
-    tree.focus()
-    await pilot.press("home")
-    for _ in range(tree.last_line + 1):
-        if tree.cursor_node is not None and tree.cursor_node.data == "tank/user/home":
-            break
-        await pilot.press("down")
+    await highlight_dataset(pilot, "tank/user/home")
     await settle(pilot)
 
 

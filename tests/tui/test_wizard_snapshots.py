@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wizard_helpers import preset_draft, settle
+from wizard_helpers import highlight_dataset, preset_draft, settle
 
 from diskwright.core.presets import presets
 from diskwright.tui.app import WizardApp
@@ -59,13 +59,7 @@ def test_zfs_step(snap_compare: Any, snap_dir: Path, size: tuple[int, int]) -> N
 async def _zfs_home(pilot: Any) -> None:
     """tank/user/home: its own values, the pool's inherited ones, and defaults."""
     await settle(pilot)
-    tree = pilot.app.screen.query_one("#zfs-tree")
-    tree.focus()
-    await pilot.press("home")
-    for _ in range(tree.last_line + 1):
-        if tree.cursor_node is not None and tree.cursor_node.data == "tank/user/home":
-            break
-        await pilot.press("down")
+    await highlight_dataset(pilot, "tank/user/home")
     await settle(pilot)
 
 

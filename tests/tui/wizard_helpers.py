@@ -48,6 +48,18 @@ async def settle(pilot: Any, timeout: float = 30.0) -> None:
     await pilot.pause()
 
 
+async def highlight_dataset(pilot: Any, name: str) -> None:
+    """Walk the ZFS step's dataset tree with the arrow keys, as a person would, to `name`."""
+    tree = pilot.app.screen.query_one("#zfs-tree")
+    tree.focus()
+    await pilot.press("home")
+    for _ in range(tree.last_line + 1):
+        if tree.cursor_node is not None and tree.cursor_node.data == name:
+            return
+        await pilot.press("down")
+    raise AssertionError(f"no dataset {name!r} in the tree")
+
+
 def field(app: Any, step: str, path: tuple[Any, ...]) -> Any:
     return app.screen.query_one(f"#form-{step} #{field_id(path)}")
 
