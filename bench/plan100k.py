@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-import tomli_w
+import compare  # bench/compare.py, beside this script
 
 CHILD = r"""
 import json, sys, time
@@ -82,22 +82,8 @@ def make_tree(root: Path, files: int, folders: int) -> None:
 
 
 def profile(path: Path, src: Path, fs: dict[str, object]) -> Path:
-    prof = {
-        "version": 1,
-        "name": path.stem,
-        "source": {"path": str(src)},
-        "reproducible": {"source_date_epoch": 1700000000, "seed": "plan100k"},
-        "disks": [
-            {
-                "name": "d",
-                "table": "none",
-                "output": {"path": str(path.with_suffix(".img")), "format": "raw"},
-                "partitions": [{"role": "root", "mount_point": "/", **fs}],
-            }
-        ],
-    }
-    path.write_text(tomli_w.dumps(prof))
-    return path
+    """bench/compare.py's bare-image profile, the output beside it."""
+    return compare.profile(path, src, str(path.with_suffix(".img")), fs)
 
 
 def main() -> int:
