@@ -14,6 +14,7 @@ import pytest
 from textual.widgets import Button, Input, Select, Static
 from wizard_helpers import (
     REPO,
+    answer_path,
     field,
     make_root,
     plain,
@@ -394,10 +395,7 @@ async def test_export_writes_the_plan(tui_work: Path) -> None:
     target = tui_work / "plan.sh"
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("ctrl+e")
-        await pilot.pause()
-        app.screen.query_one("#path-input", Input).value = str(target)
-        await pilot.press("enter")
+        await answer_path(pilot, "ctrl+e", str(target))
         await settle(pilot)
     # the preview's script, plus the line that puts this installation first on PATH
     # so the exported plan's helper steps run from a shell without the venv
@@ -420,20 +418,12 @@ async def test_save_asks_before_replacing(tui_work: Path) -> None:
     app = WizardApp(draft=draft, step="review", frozen=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        app.screen.query_one("#path-input", Input).value = str(target)
-        await pilot.press("enter")
-        await pilot.pause()
+        await answer_path(pilot, "ctrl+s", str(target))
         assert isinstance(app.screen, ConfirmModal)
         await pilot.click("#answer-no")
         await pilot.pause()
         assert target.read_text() == before
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        app.screen.query_one("#path-input", Input).value = str(target)
-        await pilot.press("enter")
-        await pilot.pause()
+        await answer_path(pilot, "ctrl+s", str(target))
         await pilot.click("#answer-yes")
         await settle(pilot)
     assert target.read_text() != before
@@ -911,10 +901,7 @@ async def test_one_step_count_everywhere_with_or_without_force(tui_work: Path) -
 
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        app.screen.query_one("#path-input", Input).value = str(saved)
-        await pilot.press("enter")
+        await answer_path(pilot, "ctrl+s", str(saved))
         await settle(pilot)
         for force in (False, True):
             app.set_force(force)

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from rich.text import Text
 from textual.widgets import DataTable, Input
-from wizard_helpers import preset_draft, settle
+from wizard_helpers import answer_path, preset_draft, settle
 
 from diskwright.core.profile import load_profile
 from diskwright.tui.app import WizardApp
-from diskwright.tui.dialogs import ConfirmModal, PathModal
+from diskwright.tui.dialogs import ConfirmModal
 from diskwright.tui.screens.zfs import DatasetTree, NameModal, PropertyPicker
 
 pytestmark = pytest.mark.tui
@@ -163,11 +163,7 @@ async def test_add_rename_remove_and_set_then_save(tui_work: Path) -> None:
         assert app.analysis.step_ok("zfs")
         assert "tank/local/nix" not in app.analysis.script  # the preview follows
         assert "tank/people/docs" in app.analysis.script
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        assert isinstance(app.screen, PathModal)
-        app.screen.query_one("#path-input", Input).value = str(saved)
-        await pilot.press("enter")
+        await answer_path(pilot, "ctrl+s", str(saved))
         await settle(pilot)
     data = tomllib.loads(saved.read_text())
     pool = data["disks"][1]["partitions"][0]["zfs"]

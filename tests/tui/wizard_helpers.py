@@ -48,6 +48,20 @@ async def settle(pilot: Any, timeout: float = 30.0) -> None:
     await pilot.pause()
 
 
+async def answer_path(pilot: Any, key: str, path: Any) -> None:
+    """Open the path dialog with `key` (ctrl+s, ctrl+e…), type `path` there, press Enter."""
+    from textual.widgets import Input
+
+    from diskwright.tui.dialogs import PathModal
+
+    await pilot.press(key)
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, PathModal), pilot.app.screen
+    pilot.app.screen.query_one("#path-input", Input).value = str(path)
+    await pilot.press("enter")
+    await pilot.pause()
+
+
 async def highlight_dataset(pilot: Any, name: str) -> None:
     """Walk the ZFS step's dataset tree with the arrow keys, as a person would, to `name`."""
     tree = pilot.app.screen.query_one("#zfs-tree")
