@@ -11,6 +11,7 @@ from pathlib import Path
 
 STORE_DIR = "/nix/store"
 STORE_KEY = "nix/store"  # the closure's folder in the image tree, as a Scan key
+REGISTRATION_TARGET = "/nix-path-registration"  # where an image carries the registration
 
 
 @dataclass(frozen=True)
@@ -35,3 +36,16 @@ class Closure:
     def physical(self, path: str) -> Path:
         """The host path of a store path (or of a file inside one)."""
         return self.store_dir / path[len(STORE_DIR) + 1 :]
+
+
+@dataclass(frozen=True)
+class RegistrationPlan:
+    """Where a closure's registration goes: into one partition's tree and/or beside an output.
+
+    A value here (not in core.nix) so the source interface can hand it to the
+    exports without them reaching Nix.
+    """
+
+    image_key: str | None  # the partition that gets `target`
+    beside: Path | None  # the file written next to the outputs
+    target: str = REGISTRATION_TARGET  # its path inside that partition

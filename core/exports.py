@@ -13,11 +13,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from . import nix
 from .errors import ProfileError
 from .layout import PartInfo, disk_id, resolve, writable_holder
 from .profile import GPT_TYPES, Profile, Role, Table, derive_uuid
 from .scan import Scan
+from .source import ImageSource, RegistrationPlan, image_source
 from .units import format_size, round_up
 from .zfs import exports as zfs_exports
 
@@ -73,6 +73,7 @@ class Guest:
     mounts: list[Mount] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # comments for the reader
     registration_in_image: bool = False
+    registration_target: str = ""  # its path in the image, when there
     registration_beside: str | None = None
 
 
@@ -170,8 +171,9 @@ def guest(profile: Profile, scan: Scan | None = None) -> Guest:
             overlay_parts.append(info)
     for info in overlay_parts:
         g.mounts += _overlay_mounts(infos, info)
-    reg = nix.registration_plan(profile)
+    reg = image_source(profile, scan).registration()
     g.registration_in_image = reg.image_key is not None
+    g.registration_target = reg.target
     g.registration_beside = str(reg.beside) if reg.beside else None
     g.mounts.sort(key=lambda m: (m.swap, PurePosixPath(m.point).parts if not m.swap else ()))
     return g
@@ -250,13 +252,14 @@ def nixos(profile: Profile, scan: Scan | None = None) -> str:
             out.append(f"    {{ device = {nix_str(m.device)}; }} # {m.comment}")
         out.append("  ];")
     if g.registration_in_image:
+        target = g.registration_target
         out += [
-            f"  # The image carries its closure's registration at {nix.REGISTRATION_TARGET};",
+            f"  # The image carries its closure's registration at {target};",
             "  # load it into the Nix database at first boot (as nixpkgs' sd-image does).",
             "  boot.postBootCommands = ''",
-            f"    if [ -f {nix.REGISTRATION_TARGET} ]; then",
+            f"    if [ -f {target} ]; then",
             "      ${config.nix.package.out}/bin/nix-store --load-db < "
-            f"{nix.REGISTRATION_TARGET} && rm -f {nix.REGISTRATION_TARGET}",
+            f"{target} && rm -f {target}",
             "    fi",
             "  '';",
         ]
@@ -303,8 +306,8 @@ def fstab(profile: Profile, scan: Scan | None = None) -> str:
                    f"{r[3]:<{widths[3]}}  {r[4]} {r[5]}")
     out += [f"# {c}" for c in comments + g.notes + zfs_exports.fstab_notes(profile)]
     if g.registration_in_image:
-        out.append(f"# load {nix.REGISTRATION_TARGET} once with: nix-store --load-db < "
-                   f"{nix.REGISTRATION_TARGET}")
+        out.append(f"# load {g.registration_target} once with: nix-store --load-db < "
+                   f"{g.registration_target}")
     return "\n".join(out) + "\n"
 
 
@@ -332,18 +335,23 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "part"
 
 
-def _copy_pairs(profile: Profile, scan: Scan | None, info: PartInfo) -> list[tuple[str, str]]:
-    """(host path, path in the partition) pairs for CopyFiles=, leaving nested mounts out."""
+def _copy_pairs(profile: Profile, scan: Scan | None, src: ImageSource,
+                info: PartInfo) -> list[tuple[str, str]]:
+    """(host path, path in the partition) pairs for CopyFiles=, leaving nested mounts out.
+
+    The source says where a tree path is on this machine, which folders only
+    staging makes and which one it fills whole (a closure's store: one pair per path).
+    """
     sub = info.subtree
     if sub is None:
         return []
     pairs: list[tuple[str, str]] = []
 
     def walk(image_dir: str, target: str) -> None:
-        phys = nix.physical(profile, scan, image_dir)
+        phys = src.physical(image_dir)
         inner = [e for e in info.exclude if PurePosixPath(image_dir) in PurePosixPath(e).parents]
-        closure_dir = nix.is_closure_dir(scan, image_dir)
-        if phys is not None and not inner and not nix.synthetic_under(scan, image_dir):
+        filled = src.fills(image_dir)
+        if phys is not None and not inner and not src.made_by_staging(image_dir):
             pairs.append((phys, target))
             return
         if scan is None:
@@ -353,9 +361,9 @@ def _copy_pairs(profile: Profile, scan: Scan | None, info: PartInfo) -> list[tup
             if child in info.exclude:
                 continue
             child_target = str(PurePosixPath(target) / name)
-            if closure_dir:
-                pairs.append((str(scan.closure.physical("/" + child.lstrip("/"))),  # type: ignore[union-attr]
-                              child_target))
+            child_phys = src.physical(child) if filled else None
+            if child_phys is not None:
+                pairs.append((child_phys, child_target))
             else:
                 walk(child, child_target)
 
@@ -377,7 +385,8 @@ def repart_files(profile: Profile, scan: Scan | None = None) -> dict[str, str]:
     infos = resolve(profile)
     est = estimate(profile, scan)
     sizes = {p.key: p.image for d in est.disks for p in d.parts}
-    reg = nix.registration_plan(profile)
+    src = image_source(profile, scan)
+    reg = src.registration()
     partitioned = [d for d, disk in enumerate(profile.disks) if disk.table != Table.none]
     files: dict[str, str] = {}
     for d in partitioned:
@@ -386,12 +395,12 @@ def repart_files(profile: Profile, scan: Scan | None = None) -> dict[str, str]:
         for info in (i for i in infos if i.disk_index == d):
             slug = _slug(info.part_name or info.part.label or info.part.role.value)
             name = f"{folder}{10 * info.number:02d}-{slug}.conf"
-            files[name] = _repart_one(profile, scan, info, sizes[info.key], reg)
+            files[name] = _repart_one(profile, scan, src, info, sizes[info.key], reg)
     return files
 
 
-def _repart_one(profile: Profile, scan: Scan | None, info: PartInfo, size: int,
-                reg: nix.RegistrationPlan) -> str:
+def _repart_one(profile: Profile, scan: Scan | None, src: ImageSource, info: PartInfo,
+                size: int, reg: RegistrationPlan) -> str:
     part, disk = info.part, info.disk
     fs = part.filesystem
     gpt_type = info.gpt_type or part.gpt_type or GPT_TYPES[part.role]
@@ -415,18 +424,18 @@ def _repart_one(profile: Profile, scan: Scan | None, info: PartInfo, size: int,
                         f"diskwright uses {part.label!r}")
     elif fs == "zfs":
         head.append("# the ZFS pool is made by diskwright's helper VM; repart leaves it empty")
-    pairs = _copy_pairs(profile, scan, info) if part.rules.contents and fs != "zfs" else []
-    for src, dst in pairs:
-        body.append(f"CopyFiles={src}:{dst}")
+    pairs = _copy_pairs(profile, scan, src, info) if part.rules.contents and fs != "zfs" else []
+    for host, dst in pairs:
+        body.append(f"CopyFiles={host}:{dst}")
     if info.exclude and pairs:  # nested mount points stay as empty folders
         rel = [str(PurePosixPath("/") / PurePosixPath(e).relative_to(info.subtree or "/"))
                for e in info.exclude]
         body.append("MakeDirectories=" + " ".join(rel))
     if reg.image_key == info.key:
         if reg.beside is not None:
-            body.append(f"CopyFiles={reg.beside}:{nix.REGISTRATION_TARGET}")
+            body.append(f"CopyFiles={reg.beside}:{reg.target}")
         else:
-            head.append(f"# {nix.REGISTRATION_TARGET} (the closure's registration) has no "
+            head.append(f"# {reg.target} (the closure's registration) has no "
                         "repart equivalent: set registration = \"both\" and copy it from there")
     n = round_up(max(size, 4096), 4096)
     if part.size != "auto":

@@ -23,11 +23,10 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from .closure import STORE_DIR, STORE_KEY, Closure
+from .closure import REGISTRATION_TARGET, STORE_DIR, STORE_KEY, Closure, RegistrationPlan
 from .errors import ProfileError
 from .layout import PartInfo, resolve
 from .outpaths import guard_step
@@ -40,7 +39,6 @@ from .tools import which
 if TYPE_CHECKING:  # hints only: the filesystems' context sits above Nix
     from .fs.base import PartCtx
 
-REGISTRATION_TARGET = "/nix-path-registration"
 REGISTRATION_MODE = "0644"
 REGISTRATION_SUFFIX = ".nix-path-registration"
 CLOSURE_LIST = "nix-closure.paths"  # workspace files the plan makes
@@ -387,12 +385,6 @@ def receives_closure(info: PartInfo) -> bool:
 
 
 # ------------------------------------------------------------------ registration
-
-
-@dataclass(frozen=True)
-class RegistrationPlan:
-    image_key: str | None  # the partition that gets /nix-path-registration
-    beside: Path | None  # the file written next to the outputs
 
 
 def registration_owner(profile: Profile) -> PartInfo | None:
@@ -761,6 +753,9 @@ class ClosureSource:
     ) -> tuple[list[Step], list[tuple[Word, str]], list[str]]:
         return finish_steps(self.profile, self.scan, force=force)
 
+    def registration(self) -> RegistrationPlan:
+        return registration_plan(self.profile)
+
     def read_folders(self) -> list[str]:
         root = self.profile.source_root()
         return ([str(root)] if root else []) + sources(self.scan)
@@ -772,6 +767,7 @@ __all__ = [
     "STORE_DIR",
     "Closure",
     "ClosureSource",
+    "RegistrationPlan",
     "check",
     "physical",
     "resolve_closure",

@@ -8,7 +8,7 @@ files themselves when the partitions are laid out, so they need no scan here.
 
 image_source(profile, scan) is what the planner's stages ask about that source
 (ImageSource): a plain folder (TreeSource) or a Nix closure (core.nix.ClosureSource),
-so the planner never calls core.nix itself.
+so neither the planner nor the exports call core.nix themselves.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Protocol
 
+from .closure import RegistrationPlan
 from .errors import ProfileError
 from .layout import PartInfo
 from .plan import Step, Word
@@ -73,7 +74,7 @@ def read_source_section(
 
 
 class ImageSource(Protocol):
-    """What the planner stages ask of a source, so they never call core.nix themselves.
+    """What the planner stages and the exports ask of a source, so they never call core.nix.
 
     A plain tree (TreeSource) answers from source.path alone; a Nix closure
     (core.nix.ClosureSource) also says what its store paths add: folders only
@@ -136,6 +137,10 @@ class ImageSource(Protocol):
         """(guards, commit pairs, extra outputs) for files the source writes beside the outputs."""
         ...
 
+    def registration(self) -> RegistrationPlan:
+        """Where the source's registration goes (the exports mount and load it); none for a tree."""
+        ...
+
     def read_folders(self) -> list[str]:
         """Folders the build reads."""
         ...
@@ -194,6 +199,9 @@ class TreeSource:
     ) -> tuple[list[Step], list[tuple[Word, str]], list[str]]:
         return [], [], []
 
+    def registration(self) -> RegistrationPlan:
+        return RegistrationPlan(None, None)
+
     def read_folders(self) -> list[str]:
         return [str(self.root)] if self.root else []
 
@@ -210,6 +218,7 @@ def image_source(profile: Profile, scan: Scan | None) -> ImageSource:
 __all__ = [
     "ImageSource",
     "Progress",
+    "RegistrationPlan",
     "TreeSource",
     "forget_cache",
     "image_source",
