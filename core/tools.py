@@ -49,15 +49,6 @@ TOOLS: dict[str, Tool] = {
         Tool("zstd", "zstd compression", "zstd", "zstd", "zstd", "zstd"),
         Tool("xz", "xz compression", "xz-utils", "xz", "xz", "xz"),
         Tool(
-            "fakeroot",
-            "root-owned files when not run as root",
-            "fakeroot",
-            "fakeroot",
-            "fakeroot",
-            "fakeroot",
-            optional=True,
-        ),
-        Tool(
             "blkid",
             "reading labels back",
             "util-linux",

@@ -97,3 +97,56 @@ def test_small_inodes_go_to_debugfs(tmp_path: Path) -> None:
         ["debugfs", "-R", "stat /d2/f9", str(image)], capture_output=True, text=True, check=True
     ).stdout
     assert stat.count("0x6553f100") == 3, stat
+
+
+NOBODY = 65534
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
+                    reason="needs root to build once as root and once as an ordinary user")
+def test_an_ordinary_users_build_is_roots_build(tmp_path: Path) -> None:
+    """As nobody, ext4 gets the same bytes as root: owners root, xattrs kept (no fakeroot,
+    which answered every xattr query with "none" and dropped them)."""
+    import hashlib
+    import sys
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="dw-user-ext4-", dir="/tmp"))  # nobody may enter it
+    try:
+        base.chmod(0o755)
+        tree = _tree(base / "tree")
+        (base / "out").mkdir()
+        os.setxattr(tree / "d2/f7", "user.note", b"kept")
+        os.setxattr(tree / "d3", "user.folder", b"also")
+        (base / "p.toml").write_text(
+            'version = 1\n[source]\npath = "tree"\n'
+            '[reproducible]\nsource_date_epoch = 1700000000\nseed = "user"\n'
+            '[[disks]]\nname = "d"\ntable = "none"\n'
+            '[disks.output]\npath = "out/x.ext4"\nformat = "raw"\n'
+            '[[disks.partitions]]\nrole = "root"\nmount_point = "/"\nfilesystem = "ext4"\n'
+        )
+        subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(base)], check=True)
+        env = {"HOME": str(base), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+               "TMPDIR": str(base), "XDG_CACHE_HOME": str(base / "cache")}
+        images = {}
+        for who in ("root", "nobody"):
+            pre = [] if who == "root" else ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
+                                            "--clear-groups"]
+            r = subprocess.run([*pre, "env", *(f"{k}={v}" for k, v in env.items()),
+                                sys.executable, "-m", "diskwright.tui.cli", "build", "--force",
+                                str(base / "p.toml")], capture_output=True, text=True, cwd=base)
+            if who == "nobody" and "Permission denied" in r.stderr and "python" in r.stderr:
+                pytest.skip("this diskwright installation is not runnable by an ordinary user")
+            assert r.returncode == 0, r.stdout + r.stderr
+            images[who] = hashlib.sha256((base / "out/x.ext4").read_bytes()).hexdigest()
+        assert images["nobody"] == images["root"]
+        image = str(base / "out/x.ext4")
+        for path, attr in (("/d2/f7", 'user.note (4) = "kept"'), ("/d3", "user.folder")):
+            ea = subprocess.run(["debugfs", "-R", f"ea_list {path}", image],
+                                capture_output=True, text=True, check=True).stdout
+            assert attr in ea, ea
+        stat = subprocess.run(["debugfs", "-R", "stat /d1/f3", image],
+                              capture_output=True, text=True, check=True).stdout
+        assert "User:     0   Group:     0" in stat, stat
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
