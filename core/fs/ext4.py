@@ -45,6 +45,8 @@ class Ext4Partition(PartitionBase):
 
 # mke2fs -d links each entry after searching only the folder's last block (EXT2FS_LINK_APPEND)
 LINEAR_LINK_VERSION = (1, 47, 3)
+# mke2fs reads SOURCE_DATE_EPOCH, as a ceiling only: not enough to drop the pin (bench/RESULTS.md)
+SDE_VERSION = (1, 47, 1)
 
 INODE_SIZE = 256
 FIRST_INO = 11
@@ -189,6 +191,27 @@ def _version(v: tuple[int, ...]) -> str:
     return ".".join(map(str, v))
 
 
+def pin_reason(version: tuple[int, ...]) -> str:
+    """Why the pin step runs on this e2fsprogs: the preview says which case applies.
+
+    Measured with bench/ext4_sde.py on 1.47.0 and 1.47.2: from 1.47.1 mkfs.ext4 -d
+    lowers every time after SOURCE_DATE_EPOCH to it but keeps earlier ones, so
+    an old mtime stays (the pin writes the epoch) and an old atime stays until
+    a build's own read moves it (the next build then differs).
+    """
+    v = f"e2fsprogs {_version(version)}" if version > (0,) else "this e2fsprogs"
+    if version >= SDE_VERSION:
+        return (
+            f"{v} takes SOURCE_DATE_EPOCH only as a ceiling: source times before it stay "
+            "(old mtimes; old atimes until a build reads the file), so it alone gives "
+            "neither the epoch nor the same bytes twice"
+        )
+    return (
+        f"{v} ignores SOURCE_DATE_EPOCH: mkfs.ext4 -d copies atime, ctime and mtime "
+        "from the source"
+    )
+
+
 class Ext4Builder:
     def tools(self, ctx: PartCtx) -> list[str]:
         # no fakeroot as an ordinary user: the pin makes every owner root (_normalize_steps)
@@ -204,15 +227,17 @@ class Ext4Builder:
         return auto_or_fixed(ctx, tight_blocks(ctx) * b, content)
 
     def _normalize_steps(self, ctx: PartCtx, env: dict[str, str]) -> list[Step]:
-        """Pin every timestamp (and, where needed, owner) in the inode tables.
+        """Pin every timestamp (and, where needed, owner) in the inode tables, or with debugfs.
 
-        mkfs.ext4 -d copies atime/ctime from the source, and staging by hard
-        links changes ctime, so without this two builds differ. As an ordinary
-        user mkfs runs without fakeroot and copies the user's ids; `--owners`
-        makes them root here. fakeroot nearly doubled mkfs' CPU time (1.8 s vs
-        0.9 s for 20,000 files), and fakeroot 1.31 answers every xattr query
-        with "none": the image lost the user.* and security.capability
-        attributes a root build keeps. Now both builds give the same bytes.
+        mkfs.ext4 -d copies the source's times (1.47.1+: those before
+        SOURCE_DATE_EPOCH), and staging by hard links changes ctime, so without
+        this two builds differ; the step's comment says why on the installed
+        release. As an ordinary user mkfs runs without fakeroot and copies the
+        user's ids; `--owners` makes them root here. fakeroot nearly doubled
+        mkfs' CPU time (1.8 s vs 0.9 s for 20,000 files), and fakeroot 1.31
+        answers every xattr query with "none": the image lost the user.* and
+        security.capability attributes a root build keeps. Now both builds give
+        the same bytes.
         """
         argv: list[Arg] = ["diskwright", "helper", "ext4-pin", ctx.image, str(ctx.epoch)]
         if ctx.stats.not_root or os.geteuid() != 0:
@@ -229,6 +254,7 @@ class Ext4Builder:
                 + " (debugfs, by inode)",
                 expr=cmd(*argv, env=env),
                 weight=max(ctx.stats.entries / 80000, 0.1),
+                comment=pin_reason(e2fsprogs_version()),
             )
         ]
 
