@@ -1,13 +1,15 @@
 """Pin every inode's times (and owners) of an unmounted ext4 image, in place.
 
-`mkfs.ext4 -d` copies atime/ctime from the source, so two builds differ until
-every inode's times are set to the epoch. debugfs does it with one `sif` per
-field and inode (0.7 s for 20,000 inodes); this writes the same bytes straight
-into the inode tables (about 5x faster). The inode checksum (crc32c) is
-updated without knowing its seed: a CRC is linear, so flipping bits at fixed
-offsets of a fixed-length inode flips a fixed set of checksum bits, which
-`_Delta` tabulates once per offset. Images this does not understand (meta_bg,
-odd inode sizes) are left to debugfs: `pin` returns None.
+`mkfs.ext4 -d` copies the source's times (from 1.47.1, those before
+SOURCE_DATE_EPOCH: bench/RESULTS.md), so two builds differ until every inode's
+times are set to the epoch (its crtime past 2038 also lacks the epoch bits).
+debugfs does it with one `sif` per field and inode (0.7 s for 20,000 inodes);
+this writes the same bytes straight into the inode tables (about 5x faster).
+The inode checksum (crc32c) is updated without knowing its seed: a CRC is
+linear, so flipping bits at fixed offsets of a fixed-length inode flips a
+fixed set of checksum bits, which `_Delta` tabulates once per offset. Images
+this does not understand (meta_bg, odd inode sizes) are left to debugfs:
+`pin` returns None.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ UID, GID, ATIME, CTIME, MTIME = 0x02, 0x18, 0x08, 0x0C, 0x10
 UID_HIGH, GID_HIGH, CSUM_LO = 0x78, 0x7A, 0x7C
 EXTRA_ISIZE, CSUM_HI = 0x80, 0x82
 CTIME_EXTRA, MTIME_EXTRA, ATIME_EXTRA = 0x84, 0x88, 0x8C
+CRTIME, CRTIME_EXTRA = 0x90, 0x94  # mkfs writes the epoch's low word without its epoch bits
+EXTRAS = (CTIME_EXTRA, MTIME_EXTRA, ATIME_EXTRA, CRTIME_EXTRA)
 
 
 def _delta_tables(size: int, offset: int) -> list[bytes]:
@@ -79,7 +83,7 @@ class _Fields:
     def __init__(self, isize: int, epoch: int, owners: bool, csum: bool) -> None:
         low, high = _time_words(epoch)
         self.set: dict[int, int] = {}
-        for off in (ATIME, CTIME, MTIME):
+        for off in (ATIME, CTIME, MTIME, CRTIME):
             self.set.update({off + k: low >> (8 * k) & 0xFF for k in range(4)})
         if owners:
             for off in (UID, GID, UID_HIGH, GID_HIGH):
@@ -88,7 +92,7 @@ class _Fields:
         self.tables = (
             {
                 off: _delta_tables(isize, off)
-                for off in (*self.set, CTIME_EXTRA, MTIME_EXTRA, ATIME_EXTRA)
+                for off in (*self.set, *EXTRAS)
             }
             if csum
             else {}
@@ -102,7 +106,7 @@ class _Fields:
             return bytes(table[off + start * isize : off + end * isize : isize])
 
         extra = col(EXTRA_ISIZE)
-        if min(extra) < ATIME_EXTRA + 4 - EXTRA_ISIZE or any(col(EXTRA_ISIZE + 1)):
+        if min(extra) < CRTIME_EXTRA + 4 - EXTRA_ISIZE or any(col(EXTRA_ISIZE + 1)):
             return False
         change = [0, 0, 0, 0]
 
@@ -116,7 +120,7 @@ class _Fields:
             account(off, old.translate(_XOR[value]))
             table[off + start * isize : off + end * isize : isize] = bytes([value]) * n
         keep = bytes(v & ~EPOCH_MASK & 0xFF for v in range(256))
-        for off in (CTIME_EXTRA, MTIME_EXTRA, ATIME_EXTRA):
+        for off in EXTRAS:
             old = col(off)
             new = old.translate(keep).translate(_XOR[self.high])
             account(off, _xor(old, new))
@@ -126,6 +130,15 @@ class _Fields:
                 delta = change[j].to_bytes(n, "little")
                 table[off + start * isize : off + end * isize : isize] = _xor(col(off), delta)
         return True
+
+
+def inode_size(image: str) -> int:
+    """The on-disk inode size (128 has no crtime: debugfs is not asked to set one)."""
+    with open(image, "rb") as f:
+        f.seek(SUPER)
+        sb = f.read(1024)
+    rev = struct.unpack_from("<I", sb, 0x4C)[0]
+    return 128 if rev == 0 else int(struct.unpack_from("<H", sb, 0x58)[0])
 
 
 def pin(image: str, epoch: int, owners: bool) -> int | None:

@@ -61,11 +61,14 @@ def used_inodes(image: str) -> list[int]:
     return [i for i in used if i == 2 or i >= 11]
 
 
-def debugfs_pin_lines(inos: list[int], epoch: int, owners: bool) -> list[str]:
+def debugfs_pin_lines(
+    inos: list[int], epoch: int, owners: bool, crtime: bool = True
+) -> list[str]:
     """The debugfs script that pins these inodes (what core/ext4_pin writes directly)."""
+    fields = ("mtime", "atime", "ctime", "crtime") if crtime else ("mtime", "atime", "ctime")
     lines = []
     for ino in inos:
-        lines += [f"sif <{ino}> {f} @{epoch}" for f in ("mtime", "atime", "ctime")]
+        lines += [f"sif <{ino}> {f} @{epoch}" for f in fields]
         if owners:
             lines += [f"sif <{ino}> uid 0", f"sif <{ino}> gid 0"]
     return lines
@@ -74,18 +77,19 @@ def debugfs_pin_lines(inos: list[int], epoch: int, owners: bool) -> list[str]:
 def ext4_pin(image: str, epoch: int, owners: bool, mapped: list[str]) -> int:
     """Set every inode's times (and owners): in the inode tables, else one debugfs script.
 
-    mkfs.ext4 -d copies atime/ctime from the source, so without this two builds
-    differ. core/ext4_pin writes the bytes debugfs' `sif` would; owners given
-    by path (PATH:UID:GID) still go through debugfs, they are few.
+    mkfs.ext4 -d copies the source's times (1.47.1+: those before
+    SOURCE_DATE_EPOCH), so without this two builds differ. core/ext4_pin writes
+    the bytes debugfs' `sif` would; owners given by path (PATH:UID:GID) still go
+    through debugfs, they are few.
     """
-    from .ext4_pin import pin
+    from .ext4_pin import inode_size, pin
 
     lines = []
     count = pin(image, epoch, owners)
     if count is None:  # a layout the in-place writer does not handle: debugfs, slower
         inos = used_inodes(image)
         count = len(inos)
-        lines = debugfs_pin_lines(inos, epoch, owners)
+        lines = debugfs_pin_lines(inos, epoch, owners, crtime=inode_size(image) > 128)
     for item in mapped:  # PATH:UID:GID, the path may itself hold colons
         path, uid, gid = item.rsplit(":", 2)
         lines += [f'sif "{path}" uid {uid}', f'sif "{path}" gid {gid}']

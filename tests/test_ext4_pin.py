@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from diskwright.core.ext4_pin import pin
+from diskwright.core.ext4_pin import _time_words, pin
 from diskwright.core.helpers import debugfs_pin_lines, ext4_pin, used_inodes
 
 pytestmark = pytest.mark.integration
@@ -81,6 +81,8 @@ def test_same_bytes_as_debugfs(
         ["debugfs", "-R", "stat /d1/f3", str(ours)], capture_output=True, text=True, check=True
     ).stdout
     assert f"mtime: {epoch:#010x}:" in stat
+    low, high = _time_words(epoch)  # crtime too, with its epoch bits past 2038 (mkfs has none)
+    assert f"crtime: {low:#010x}:{high:08x}" in stat, stat
     if owners:
         assert "User:     0   Group:     0" in stat
     elif os.geteuid() == 0:
