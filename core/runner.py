@@ -469,6 +469,9 @@ class Runner:
                 env=env,
                 cwd=workspace,
                 start_new_session=True,
+                # each stream pauses its pipe once it holds data: what arrives while pump()
+                # waits stays in the pipe and comes in one read (pump() uses read(n) only)
+                limit=1,
             )
         finally:
             os.close(gate_r)
@@ -483,21 +486,25 @@ class Runner:
 
         async def pump(stream: asyncio.StreamReader, name: str) -> None:
             buf = b""
+            reads = 0
             while True:
                 chunk = await stream.read(65536)
                 if not chunk:
                     break
+                reads += 1
+                if reads > _EAGER_READS and len(chunk) < 16384:
+                    # a chatty tool (mkfs.erofs 1.5 writes a line per file): let its output
+                    # gather in the pipe, one wake-up per 50 ms, not one per write (20,000
+                    # for 20,000 files: 0.2 s of this process' CPU)
+                    await asyncio.sleep(_GATHER_SECONDS)
                 if step.kind == "capture" and name == "stdout":
                     captured.append(chunk)
                     continue
-                buf += chunk
-                *pieces, buf = re.split(rb"(\r\n|\r|\n)", buf)
-                lines = list(zip(pieces[0::2], pieces[1::2], strict=True))
-                for i, (raw, end) in enumerate(lines):
-                    # a status line ended by a bare CR is overwritten by the next at once on
-                    # a terminal (mkfs.erofs 1.5 prints one per file): keep the last of a run
-                    if end == b"\r" and i + 1 < len(lines) and lines[i + 1][1] == b"\r":
-                        continue
+                # a status line ended by a bare CR is overwritten by the next at once on a
+                # terminal (mkfs.erofs 1.5 prints one per file): keep the last of a run
+                buf = _OVERWRITTEN.sub(b"", buf + chunk)
+                *pieces, buf = _LINE_END.split(buf)
+                for raw in pieces[0::2]:
                     self._line(step, raw, name)
             if buf:
                 self._line(step, buf, name)
@@ -591,6 +598,12 @@ def _close_transport(proc: asyncio.subprocess.Process) -> None:
             transport.close()
 
 
+_EAGER_READS = 64  # reads per stream a step gets at once; later small ones wait a little
+_GATHER_SECONDS = 0.05  # a tool writing under 16 KiB in that time is never held up by it
+_LINE_END = re.compile(rb"(\r\n|\r|\n)")
+# a line ended by a bare CR, at a line's start, when the next line also ends so (no
+# backtracking inside a line: the look-behind fails anywhere but at a line's start)
+_OVERWRITTEN = re.compile(rb"(?<![^\r\n])[^\r\n]*\r(?!\n)(?=[^\r\n]*\r(?!\n))")
 _CSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # a terminal's cursor/erase codes ("\x1b[K")
 
 _GATE = 'IFS= read -r _dw_gate || exit 125\nexec </dev/null\nunset _dw_gate\n'

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from types import TracebackType
-
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING
 
 from ..core.plan import Plan
 from ..core.runner import (
@@ -22,6 +21,9 @@ from ..core.runner import (
 from ..core.runner import Progress as ProgressEvent
 from ..core.units import format_size
 
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
 
 class BuildDisplay:
     """Turns runner events into terminal output; JSON lines with --json."""
@@ -30,22 +32,35 @@ class BuildDisplay:
         self.plan = plan
         self.json_mode = json_mode
         self.verbose = verbose
-        self.console = Console(stderr=True, highlight=False)
-        self.live = self.console.is_terminal and not json_mode
+        self.n = len(plan.steps)
+        self.step_text = ""
+        self.progress: Progress | None = None
+        self.live = not json_mode and _may_be_terminal()
+        if not self.live:  # plain lines: rich (30 ms of imports) is not loaded
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        console = Console(stderr=True, highlight=False)
+        self.live = console.is_terminal
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             TaskProgressColumn(),
             TimeElapsedColumn(),
-            console=self.console,
+            console=console,
             transient=True,
         )
         self.task = self.progress.add_task("starting", total=1.0)
-        self.n = len(plan.steps)
-        self.step_text = ""
 
     def __enter__(self) -> BuildDisplay:
-        if self.live:
+        if self.live and self.progress is not None:
             self.progress.start()
         return self
 
@@ -55,7 +70,7 @@ class BuildDisplay:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self.live:
+        if self.live and self.progress is not None:
             self.progress.stop()
 
     def _emit(self, kind: str, **data: object) -> None:
@@ -68,15 +83,16 @@ class BuildDisplay:
         if isinstance(event, StepStarted):
             text = f"[{event.index + 1}/{self.n}] {event.step.title}"
             self.step_text = text
-            self.progress.update(self.task, description=_escape(text))
-            if not self.live:
+            if self.live and self.progress is not None:
+                self.progress.update(self.task, description=_escape(text))
+            else:
                 print(text, file=sys.stderr, flush=True)
         elif isinstance(event, Output):
-            if self.live:
+            if self.live and self.progress is not None:
                 self.progress.console.print(f"  [dim]{_escape(event.line)}[/dim]")
             else:
                 print(f"  {event.line}", file=sys.stderr, flush=True)
-        elif isinstance(event, ProgressEvent):
+        elif isinstance(event, ProgressEvent) and self.live and self.progress is not None:
             text = self.step_text
             if event.total and event.step_fraction < 1.0:
                 text += f" — {format_size(event.done or 0)} of {format_size(event.total)}"
@@ -113,6 +129,17 @@ class BuildDisplay:
             print(f"  {o.path}  {format_size(o.size)}  sha256 {o.sha256}", file=out)
         if result.log:
             print(f"  log: {result.log}", file=out)
+
+
+def _may_be_terminal() -> bool:
+    """Whether rich could call stderr a terminal (its TTY_COMPATIBLE / FORCE_COLOR / isatty
+    rules); only then is the live bar worth loading rich for."""
+    if "TTY_COMPATIBLE" in os.environ or "FORCE_COLOR" in os.environ:
+        return True
+    try:
+        return sys.stderr.isatty()
+    except ValueError:  # closed
+        return False
 
 
 def _escape(text: str) -> str:
