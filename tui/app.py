@@ -77,7 +77,7 @@ class WizardApp(App[int]):
         self.profile_path = profile_path
         self._initial = draft
         self._initial_step = step
-        self.frozen = frozen  # snapshots: no blinking cursor, no timings on screen
+        self.frozen = frozen  # snapshots: no timings on screen (headless: no cursor blinks)
         self.clock = clock or time.monotonic
         # None until a profile is chosen or loaded (loading waits for the first paint)
         self.draft: Draft = draft  # type: ignore[assignment]

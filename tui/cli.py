@@ -24,6 +24,7 @@ from .report import (
     EXIT_OK,
     plan_header,
     print_estimate,
+    report_error,
 )
 from .report import err as _err
 
@@ -261,8 +262,8 @@ def _run_locked(args: argparse.Namespace, disks: list[tuple[Path, str]]) -> int:
     if not args.json:
         names = ", ".join(p.name for p, _ in disks)
         fw = "OVMF (UEFI)" if args.firmware == "uefi" else "SeaBIOS (BIOS)"
-        print(f"diskwright: booting {names} with {fw}; the disks are not changed "
-              "(snapshot=on)" + ("" if piped else "; Ctrl-A X quits"), file=sys.stderr)
+        _err(f"booting {names} with {fw}; the disks are not changed "
+             "(snapshot=on)" + ("" if piped else "; Ctrl-A X quits"))
     result = run(
         disks,
         firmware=args.firmware,
@@ -277,7 +278,7 @@ def _run_locked(args: argparse.Namespace, disks: list[tuple[Path, str]]) -> int:
                           "seen_at": None if result.seen_at is None else round(result.seen_at, 3),
                           "last_lines": result.last_lines}, indent=2))
     elif result.ok and args.expect is not None:
-        print(f"diskwright: saw {args.expect!r} after {result.seen_at:.1f} s", file=sys.stderr)
+        _err(f"saw {args.expect!r} after {result.seen_at:.1f} s")
     elif not result.ok:
         _err(f"run failed: {result.reason}")
         if args.expect is not None:
@@ -470,11 +471,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _err(str(e))
         return EXIT_INPUT
     except DiskwrightError as err:
-        _err(str(err))
-        if getattr(err, "lines", None) and not getattr(args, "json", False):
-            for line in err.lines[-12:]:  # type: ignore[attr-defined]
-                print(f"    {line}", file=sys.stderr)
-        return err.exit_code
+        return report_error(err, tail=not getattr(args, "json", False))
     except KeyboardInterrupt:
         _err("cancelled; nothing was written")
         return EXIT_CANCELLED

@@ -42,7 +42,8 @@ from .model import (
     set_in,
     step_of,
 )
-from .report import EXIT_CANCELLED, EXIT_INPUT, EXIT_OK, print_estimate
+from .report import EXIT_CANCELLED, EXIT_INPUT, EXIT_OK, print_estimate, report_error
+from .report import err as _err
 
 ROLES = ("root", "esp", "data", "store", "swap", "bios-boot", "zfs")
 FILESYSTEMS = fs_choices()
@@ -596,13 +597,10 @@ def run_plain(profile_path: str | None) -> int:
             print("\ncancelled; nothing was written", file=sys.stderr, flush=True)
         return EXIT_CANCELLED
     except ProfileError as err:
-        print(f"diskwright: {err}", file=sys.stderr)
+        _err(str(err))
         return EXIT_INPUT
     except DiskwrightError as err:
-        print(f"diskwright: {err}", file=sys.stderr)
-        for line in getattr(err, "lines", [])[-12:]:
-            print(f"    {line}", file=sys.stderr)
-        return err.exit_code
+        return report_error(err)
 
 
 __all__ = ["PlainWizard", "run_plain"]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from ..core.units import format_size
 
 if TYPE_CHECKING:
+    from ..core.errors import DiskwrightError
     from ..core.planner import Estimate
 
 # 0 success, 1 the build failed, 2 bad input (the message names the field), 130 cancelled
@@ -22,6 +23,16 @@ EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
 def err(msg: str) -> None:
     """One line on stderr, prefixed like every diskwright message."""
     print(f"diskwright: {msg}", file=sys.stderr)
+
+
+def report_error(error: DiskwrightError, *, tail: bool = True) -> int:
+    """Say a failure the user can act on, then (with `tail`) the failed tool's last
+    12 lines; the exit code its class maps to. The CLI and plain mode both end so."""
+    err(str(error))
+    if tail:
+        for line in getattr(error, "lines", [])[-12:]:
+            print(f"    {line}", file=sys.stderr)
+    return error.exit_code
 
 
 def plan_header(name: str, where: str | Path | None) -> str:
@@ -55,4 +66,4 @@ def print_estimate(est: Estimate) -> None:
 
 
 __all__ = ["EXIT_CANCELLED", "EXIT_FAILED", "EXIT_INPUT", "EXIT_OK", "err", "plan_header",
-           "print_estimate"]
+           "print_estimate", "report_error"]

@@ -1,7 +1,9 @@
 """Widgets every step shares: form fields bound to the draft, the disk bar, the side panels.
 
 Fields know the profile path they edit and show the profile model's own
-error words under themselves; nothing here validates on its own.
+error words under themselves; nothing here validates on its own. Widgets do
+not know the app: values come in through their constructors and load(),
+edits go out as Field.Edited messages the step forms handle.
 """
 
 from __future__ import annotations
@@ -73,8 +75,9 @@ class Entry(Input):
 
     def _on_mount(self, event: events.Mount) -> None:
         super()._on_mount(event)
-        # a frozen app (snapshots, screenshots) must render the same at any moment
-        self.cursor_blink = not getattr(self.app, "frozen", False)
+        # a headless app (tests, snapshots, screenshots) must render the same at any moment;
+        # Textual's own flag, so the widget needs nothing of the wizard's app
+        self.cursor_blink = not self.app.is_headless
 
     def focus_at_end(self) -> None:
         """Focus with the cursor after the text, where a person goes on typing."""
@@ -102,6 +105,7 @@ class Field(Vertical):
         self.label = label
         self.help = help
         self.errors: list[ProfileError] = []
+        self.value: Any = None  # what the field holds: given (load) or edited; subclasses set it
 
     @property
     def name_(self) -> str:
@@ -149,11 +153,11 @@ class Field(Vertical):
             note.display = bool(self.help)
 
     def edited(self, value: Any) -> None:
-        """Report a change; a widget echoing the value it was given is not one."""
-        self.value = value
-        draft = getattr(self.app, "draft", None)
-        if draft is not None and draft.get(self.path, object()) == value:
+        """Report a change; a widget echoing the value it was given (load, or its last
+        edit) is not one. The field compares with what it holds, never reads the app."""
+        if value == self.value:
             return
+        self.value = value
         self.post_message(self.Edited(self, self.path, value))
 
 
