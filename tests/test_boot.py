@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, run_cli, sha256
+from testkit import EXAMPLES, run_cli, sha256
 
 from diskwright.core.boot import grub
 from diskwright.core.boot.demo import make_demo_tree

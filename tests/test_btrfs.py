@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import leftovers, run_cli
 from imagecheck import blkid, manifest, run
+from testkit import leftovers, run_cli
 
 from diskwright.core.fs import REGISTRY
 from diskwright.core.layout import resolve

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, REPO, leftovers, run_cli
+from testkit import EXAMPLES, REPO, leftovers, run_cli
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import run_cli
+from testkit import run_cli
 
 from diskwright.core.tools import erofs_features
 

@@ -14,9 +14,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, link_example_trees, run_cli
 from imagecheck import blkid, partitions, run
 from make_nix_store import make_demo
+from testkit import EXAMPLES, link_example_trees, run_cli
 
 from diskwright.core import exports
 from diskwright.core.errors import ProfileError

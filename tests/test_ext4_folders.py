@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-from conftest import run_cli, sha256
 from imagecheck import extract, manifest, run
+from testkit import run_cli, sha256
 
 from diskwright.core.fs.ext4 import LINEAR_LINK_VERSION, e2fsprogs_version
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-from conftest import run_cli, sha256
+from testkit import run_cli, sha256
 
 from diskwright.core.fs.ext4 import SDE_VERSION, e2fsprogs_version, pin_reason
 from diskwright.core.helpers import used_inodes

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-from conftest import leftovers, run_cli, sha256
 from imagecheck import ENV, manifest, run
+from testkit import leftovers, run_cli, sha256
 
 pytestmark = pytest.mark.integration
 EPOCH = 1700000001  # 2023-11-14 22:13:21 UTC: an odd second

@@ -36,10 +36,10 @@ from typing import Any
 
 import pytest
 import tomli_w
-from conftest import leftovers, run_cli, snapshot
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from imagecheck import cut, erofs_mode, ext4_mode, extract, partitions, to_raw
+from testkit import leftovers, run_cli, snapshot
 
 pytestmark = pytest.mark.integration
 

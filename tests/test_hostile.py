@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import tomli_w
-from conftest import leftovers, run_cli, snapshot
+from testkit import leftovers, run_cli, snapshot
 
 pytestmark = pytest.mark.integration
 

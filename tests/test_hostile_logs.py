@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, leftovers, run_cli
 from test_hostile import profile, tree
+from testkit import REPO, leftovers, run_cli
 
 pytestmark = pytest.mark.integration
 

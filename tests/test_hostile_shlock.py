@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import leftovers, run_cli
 from test_hostile import profile, tree
+from testkit import leftovers, run_cli
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 import tomli_w
-from conftest import leftovers, run_cli
 from test_hostile import tree
+from testkit import leftovers, run_cli
 
 pytestmark = pytest.mark.integration
 

@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, leftovers, run_cli
 from imagecheck import blkid, cut, extract, manifest, partitions, run, to_raw
+from testkit import EXAMPLES, leftovers, run_cli
 
 from diskwright.core.layout import disk_id, resolve
 from diskwright.core.profile import load_profile

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES
+from testkit import EXAMPLES
 
 from diskwright.core.layout import resolve
 from diskwright.core.profile import load_profile, profile_to_toml

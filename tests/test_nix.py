@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, leftovers, sha256
 from imagecheck import manifest, run
 from make_nix_store import PathSpec, add_paths, make_demo, nar_hash, nix_store
+from testkit import EXAMPLES, leftovers, sha256
 
 from diskwright.core import nix
 from diskwright.core.doctor import report

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-from conftest import EXAMPLES, run_cli
+from testkit import EXAMPLES, run_cli
 
 pytestmark = pytest.mark.integration
 

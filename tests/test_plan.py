@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-from conftest import REPO, leftovers, run_cli
 from imagecheck import blkid, cut, partitions
+from testkit import REPO, leftovers, run_cli
 
 from diskwright.core.plan import Arith, Plan, Step, Var, Word, cmd, render_arg, render_script, w
 

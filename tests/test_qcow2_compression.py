@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-from conftest import EXAMPLES, run_cli, sha256
 from imagecheck import run
+from testkit import EXAMPLES, run_cli, sha256
 
 pytestmark = pytest.mark.integration
 

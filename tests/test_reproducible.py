@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-from conftest import EXAMPLES, leftovers, run_cli, sha256
+from testkit import EXAMPLES, leftovers, run_cli, sha256
 
 from diskwright.core.output import FORMATS as OUTPUT_FORMATS
 

@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, REPO, leftovers, run_cli
+from testkit import EXAMPLES, REPO, leftovers, run_cli
 
 ENABLE = REPO / "scripts" / "enable-contrib.sh"
 

@@ -11,8 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
 from test_hostile import profile, tree
+from testkit import run_cli
 
 from diskwright.core.scan import hole_bytes, scan_tree
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 import tomli_w
-from conftest import run_cli
 from imagecheck import blkid, extract, manifest
+from testkit import run_cli
 
 from diskwright.core.tools import erofs_compressors, erofs_features
 

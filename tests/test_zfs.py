@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 import tomli_w
-from conftest import EXAMPLES, leftovers, run_cli
 from imagecheck import extract, partitions, to_raw
+from testkit import EXAMPLES, leftovers, run_cli
 
 from diskwright.core import exports
 from diskwright.core.planner import contexts

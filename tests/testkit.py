@@ -1,0 +1,87 @@
+"""Helpers the tests import by name (`from testkit import …`).
+
+They live here, not in conftest.py: tests/ and tests/tui/ each have a conftest, and
+`from conftest import` got whichever one Python imported first, so running both
+folders in one pytest command failed to collect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+
+
+BOOT_TREES = {"boot-root": "boot-disk: root reached", "zfs-boot-root": "zfs-boot: root reached"}
+
+
+def link_example_trees(folder: Path, example_root: Path, boot_trees: dict[str, Path]) -> None:
+    (folder / "root").symlink_to(example_root)
+    for name, tree in boot_trees.items():
+        (folder / name).symlink_to(tree)
+
+
+def run_cli(
+    *args: str | Path,
+    cwd: Path | None = None,
+    timeout: float = 600,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run `diskwright` as a user would, in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "diskwright.tui.cli", *map(str, args)],
+        cwd=cwd or REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, bytes | str]]:
+    """Every entry under `folder` with its mode and bytes (or link target)."""
+    out: dict[str, tuple[int, bytes | str]] = {str(folder): (folder.lstat().st_mode, "")}
+    for dirpath, dirs, names in os.walk(folder):
+        for name in dirs + names:
+            p = Path(dirpath) / name
+            st = p.lstat()
+            if stat.S_ISLNK(st.st_mode):
+                out[str(p)] = (st.st_mode, os.readlink(p))
+            elif stat.S_ISREG(st.st_mode):
+                out[str(p)] = (st.st_mode, p.read_bytes())
+            else:
+                out[str(p)] = (st.st_mode, "")
+    return out
+
+
+def leftovers(folder: Path, settle: float = 5.0) -> list[str]:
+    """Workspace or partial files a build must never leave behind.
+
+    A plan run with plain `sh` leaves its lock to a holder process (core/shlock.py)
+    that drops it once it sees the shell gone, a moment after `sh` returns: lock
+    files get `settle` seconds to go; anything else must be gone at once.
+    """
+    def names() -> list[str]:
+        return sorted(p.name for p in folder.iterdir() if p.name.startswith(".diskwright"))
+
+    deadline = time.monotonic() + settle
+    found = names()
+    while found and all(n.endswith(".lock") for n in found) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        found = names()
+    return found
