@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from . import tools
 from .errors import ProfileError
 from .layout import PartInfo, disk_id, resolve, writable_holder
 from .profile import GPT_TYPES, Profile, Role, Table, derive_uuid
@@ -374,17 +375,54 @@ def _copy_pairs(profile: Profile, scan: Scan | None, src: ImageSource,
     return pairs
 
 
+def _repart_type(info: PartInfo) -> str:
+    gpt_type = info.gpt_type or info.part.gpt_type or GPT_TYPES[info.part.role]
+    return REPART_TYPES.get(gpt_type, gpt_type.lower())
+
+
+def _repart_floor(fstype: str, repart_type: str) -> tuple[int, str]:
+    """(bytes, whose rule) below which systemd-repart will not make a Format=`fstype` partition.
+
+    Asked from the installed systemd-repart (the minima changed between versions);
+    with none installed, the largest minima known (257's), which every version accepts.
+    """
+    version = tools.repart_version()
+    if version == 0:
+        return (tools.REPART_KNOWN_MINIMA.get(fstype, 4096),
+                "systemd-repart 257 (none installed here to ask)")
+    return tools.repart_min_size(fstype, repart_type) or 4096, f"systemd-repart {version}"
+
+
+def _repart_sizes(profile: Profile, scan: Scan | None) -> dict[str, tuple[int, int, str]]:
+    """Per partition key: (diskwright's size, the size the definition asks, why they differ)."""
+    from .planner import estimate
+
+    images = {p.key: p.image for d in estimate(profile, scan).disks for p in d.parts}
+    out: dict[str, tuple[int, int, str]] = {}
+    for info in resolve(profile):
+        if info.disk.table == Table.none:
+            continue
+        ours = round_up(max(images[info.key], 4096), 4096)
+        fstype = info.part.rules.fstype
+        want, why = ours, ""
+        if fstype is not None:
+            floor, who = _repart_floor(fstype, _repart_type(info))
+            if floor > ours:
+                want = round_up(floor, 4096)
+                why = (f"{who} makes {fstype} no smaller than {format_size(floor)}, so this "
+                       f"partition is {format_size(want)} (diskwright's: {format_size(ours)})")
+        out[info.key] = (ours, want, why)
+    return out
+
+
 def repart_files(profile: Profile, scan: Scan | None = None) -> dict[str, str]:
     """repart.d definitions per partitioned disk: relative file name → text.
 
     One disk: flat names ("10-esp.conf"); several: one folder per disk
     ("vm/10-esp.conf"), each folder a --definitions= of its own.
     """
-    from .planner import estimate
-
     infos = resolve(profile)
-    est = estimate(profile, scan)
-    sizes = {p.key: p.image for d in est.disks for p in d.parts}
+    sizes = _repart_sizes(profile, scan)
     src = image_source(profile, scan)
     reg = src.registration()
     partitioned = [d for d, disk in enumerate(profile.disks) if disk.table != Table.none]
@@ -400,10 +438,9 @@ def repart_files(profile: Profile, scan: Scan | None = None) -> dict[str, str]:
 
 
 def _repart_one(profile: Profile, scan: Scan | None, src: ImageSource, info: PartInfo,
-                size: int, reg: RegistrationPlan) -> str:
+                size: tuple[int, int, str], reg: RegistrationPlan) -> str:
     part, disk = info.part, info.disk
     fs = part.filesystem
-    gpt_type = info.gpt_type or part.gpt_type or GPT_TYPES[part.role]
     partuuid = info.partuuid or (part.partuuid or derive_uuid(profile, "part", info.disk_index,
                                                               info.index)).upper()
     label = info.part_name or part.label or part.role.value
@@ -413,7 +450,7 @@ def _repart_one(profile: Profile, scan: Scan | None, src: ImageSource, info: Par
             + f" — disk {disk.name!r} ({disk.output.path})"]
     if disk.table == Table.mbr:
         head.append("# systemd-repart writes GPT only; this disk is MBR in the profile")
-    body = ["[Partition]", f"Type={REPART_TYPES.get(gpt_type, gpt_type.lower())}",
+    body = ["[Partition]", f"Type={_repart_type(info)}",
             f"Label={label}", f"UUID={partuuid.lower()}"]
     if part.rules.fstype is not None:
         body.append(f"Format={part.rules.fstype}")
@@ -437,12 +474,14 @@ def _repart_one(profile: Profile, scan: Scan | None, src: ImageSource, info: Par
         else:
             head.append(f"# {reg.target} (the closure's registration) has no "
                         "repart equivalent: set registration = \"both\" and copy it from there")
-    n = round_up(max(size, 4096), 4096)
+    ours, n, why = size
     if part.size != "auto":
-        head.append(f"# size {format_size(n)}, fixed")
+        head.append(f"# size {format_size(ours)}, fixed")
     else:
-        head.append(f"# size {format_size(n)}: content + headroom as estimated; drop "
+        head.append(f"# size {format_size(ours)}: content + headroom as estimated; drop "
                     "SizeMaxBytes= to let repart grow it")
+    if why:
+        head.append(f"# {why}")
     body += [f"SizeMinBytes={n}", f"SizeMaxBytes={n}"]
     return "\n".join(head + body) + "\n"
 
@@ -451,14 +490,16 @@ def repart_size(profile: Profile, scan: Scan | None, d: int) -> int:
     """A --size= for disk `d` that holds its definitions as repart lays them out on GPT.
 
     GPT even for an MBR disk: 1 MiB before the first partition, the backup table at
-    the end, each partition at a MiB boundary (roomier than repart needs, never short).
+    the end, each partition at a MiB boundary (roomier than repart needs, never short),
+    each as large as the definition asks (repart's own minimum may exceed ours).
     """
     from .planner import estimate
 
     dk = estimate(profile, scan).disks[d]
+    sizes = _repart_sizes(profile, scan)
     MiB = 1024 * 1024
     return max(round_up(dk.disk_bytes, MiB),
-               2 * MiB + sum(round_up(p.image, MiB) for p in dk.parts))
+               2 * MiB + sum(round_up(sizes[p.key][1], MiB) for p in dk.parts))
 
 
 def repart(profile: Profile, scan: Scan | None = None) -> str:

@@ -172,3 +172,59 @@ def squashfs_compressors() -> tuple[str, ...]:
         c for c in ("gzip", "lzo", "lz4", "xz", "zstd") if re.search(rf"^\s*{c}\b", text, re.M)
     ]
     return tuple(found) or ("gzip",)
+
+
+# What systemd-repart 257 (Debian 13) asks at least for a partition it formats
+# (its minimal_size_by_fs_name), used only where no systemd-repart is installed
+# here to ask: the largest minima known, which every version accepts.
+REPART_KNOWN_MINIMA = {"ext4": 32 << 20, "btrfs": 256 << 20, "xfs": 300 << 20}
+
+
+@functools.cache
+def repart_version() -> int:
+    """The installed systemd-repart's systemd version (252, 257, …); 0 when missing."""
+    if which("systemd-repart") is None:
+        return 0
+    m = re.search(r"^systemd (\d+)", _run(["systemd-repart", "--version"]), re.M)
+    return int(m.group(1)) if m else 0
+
+
+@functools.cache
+def repart_min_size(fstype: str, part_type: str) -> int | None:
+    """The smallest partition the installed systemd-repart makes with Format=`fstype`.
+
+    Versions differ and say so only by refusing (ext4: 1 MiB in 252, 32 MiB in 257;
+    xfs 14 MiB → 300 MiB), so repart is asked itself: a dry run of one partition
+    with SizeMaxBytes=4096 on a sparse scratch file, whose JSON gives the size it
+    raised it to. None when no systemd-repart is installed or it would not answer
+    (Format=erofs/squashfs need CopyFiles=; they have no minimum of their own).
+    """
+    import json
+    import os
+    import tempfile
+
+    exe = which("systemd-repart")
+    if exe is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="diskwright-repart-") as tmp:
+        defs = os.path.join(tmp, "d")
+        os.mkdir(defs)
+        with open(os.path.join(defs, "10-probe.conf"), "w", encoding="utf-8") as f:
+            f.write(f"[Partition]\nType={part_type}\nFormat={fstype}\n"
+                    "SizeMinBytes=4096\nSizeMaxBytes=4096\n")
+        image = os.path.join(tmp, "disk.raw")
+        with open(image, "wb") as f:
+            f.truncate(1 << 30)
+        try:
+            p = subprocess.run(
+                [exe, "--dry-run=yes", "--empty=allow", "--json=short", "--no-pager",
+                 f"--definitions={defs}", image],
+                capture_output=True, text=True, timeout=20, check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+    try:
+        rows = json.loads(p.stdout)
+        return int(rows[0]["raw_size"])
+    except (ValueError, LookupError, TypeError):
+        return None

@@ -18,7 +18,7 @@ from imagecheck import blkid, partitions, run
 from make_nix_store import make_demo
 from testkit import EXAMPLES, link_example_trees, run_cli
 
-from diskwright.core import exports
+from diskwright.core import exports, tools
 from diskwright.core.errors import ProfileError
 from diskwright.core.layout import disk_id, resolve
 from diskwright.core.planner import make_plan, validate
@@ -467,6 +467,46 @@ size = "16MiB"
     rootfs = cut(image, start, sectors, tmp_path / "rootfs.img")
     listing = run("debugfs", "-R", "ls -p /etc", rootfs)
     assert "/hostname/" in listing and "/os-release/" in listing
+
+
+def _size_min(text: str) -> int:
+    return int(next(ln for ln in text.splitlines() if ln.startswith("SizeMinBytes="))
+               .split("=", 1)[1])
+
+
+@pytest.mark.skipif(REPART is None, reason="needs systemd-repart")
+def test_repart_minimum_is_asked_from_the_installed_repart(examples: Path) -> None:
+    """systemd-repart formats ext4 no smaller than 1 MiB in 252 (Debian 12) but 32 MiB in
+    257 (Debian 13), and refuses a smaller SizeMaxBytes= rather than saying why: the
+    definitions raise the size to what the installed repart answers."""
+    version = tools.repart_version()
+    floor = tools.repart_min_size("ext4", "root-x86-64")
+    assert floor is not None
+    if version == 252:
+        assert floor == 1 << 20
+    elif version >= 257:
+        assert floor == 32 << 20
+    # (other versions: whatever they answer, the definitions must follow it)
+    profile, scan = loaded(examples, "sd-card")
+    root = next(t for n, t in exports.repart_files(profile, scan).items() if "nixos-sd" in n)
+    from diskwright.core.planner import estimate
+
+    ours = estimate(profile, scan).disks[0].parts[1].image
+    assert _size_min(root) == max(-(-ours // 4096) * 4096, floor)
+    raised = f"systemd-repart {version} makes ext4 no smaller than" in root
+    assert raised == (floor > ours), root
+
+
+def test_repart_without_repart_uses_the_largest_known_minimum(
+    examples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No systemd-repart here to ask: 257's minima, which every version accepts."""
+    monkeypatch.setattr(tools, "repart_version", lambda: 0)
+    profile, scan = loaded(examples, "sd-card")
+    root = next(t for n, t in exports.repart_files(profile, scan).items() if "nixos-sd" in n)
+    assert _size_min(root) == 32 << 20
+    assert "none installed here to ask" in root
+    assert exports.repart_size(profile, scan, 0) >= (2 + 32 + 32) << 20
 
 
 def test_repart_text_splits_back_into_files(examples: Path) -> None:
