@@ -23,7 +23,7 @@ from ..errors import ProfileError
 from ..ext4_split import is_big
 from ..model import FsRules, PartitionBase, strict
 from ..plan import And, Arg, Arith, Expr, Or, Pipe, Step, Var, cmd
-from ..tools import Tool
+from ..tools import Tool, which
 from ..units import MiB, parse_size, round_up
 from .base import FieldWords, FsSize, FsSpec, PartCtx, auto_or_fixed, too_small
 
@@ -128,9 +128,47 @@ def used_blocks(ctx: PartCtx) -> tuple[int, int]:
     dirs += sum(1 for d in ctx.dirents if d + 24 > b - 12)  # htree root of big folders
     links = st.symlink_bytes // 200  # targets over 59 bytes need a block
     extent = data // (8 * b * 4)  # files crossing many groups need an extent block
-    used = data + dirs + links + extent + journal_blocks_for(ctx) + 4  # + lost+found
+    fixed = ctx.fixed_size()
+    orphan = orphan_file_blocks(fixed // b if fixed is not None else data + data // 10 + 2048)
+    used = data + dirs + links + extent + journal_blocks_for(ctx) + orphan + 4  # + lost+found
     inodes = st.files + st.dirs + st.symlinks + st.specials + FIRST_INO
     return used, inodes
+
+
+@functools.cache
+def mke2fs_features() -> frozenset[str]:
+    """The features the installed mkfs.ext4 turns on by itself (its mke2fs.conf).
+
+    Asked by making a scratch 16 MiB filesystem and reading it back, since the
+    defaults are the distribution's: e2fsprogs 1.47.2 on Debian 13 adds orphan_file
+    (a file of 32+ written blocks in every filesystem), 1.47.0 on Debian 12 does not.
+    """
+    import tempfile
+
+    mkfs, dumpe2fs = which("mkfs.ext4"), which("dumpe2fs")
+    if mkfs is None or dumpe2fs is None:
+        return frozenset()
+    with tempfile.TemporaryDirectory(prefix="diskwright-mke2fs-") as tmp:
+        img = os.path.join(tmp, "probe.ext4")
+        try:
+            subprocess.run([mkfs, "-q", "-F", "-b", "4096", img, "16M"],
+                           capture_output=True, timeout=20, check=True)
+            p = subprocess.run([dumpe2fs, "-h", img], capture_output=True, text=True,
+                               timeout=20, check=False)
+        except (OSError, subprocess.SubprocessError):
+            return frozenset()
+    m = re.search(r"^Filesystem features:\s*(.*)$", p.stdout, re.M)
+    return frozenset(m.group(1).split()) if m else frozenset()
+
+
+def orphan_file_blocks(blocks: int) -> int:
+    """Blocks of the orphan file mke2fs makes in a `blocks`-block filesystem, 0 without one
+    (e2fsprogs' ext2fs_default_orphan_file_blocks: 32, then 1/4096 of it, at most 512)."""
+    if "orphan_file" not in mke2fs_features():
+        return 0
+    if blocks < 128 * 1024:
+        return 32
+    return min(blocks // 4096, 512)
 
 
 def tight_blocks(ctx: PartCtx) -> int:
