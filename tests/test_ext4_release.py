@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-from conftest import run_cli
 from imagecheck import run
+from testkit import run_cli
 
 from diskwright.core.fs.ext4 import e2fsprogs_version, mke2fs_features, orphan_file_blocks
 
