@@ -24,6 +24,7 @@ from typing import Any
 import tomli_w
 
 from ..core.errors import DiskwrightError, ProfileError, ProfileErrors
+from ..core.fs import SPECS
 from ..core.output import FORMATS
 from ..core.scan import Scan
 from .report import plan_header
@@ -32,21 +33,48 @@ PathKey = tuple[str | int, ...]
 
 # ------------------------------------------------------------------ steps
 
-STEPS: tuple[str, ...] = (
-    "source", "filesystem", "layout", "zfs", "sizes", "output", "review", "build",
-)
-STEP_TITLES: dict[str, str] = {
-    "source": "Source",
-    "filesystem": "Filesystem",
-    "layout": "Layout",
-    "zfs": "ZFS",
-    "sizes": "Sizes",
-    "output": "Output",
-    "review": "Review",
-    "build": "Build",
-}
-FS_KEYS = frozenset({"filesystem", "label", "uuid", "ext4", "erofs", "squashfs", "vfat"})
+# The filesystems' own tables ([ext4], [btrfs]…) as core/fs declares them (zfs has a step of
+# its own): a filesystem added there is edited, and its errors shown, on the Filesystem step.
+FS_KEYS = frozenset({"filesystem", "label", "uuid"} | {
+    s.name for s in SPECS if s.options is not None and s.name != "zfs"})
 SIZE_KEYS = frozenset({"size", "headroom", "start"})
+
+
+@dataclass(frozen=True)
+class WizardStep:
+    """One wizard step, declared once: the step list, the forms, the plan preview's marks
+    and plain mode's sections read this. Its F1 text is tui/help.py's HELP[key] (a test
+    holds the two together)."""
+
+    key: str
+    title: str
+    form: str  # "module:Class" in diskwright.tui.screens, imported on the first visit
+    # which profile fields its form shapes (indices dropped): the plan preview marks the
+    # plan steps tagged with a related field (core's Step.fields), never parsing shell
+    fields: tuple[str, ...] = ()
+    plain: str = "name"  # the plain-mode section (tui/plain.py's EDIT_STEPS) that asks it
+
+
+WIZARD_STEPS: tuple[WizardStep, ...] = (
+    WizardStep("source", "Source", "source:SourceForm", ("source",), "source"),
+    WizardStep("filesystem", "Filesystem", "filesystem:FilesystemForm",
+               tuple(sorted(f"disks.partitions.{k}" for k in FS_KEYS)), "layout"),
+    WizardStep("layout", "Layout", "layout:LayoutForm", (
+        "disks.table", "disks.uuid", "disks.name", *(f"disks.partitions.{k}" for k in (
+            "role", "mount_point", "name", "gpt_type", "partuuid", "contents", "empty",
+            "overlay"))), "layout"),
+    WizardStep("zfs", "ZFS", "zfs:ZfsForm", ("disks.partitions.zfs",), "layout"),
+    WizardStep("sizes", "Sizes", "sizes:SizesForm", (
+        "disks.size", "disks.alignment", *(f"disks.partitions.{k}" for k in sorted(SIZE_KEYS))),
+        "layout"),
+    WizardStep("output", "Output", "output:OutputForm", ("disks.output", "reproducible"),
+               "output"),
+    WizardStep("review", "Review", "review:ReviewForm"),
+    WizardStep("build", "Build", "build:BuildForm"),
+)
+STEPS: tuple[str, ...] = tuple(s.key for s in WIZARD_STEPS)
+STEP_TITLES: dict[str, str] = {s.key: s.title for s in WIZARD_STEPS}
+STEP_FIELDS: dict[str, tuple[str, ...]] = {s.key: s.fields for s in WIZARD_STEPS}
 
 
 def step_of(field_name: str) -> str:
@@ -75,22 +103,6 @@ def step_of(field_name: str) -> str:
     if key in SIZE_KEYS:
         return "sizes"
     return "layout"
-
-
-# Which profile fields each wizard step's form shapes (indices dropped): the plan preview
-# marks the plan steps tagged with a related field (core's Step.fields), never parsing shell.
-STEP_FIELDS: dict[str, tuple[str, ...]] = {
-    "source": ("source",),
-    "filesystem": tuple(sorted(f"disks.partitions.{k}" for k in FS_KEYS)),
-    "layout": ("disks.table", "disks.uuid", "disks.name", *(f"disks.partitions.{k}" for k in (
-        "role", "mount_point", "name", "gpt_type", "partuuid", "contents", "empty", "overlay"))),
-    "zfs": ("disks.partitions.zfs",),
-    "sizes": ("disks.size", "disks.alignment",
-              *(f"disks.partitions.{k}" for k in sorted(SIZE_KEYS))),
-    "output": ("disks.output", "reproducible"),
-    "review": (),
-    "build": (),
-}
 
 
 def _related(a: str, b: str) -> bool:

@@ -28,6 +28,7 @@ from .model import (
     ROLE_HELP,
     STEP_TITLES,
     TABLE_HELP,
+    WIZARD_STEPS,
     Analysis,
     Draft,
     PathKey,
@@ -56,8 +57,7 @@ EDIT_STEPS = (
     ("Output files (path, format, compression)", "output"),
     ("Profile name", "name"),
 )
-PLAIN_STEP = {"source": "source", "filesystem": "layout", "layout": "layout", "zfs": "layout",
-              "sizes": "layout", "output": "output", "review": "name", "build": "name"}
+PLAIN_STEP = {s.key: s.plain for s in WIZARD_STEPS}  # wizard step → the section above
 
 
 class Quit(Exception):

@@ -85,6 +85,38 @@ def test_every_error_field_belongs_to_a_step(name: str, step: str) -> None:
     assert step_of(name) == step
 
 
+def test_every_filesystems_options_belong_to_the_filesystem_step() -> None:
+    """Read from core/fs's registry, so a filesystem added there (btrfs went to Layout
+    while the list was typed out here) lands its option errors and plan marks right."""
+    from diskwright.core.fs import SPECS
+    from diskwright.tui.model import STEP_FIELDS
+
+    with_tables = [s.name for s in SPECS if s.options is not None and s.name != "zfs"]
+    assert "btrfs" in with_tables
+    for fs in with_tables:
+        assert step_of(f"disks[0].partitions[1].{fs}.anything") == "filesystem", fs
+        assert f"disks.partitions.{fs}" in STEP_FIELDS["filesystem"], fs
+
+
+def test_the_step_registry_names_a_form_and_help_for_every_step() -> None:
+    import importlib
+
+    from textual.widget import Widget
+
+    from diskwright.tui.help import HELP
+    from diskwright.tui.model import STEP_TITLES, STEPS, WIZARD_STEPS
+    from diskwright.tui.plain import EDIT_STEPS
+
+    assert set(HELP) == {"start", *STEPS}
+    assert list(STEP_TITLES) == list(STEPS)
+    plain_sections = {key for _, key in EDIT_STEPS}
+    for step in WIZARD_STEPS:
+        module, name = step.form.split(":")
+        form = getattr(importlib.import_module(f"diskwright.tui.screens.{module}"), name)
+        assert issubclass(form, Widget) and form.step == step.key, step.key
+        assert step.plain in plain_sections, step.key
+
+
 def test_field_names_round_trip() -> None:
     path = ("disks", 0, "partitions", 1, "ext4", "block_size")
     assert field_name(path) == "disks[0].partitions[1].ext4.block_size"

@@ -18,30 +18,32 @@ from textual.widget import Widget
 from textual.widgets import Button, ContentSwitcher, Footer, Header, Static, Tab, Tabs
 
 from ...core.units import format_size
-from ..model import STEP_TITLES, STEPS, Analysis, changed_lines, shaped_steps, step_states
+from ..model import (
+    STEP_TITLES,
+    STEPS,
+    WIZARD_STEPS,
+    Analysis,
+    changed_lines,
+    shaped_steps,
+    step_states,
+)
 from ..widgets import EstimatePanel, PlanPanel, StepList, update_if_changed
 
 if TYPE_CHECKING:
     from ..state import WizardState
 
 WIDE = 110
-# step → (module, class); imported on the first visit so the first paint stays quick
-FORMS: dict[str, tuple[str, str]] = {
-    "source": ("diskwright.tui.screens.source", "SourceForm"),
-    "filesystem": ("diskwright.tui.screens.filesystem", "FilesystemForm"),
-    "layout": ("diskwright.tui.screens.layout", "LayoutForm"),
-    "zfs": ("diskwright.tui.screens.zfs", "ZfsForm"),
-    "sizes": ("diskwright.tui.screens.sizes", "SizesForm"),
-    "output": ("diskwright.tui.screens.output", "OutputForm"),
-    "review": ("diskwright.tui.screens.review", "ReviewForm"),
-    "build": ("diskwright.tui.screens.build", "BuildForm"),
-}
+FORMS: dict[str, str] = {s.key: s.form for s in WIZARD_STEPS}
 
 
 def make_form(step: str) -> Widget:
-    module, name = FORMS[step]
-    form: Widget = getattr(importlib.import_module(module), name)()
+    """The step's form; its module is imported on the first visit so the first paint stays
+    quick (the registry names it: model.WIZARD_STEPS)."""
+    module, name = FORMS[step].split(":")
+    form: Widget = getattr(importlib.import_module(f"diskwright.tui.screens.{module}"), name)()
     return form
+
+
 PANELS = ("form", "estimate", "plan")
 
 
