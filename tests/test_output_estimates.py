@@ -86,3 +86,32 @@ def test_output_estimate_under_1mib(tmp_path: Path, kind: str) -> None:
     p = tmp_path / "p.toml"
     p.write_text(tomli_w.dumps(profile))
     _check(p)
+
+
+@pytest.mark.parametrize("files", [3000, 600])
+def test_ext4_estimate_of_many_small_files(tmp_path: Path, files: int) -> None:
+    """A tree needing more inodes than data: mkfs starts at the size its inode ratio wants,
+    resize2fs -M then keeps only the groups the inodes fill, and the estimate says so
+    (it said +23% on 20,000 files of 0-9 KiB before it modelled the shrink)."""
+    import random
+
+    rng = random.Random(files)
+    root = tmp_path / "tree"
+    for i in range(files):
+        d = root / f"d{i % 30:02d}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"f{i:05d}").write_bytes(rng.randbytes(rng.randint(0, 2048)))
+    p = tmp_path / "p.toml"
+    p.write_text(tomli_w.dumps({
+        "version": 1, "source": {"path": "tree"},
+        "reproducible": {"source_date_epoch": 1700000000, "seed": "small-files"},
+        "disks": [{"name": "d", "table": "none", "output": {"path": "out.img", "format": "raw"},
+                   "partitions": [{"role": "root", "mount_point": "/", "filesystem": "ext4"}]}],
+    }))
+    est = run_cli("estimate", "--json", p)
+    assert est.returncode == 0, est.stderr
+    guess = json.loads(est.stdout)["total_output"]
+    built = run_cli("build", p)
+    assert built.returncode == 0, built.stderr
+    real = (tmp_path / "out.img").stat().st_size
+    assert abs(guess - real) <= real // 20, (guess, real)  # issue 11: ext4 within 5%
