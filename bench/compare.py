@@ -2,7 +2,8 @@
 """diskwright against the bare tools, side by side, on one generated tree.
 
     python3 bench/compare.py [--files 30000] [--mib 400] [--big 18000] [--runs 3]
-                             [--only ext4,erofs,squashfs,vfat,qcow2] [--keep DIR]
+                             [--only ext4,erofs,squashfs,vfat,qcow2,nix] [--keep DIR]
+                             [--nix-paths 2000] [--nix-mib 500]
 
 The tree is shaped like a copy of /usr/share + /usr/include + /usr/bin: many
 small folders, symlinks, half compressible data, and one folder
@@ -13,7 +14,13 @@ tree), the largest process' peak memory, the output size and the ratio to the
 best peer. Peers: bare mkfs.ext4 -d, the nixpkgs make-ext4-fs recipe (copy,
 mkfs under fakeroot, fsck, resize2fs -M, +16 MiB), bare mkfs.erofs, mksquashfs
 and gensquashfs, mcopy (vfat, bounded by --mcopy-timeout), qemu-img/zstd for
-packing; Debian's genimage where installed. Speed stays out of the tests.
+packing; Debian's genimage where installed. `nix`: a generated Nix store
+with a closure of --nix-paths paths (bench/nix.py's generator: references,
+symlinks, half random data, registered with nix-store --load-db) built once
+into each image kind (ext4 root with the registration, erofs and squashfs
+/nix/store images, a GPT disk with an ESP and that ext4 root, a vfat image of
+one store path's files), to hold the estimate against what came out. Speed
+stays out of the tests.
 """
 
 from __future__ import annotations
@@ -238,13 +245,80 @@ def profile(path: Path, src: Path, out: str, part: dict[str, object], **output: 
     return path
 
 
+NIX_STORE_PART = {"role": "store", "contents": "/nix/store", "mount_point": "/nix/.ro-store"}
+
+
+def nix_rows(work: Path, paths: int, mib: int, diskwright: list[str]) -> list[Row]:
+    """Each image kind once from one generated closure: the estimate is the point here."""
+    if shutil.which("nix-store") is None:
+        print("nix: nix-store is not installed (apt-get install nix-bin); skipped")
+        return []
+    from nix import make_specs, write_paths  # bench/nix.py and examples/make_nix_store.py
+
+    store = work / "nix-store"
+    top = work / "nix-top"
+    if not top.exists():
+        t = time.monotonic()
+        made = write_paths(store, make_specs(paths, mib << 20))
+        top.write_text(made["system"].path)
+        print(f"nix: {len(made)} store paths, {mib} MiB, in {time.monotonic() - t:.1f} s")
+    closure = top.read_text().strip()
+    source = {"store": str(store), "closure": [closure]}
+    flat = work / "nix-vfat-src"  # vfat holds no symlinks: the store's files and folders only
+    if not flat.exists():
+        for dirpath, dirnames, filenames in os.walk(store / "nix/store"):
+            rel = "nix/store" / Path(dirpath).relative_to(store / "nix/store")
+            (flat / rel).mkdir(parents=True, exist_ok=True)
+            for name in filenames:
+                f = Path(dirpath) / name
+                if not f.is_symlink() and not name.startswith("."):
+                    os.link(f, flat / rel / name)
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]  # not .links
+    o = work / "out"
+    o.mkdir(exist_ok=True)
+    cases: list[tuple[str, str, dict[str, object], list[dict[str, object]], str]] = [
+        ("ext4", "ext4 root + registration", {**source, "registration": "image"},
+         [{"role": "root", "mount_point": "/", "filesystem": "ext4"}], "none"),
+        ("erofs", "erofs /nix/store (lz4hc)", source,
+         [{**NIX_STORE_PART, "filesystem": "erofs", "label": "nix-store"}], "none"),
+        ("squashfs", "squashfs /nix/store (zstd)", source,
+         [{**NIX_STORE_PART, "filesystem": "squashfs"}], "none"),
+        ("disk", "GPT disk: ESP + ext4 root", {**source, "registration": "image"},
+         [{"role": "esp", "filesystem": "vfat", "mount_point": "/boot", "label": "ESP"},
+          {"role": "root", "mount_point": "/", "filesystem": "ext4"}], "gpt"),
+        ("vfat", "vfat of the store paths' files (no symlinks)", {"path": str(flat)},
+         [{"role": "data", "filesystem": "vfat", "mount_point": "/", "label": "STORE"}],
+         "none"),
+    ]
+    rows = []
+    for kind, title, src, parts, table in cases:
+        prof = {
+            "version": 1,
+            "name": f"nix-{kind}",
+            "source": src,
+            "reproducible": {"source_date_epoch": EPOCH, "seed": "compare-nix"},
+            "disks": [{"name": "d", "table": table,
+                       "output": {"path": f"out/nix-{kind}.img", "format": "raw"},
+                       "partitions": parts}],
+        }
+        p = work / f"nix-{kind}.toml"
+        p.write_text(tomli_w.dumps(prof))
+        out = o / f"nix-{kind}.img"
+        rows.append(Row(f"nix {kind}", f"diskwright build ({title})",
+                        [*diskwright, "build", str(p)], out, ours=True, once=True,
+                        prepare=_rm(out, o / f"nix-{kind}.img.log")))
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--files", type=int, default=30000)
     ap.add_argument("--mib", type=int, default=400)
     ap.add_argument("--big", type=int, default=18000)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--only", default="ext4,erofs,squashfs,vfat,qcow2")
+    ap.add_argument("--only", default="ext4,erofs,squashfs,vfat,qcow2,nix")
+    ap.add_argument("--nix-paths", type=int, default=2000)
+    ap.add_argument("--nix-mib", type=int, default=500)
     ap.add_argument("--esp-files", default="2000,20000")
     ap.add_argument("--mcopy-timeout", type=float, default=120)
     ap.add_argument("--keep", type=Path, help="work folder to use and keep")
@@ -466,6 +540,8 @@ def main() -> int:
                 o / "pack.zst",
             ),
         ]
+    if "nix" in only:
+        rows += nix_rows(work, args.nix_paths, args.nix_mib, diskwright)
     kinds = list(dict.fromkeys(r.kind for r in rows))
     for kind in kinds:
         print(f"{kind}:", flush=True)
