@@ -158,8 +158,8 @@ def guest(profile: Profile, scan: Scan | None = None) -> Guest:
         opts: list[str] = []
         if part.rules.read_only:
             opts.append("ro")
-        if fs == "vfat" and part.role == Role.esp:
-            opts += ["fmask=0077", "dmask=0077"]
+        if part.role == Role.esp:
+            opts += part.rules.esp_options
         passno = 0 if part.rules.read_only else (1 if part.mount_point == "/" else 2)
         needed = part.mount_point in NEEDED or part.overlay is not None or any(
             i.part.overlay is not None
@@ -454,8 +454,8 @@ def _repart_one(profile: Profile, scan: Scan | None, src: ImageSource, info: Par
             f"Label={label}", f"UUID={partuuid.lower()}"]
     if part.rules.fstype is not None:
         body.append(f"Format={part.rules.fstype}")
-        if fs == "erofs":
-            head.append("# Format=erofs needs a systemd-repart newer than 252")
+        if part.rules.repart_note:
+            head.append(f"# {part.rules.repart_note}")
         if part.label and fs != "swap" and part.label != label:
             head.append(f"# repart labels the filesystem like the partition ({label!r}); "
                         f"diskwright uses {part.label!r}")

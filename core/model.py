@@ -336,6 +336,9 @@ class FsRules:
     contents: bool = True  # receives files from the source
     may_be_empty: bool = True  # an image with nothing in it makes sense
     byte_reproducible: bool = True  # two builds of one profile give the same bytes
+    compresses: bool = False  # compresses its files: the estimate reads a sample of them
+    esp_options: tuple[str, ...] = ()  # mount options when it holds the ESP (exports)
+    repart_note: str = ""  # what systemd-repart's Format= needs of it (the repart export)
 
 
 class PartitionBase(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -236,6 +236,10 @@ class FsSpec:
     advice: str = ""  # when to pick it, one line for the F1 help
     tools: tuple[Tool, ...] = ()
     fields: Mapping[str, FieldWords] = field(default_factory=dict)
+    # where an image of `size` bytes holds its files and its metadata: (bytes before the
+    # files, offsets of the metadata), for the compressed outputs' estimate; None = files
+    # from the start, metadata at 0
+    layout: Callable[[PartCtx, int], tuple[int, tuple[int, ...]]] | None = None
 
     @property
     def rules(self) -> FsRules:

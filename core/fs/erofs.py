@@ -46,7 +46,9 @@ class ErofsOptions(BaseModel):
 
 
 class ErofsPartition(PartitionBase):
-    rules = FsRules(label_bytes=16, read_only=True, fstype="erofs", may_be_empty=False)
+    rules = FsRules(label_bytes=16, read_only=True, fstype="erofs", may_be_empty=False,
+                    compresses=True,
+                    repart_note="Format=erofs needs a systemd-repart newer than 252")
     filesystem: Literal["erofs"]
     erofs: ErofsOptions = Field(default_factory=ErofsOptions)
 

@@ -518,6 +518,16 @@ def _headroom_arith(min_var: Var, headroom: str, block: int) -> Arith:
     return Arith(("(", *grown, f" + {per_mib - 1}) / {per_mib} * {per_mib}"))
 
 
+def data_layout(ctx: PartCtx, size: int) -> tuple[int, tuple[int, ...]]:
+    """Where the files start and where metadata lies (measured with e2fsprogs 1.47):
+    superblock, bitmaps and the inode table (256 B an inode) first, then the journal
+    (zeros but its superblock), then files."""
+    opts = ctx.options(Ext4Options)
+    table = size // opts.inode_ratio * 256  # mkfs.ext4 -I 256
+    journal = journal_blocks_for(ctx) * opts.block_size
+    return table + journal, (0, 64 * 1024, 128 * 1024, table + 128 * 1024)
+
+
 SPEC = FsSpec(
     name="ext4",
     title="ext4 — read-write Linux filesystem",
@@ -528,6 +538,7 @@ SPEC = FsSpec(
     options=Ext4Options,
     options_title="ext4 options",
     advice="the guest can write to it. Use it for `/` and data volumes.",
+    layout=data_layout,
     tools=(
         Tool("mkfs.ext4", "ext4 filesystems", "e2fsprogs", "e2fsprogs", "e2fsprogs", "e2fsprogs"),
         Tool("e2fsck", "checking ext4", "e2fsprogs", "e2fsprogs", "e2fsprogs", "e2fsprogs"),

@@ -49,6 +49,7 @@ class SquashfsPartition(PartitionBase):
         read_only=True,
         fstype="squashfs",
         may_be_empty=False,
+        compresses=True,
     )
     filesystem: Literal["squashfs"]
     squashfs: SquashfsOptions = Field(default_factory=SquashfsOptions)

@@ -31,6 +31,7 @@ class VfatPartition(PartitionBase):
         label_hint="upper-case letters, digits, spaces and - _",
         uuid="vfat",
         fstype="vfat",
+        esp_options=("fmask=0077", "dmask=0077"),  # the ESP's keys: root's alone
     )
     filesystem: Literal["vfat"]
     vfat: VfatOptions = Field(default_factory=VfatOptions)
@@ -186,6 +187,12 @@ class VfatBuilder:
         )
 
 
+def data_layout(ctx: PartCtx, size: int) -> tuple[int, tuple[int, ...]]:
+    """Where the files start (measured with mkfs.vfat): two FATs (about 1 byte a KiB
+    each) and the root folder first."""
+    return size // 512 + 16 * 1024, (0,)
+
+
 SPEC = FsSpec(
     name="vfat",
     title="vfat — FAT, what firmware reads (the ESP)",
@@ -196,6 +203,7 @@ SPEC = FsSpec(
     options=VfatOptions,
     options_title="vfat options",
     advice="what firmware reads. The EFI System Partition must be vfat.",
+    layout=data_layout,
     tools=(
         Tool(
             "mkfs.vfat",

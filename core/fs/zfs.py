@@ -52,6 +52,7 @@ class ZfsPartition(PartitionBase):
         uuid="random",
         no_uuid="OpenZFS gives each pool a random GUID",
         byte_reproducible=False,
+        compresses=True,
     )
     filesystem: Literal["zfs"]
     zfs: ZfsPool | None = Field(

@@ -121,7 +121,7 @@ def make_contexts(profile: Profile, scan: Scan | None) -> list[PartCtx]:
 
 def _sample_for(scan: Scan | None, info: PartInfo) -> Sample | None:
     """Compressibility matters only where something compresses; sampling reads files."""
-    wants = info.part.filesystem in ("erofs", "squashfs", "zfs") or (
+    wants = info.part.rules.compresses or (
         info.disk.output.compression.value != "none"
         or info.disk.output.format.value in ("qcow2-compressed", "vmdk")  # deflated grains
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..disk import layout
-from ..fs import builder_for
+from ..fs import builder_for, spec_for
 from ..fs.base import FsSize, PartCtx
 from ..output import FORMATS
 from ..profile import Compression, Profile, Role
@@ -65,20 +65,10 @@ _ZERO_SHRINK = {"zstd": 32768, "xz": 6600}
 
 
 def _layout(c: PartCtx, size: int) -> tuple[int, tuple[int, ...]]:
-    """Where a partition's files start and where its metadata lies (measured with
-    e2fsprogs 1.47 and mkfs.vfat): ext4 puts superblock, bitmaps and the inode table
-    (256 B an inode) first, then the journal (zeros but its superblock), then files;
-    vfat puts two FATs (about 1 byte a KiB each) and the root folder first."""
-    if c.part.filesystem == "vfat":
-        return size // 512 + 16 * 1024, (0,)
-    if c.part.filesystem != "ext4":
-        return 0, (0,)
-    from ..fs.ext4 import Ext4Options, journal_blocks_for
-
-    opts = c.options(Ext4Options)
-    table = size // opts.inode_ratio * 256  # mkfs.ext4 -I 256
-    journal = journal_blocks_for(c) * opts.block_size
-    return table + journal, (0, 64 * 1024, 128 * 1024, table + 128 * 1024)
+    """Where a partition's files start and where its metadata lies, as its filesystem
+    module declares (FsSpec.layout)."""
+    declared = spec_for(c.part.filesystem).layout
+    return declared(c, size) if declared is not None else (0, (0,))
 
 
 def estimate(profile: Profile, scan: Scan | None, ctxs: list[PartCtx] | None = None) -> Estimate:
