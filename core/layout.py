@@ -145,8 +145,8 @@ def resolve(profile: Profile) -> list[PartInfo]:
 
 
 def _mbr_type(part: PartitionBase) -> str:
-    if part.role == Role.data and part.filesystem == "vfat":
-        return "0c"
+    if part.role == Role.data and part.rules.mbr_data_type is not None:
+        return part.rules.mbr_data_type
     return MBR_TYPES.get(part.role, "83")
 
 

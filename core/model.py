@@ -339,6 +339,7 @@ class FsRules:
     compresses: bool = False  # compresses its files: the estimate reads a sample of them
     esp_options: tuple[str, ...] = ()  # mount options when it holds the ESP (exports)
     repart_note: str = ""  # what systemd-repart's Format= needs of it (the repart export)
+    mbr_data_type: str | None = None  # an MBR data partition's type byte, when not Linux's 83
 
 
 class PartitionBase(BaseModel):

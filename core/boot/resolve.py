@@ -30,9 +30,9 @@ GRUB_FS = {"ext4": "ext2", "vfat": "fat", "btrfs": "btrfs", "squashfs": "squash4
 def grub_find(info: PartInfo) -> str:
     """GRUB's command that makes `info` its root: by filesystem UUID where the filesystem
     has one, else by the partition's place on the disk GRUB booted from."""
-    if info.fs_uuid is not None and info.part.filesystem != "squashfs":
+    if info.fs_uuid is not None:  # None where the filesystem has none (squashfs) or a random one
         v = info.fs_uuid.lower()
-        if info.part.filesystem == "vfat":
+        if info.part.rules.uuid == "vfat":
             v = f"{v[:4]}-{v[4:]}"  # a FAT volume id the way GRUB prints it
         return f"search --no-floppy --fs-uuid --set=root {v}"
     kind = "msdos" if info.disk.table == Table.mbr else "gpt"

@@ -32,6 +32,7 @@ class VfatPartition(PartitionBase):
         uuid="vfat",
         fstype="vfat",
         esp_options=("fmask=0077", "dmask=0077"),  # the ESP's keys: root's alone
+        mbr_data_type="0c",  # FAT32 (LBA): what cameras and other OSes look for
     )
     filesystem: Literal["vfat"]
     vfat: VfatOptions = Field(default_factory=VfatOptions)
