@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.cells import cell_len
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
@@ -131,6 +131,9 @@ class BuildForm(Vertical):
         self.fail_phase: str | None = None
         self._before: set[str] = set()  # outputs that existed when the build started
         self._start_was_ready = False
+        # focus was sent to the steps table only because Start was disabled then; Widget.focus
+        # lands a moment later, so until Start takes it app.focused need not show the table
+        self._start_wanted = False
         self._revision = -1  # the draft revision the last build started from
 
     @property
@@ -173,7 +176,12 @@ class BuildForm(Vertical):
         build snapshot used to flake between the two).
         """
         start = self.query_one("#build-start", Button)
+        self._start_wanted = start.disabled
         return start if not start.disabled else self.query_one(StepsTable)
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        if isinstance(event.widget, StepsTable):
+            self._start_wanted = False  # the person moved on from the table: leave focus be
 
     def _fit_titles(self) -> None:
         self.query_one(StepsTable).fit_titles()
@@ -211,13 +219,15 @@ class BuildForm(Vertical):
         start.disabled = not ok
         self._start_was_ready = self._start_was_ready or ok
         if became_ready and self.state == "idle" and (
-            self.app.focused is None or self.app.focused is self.query_one(StepsTable)
+            self._start_wanted or self.app.focused is None
+            or self.app.focused is self.query_one(StepsTable)
         ):
             # Whenever a build becomes possible, Start takes focus from the steps table
             # (where focus lands, by Textual's auto-focus or ours, while Start is
             # disabled, e.g. during a re-analysis): the screen ends the same whatever
             # order the analysis and the step's opening came in.
-            start.focus()
+            self._start_wanted = False
+            start.focus()  # queued after the table's focus, so Start ends with it
         start.label = "▶ Build again" if self.state in ("done", "failed", "cancelled") \
             else "▶ Start build"
         if self.state == "idle":
