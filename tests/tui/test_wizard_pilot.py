@@ -389,6 +389,31 @@ async def test_preview_follows_the_form_and_marks_the_edit(tui_work: Path) -> No
         assert any(line.startswith("mkfs.") for line in changed), changed
 
 
+async def test_partition_picker_follows_a_label_as_it_is_typed(tui_work: Path) -> None:
+    """The Filesystem step's picker names the partition by its new label at once, in the
+    same Select (no new widget per key), keeping the choice and the typist's focus."""
+    from textual.widgets._select import SelectCurrent, SelectOverlay
+
+    draft = preset_draft("vm-disk", tui_work, tui_work / "root")
+    app = WizardApp(draft=draft, step="filesystem", frozen=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await app.select(0, 1)
+        await settle(pilot)
+        picker = app.screen.query_one("#fs-picker-select", Select)
+        path = ("disks", 0, "partitions", 1, "label")
+        await type_into(pilot, "filesystem", path, "ROOTFS")
+        assert app.screen.query_one("#fs-picker-select", Select) is picker
+        assert picker.value == "0:1" and app.selected == (0, 1)
+        assert app.focused is field(app, "filesystem", path).query_one(Input)
+        title = app.draft.part_title(0, 1)
+        assert "“ROOTFS”" in title
+        assert plain(picker.query_one(SelectCurrent).query_one("#label", Static)).strip() == title
+        overlay = picker.query_one(SelectOverlay)
+        prompts = [str(overlay.get_option_at_index(i).prompt) for i in range(overlay.option_count)]
+        assert prompts == [app.draft.part_title(d, p) for d, p in app.draft.all_parts()]
+
+
 async def test_export_writes_the_plan(tui_work: Path) -> None:
     draft = preset_draft("vm-disk", tui_work, tui_work / "root")
     app = WizardApp(draft=draft, step="review", frozen=True)
