@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from textual import events
 from textual.widgets import Input
-from wizard_helpers import field, preset_draft, settle
+from wizard_helpers import PATIENCE, field, pause, preset_draft, settle
 
 from diskwright.tui.app import WizardApp
 
@@ -80,11 +80,13 @@ async def arrived(pilot: Any, inp: Input, path: tuple[Any, ...], text: str,
         except ValueError:
             return text  # a number field keeps what is not a number yet as text
 
-    deadline = time.monotonic() + 20
+    # waits end when the text is there; the limit only turns a hang into a failure (a lost
+    # key leaves the text wrong and fails at the asserts), never a slow machine
+    deadline = time.monotonic() + PATIENCE
     while (inp.value, app.draft.get(path)) != (text, want()) and time.monotonic() < deadline:
-        await pilot.pause(0.05)
+        await pause(pilot, 0.05)
     await settle(pilot)
-    await pilot.pause(0.3)  # a late scan or analysis result must not write anything back
+    await pause(pilot, 0.3)  # a late scan or analysis result must not write anything back
     await settle(pilot)
     assert inp.value == text
     assert app.draft.get(path) == want()

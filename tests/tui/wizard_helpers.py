@@ -36,16 +36,38 @@ def preset_draft(name: str, base: Path, root: Path | None = None) -> Draft:
     return draft
 
 
-async def settle(pilot: Any, timeout: float = 30.0) -> None:
+# How long a wait may take before it counts as a hang. Generous on purpose: these waits
+# prove that something happens, never how fast (speed targets live in bench/); two
+# cores at load 20 made a 200-key burst take over 30 s.
+PATIENCE = 300.0
+
+
+async def drain(pilot: Any, timeout: float = PATIENCE) -> None:
+    """Every message queued so far on the app and the screen's widgets is handled.
+
+    This is what each pilot.pause() and pilot.press() wait for, but there Textual
+    gives up after a fixed 30 s (WaitForScreenTimeout) even while work still
+    progresses; the same wait here has `timeout`.
+    """
+    await pilot._wait_for_screen(timeout=timeout)
+
+
+async def pause(pilot: Any, delay: float | None = None) -> None:
+    """pilot.pause(delay) without its fixed 30 s limit (see drain)."""
+    await drain(pilot)
+    await pilot.pause(delay)
+
+
+async def settle(pilot: Any, timeout: float = PATIENCE) -> None:
     """Wait until debounce timers, analysis workers and the scan are all done."""
     app = pilot.app
     deadline = time.monotonic() + timeout
-    await pilot.pause()
+    await pause(pilot)
     while getattr(app, "busy", False):
         if time.monotonic() > deadline:
             raise AssertionError("the wizard never settled")
-        await pilot.pause(0.02)
-    await pilot.pause()
+        await pause(pilot, 0.02)
+    await pause(pilot)
 
 
 async def answer_path(pilot: Any, key: str, path: Any) -> None:
@@ -97,12 +119,12 @@ async def type_into(pilot: Any, step: str, path: tuple[Any, ...], text: str, *,
     await settle(pilot)
 
 
-async def wait_for(pilot: Any, predicate: Any, timeout: float = 120.0, what: str = "") -> None:
+async def wait_for(pilot: Any, predicate: Any, timeout: float = PATIENCE, what: str = "") -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or predicate}")
-        await pilot.pause(0.05)
+        await pause(pilot, 0.05)
 
 
 def sha256(path: Path) -> str:
