@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from testkit import EXAMPLES, REPO, leftovers, run_cli
+from testkit import EXAMPLES, PATIENCE, REPO, leftovers, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -90,7 +90,7 @@ def test_cancel_mid_step(tmp_path: Path, example_root: Path) -> None:
     workspaces = [p for p in tmp_path.iterdir() if p.name.startswith(".diskwright-")]
     assert workspaces, "the build should be mid-way"
     proc.send_signal(signal.SIGINT)
-    rest = proc.communicate(timeout=60)[1]
+    rest = proc.communicate(timeout=PATIENCE)[1]
     assert proc.returncode == 130, "".join(seen) + rest
     assert "cancelled" in rest
     assert not (tmp_path / "vm-disk.qcow2").exists()

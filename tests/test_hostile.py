@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import tomli_w
-from testkit import leftovers, run_cli, snapshot
+from testkit import leftovers, run_cli, snapshot, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -243,10 +243,7 @@ def test_sigkill_leaves_no_workspace_and_no_running_tool(tmp_path: Path) -> None
     assert workspaces, "the build should be mid-way"
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and any(w.exists() for w in workspaces):
-        time.sleep(0.2)
-    assert not any(w.exists() for w in workspaces)
+    wait_until(lambda: not any(w.exists() for w in workspaces), "the workspace to be removed")
     ps = subprocess.run(["pgrep", "-f", str(workspaces[0])], capture_output=True, text=True)
     assert ps.stdout.strip() == ""
     r = run_cli("build", p)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from test_hostile import profile, tree
-from testkit import REPO, leftovers, run_cli
+from testkit import PATIENCE, REPO, leftovers, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -90,7 +90,7 @@ def test_sigterm_prints_no_event_loop_noise(tmp_path: Path) -> None:
         if "started" in line or time.monotonic() > deadline:
             break
     proc.send_signal(signal.SIGTERM)
-    rest = proc.communicate(timeout=60)[1]
+    rest = proc.communicate(timeout=PATIENCE)[1]
     err = seen + rest
     assert proc.returncode == 130, err
     assert "Event loop is closed" not in err and "Traceback" not in err, err

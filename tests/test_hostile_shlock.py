@@ -8,12 +8,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from test_hostile import profile, tree
-from testkit import leftovers, run_cli
+from testkit import PATIENCE, leftovers, run_cli, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -41,21 +40,15 @@ def _paused_script(tmp_path: Path) -> Path:
 def _start(tmp_path: Path, script: Path) -> subprocess.Popen[str]:
     first = subprocess.Popen(["sh", str(script)], cwd=tmp_path, env=_env(), text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    for _ in range(600):
-        if (tmp_path / "locked").exists() or first.poll() is not None:
-            break
-        time.sleep(0.05)
+    wait_until(lambda: (tmp_path / "locked").exists() or first.poll() is not None,
+               "the script to take the lock")
     assert (tmp_path / "locked").exists(), first.communicate()
     return first
 
 
 def _gone(tmp_path: Path) -> None:
     """The holder drops the lock (and a killed shell's workspace) once the shell is gone."""
-    for _ in range(100):
-        if leftovers(tmp_path) == []:
-            return
-        time.sleep(0.05)
-    assert leftovers(tmp_path) == []
+    wait_until(lambda: leftovers(tmp_path, settle=0) == [], "the lock and workspace to go")
 
 
 def test_printed_plan_holds_the_output_lock(tmp_path: Path) -> None:
@@ -152,17 +145,15 @@ def test_killed_printed_plan_stops_its_tools(tmp_path: Path) -> None:
     tools: dict[str, int] = {}
     try:
         shell = _start(tmp_path, script)
-        for _ in range(200):
-            tools = _tool_pids(tmp_path, ("mkfs.ext4", "qemu-img"))
-            if len(tools) == 2:
-                break
-            time.sleep(0.05)
+        wait_until(lambda: len(_tool_pids(tmp_path, ("mkfs.ext4", "qemu-img"))) == 2,
+                   "mkfs.ext4 and qemu-img to start")
+        tools = _tool_pids(tmp_path, ("mkfs.ext4", "qemu-img"))
         assert set(tools) == {"mkfs.ext4", "qemu-img"}, tools
         fds = {name: os.pidfd_open(pid) for name, pid in tools.items()}
         os.kill(shell.pid, signal.SIGKILL)
         shell.communicate(timeout=30)
         for name, fd in fds.items():
-            ready, _, _ = select.select([fd], [], [], 30)
+            ready, _, _ = select.select([fd], [], [], PATIENCE)
             os.close(fd)
             assert ready, f"{name} outlived the killed shell"
         _gone(tmp_path)

@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -69,7 +70,20 @@ def snapshot(folder: Path) -> dict[str, tuple[int, bytes | str]]:
     return out
 
 
-def leftovers(folder: Path, settle: float = 5.0) -> list[str]:
+# A wait's limit: so long that only a hang reaches it. Waits end when the thing
+# happens; how fast it happens is for bench/ (two cores at load 20 are slow).
+PATIENCE = 300.0
+
+
+def wait_until(predicate: Callable[[], object], what: str, limit: float = PATIENCE) -> None:
+    deadline = time.monotonic() + limit
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not after {limit:.0f} s")
+        time.sleep(0.05)
+
+
+def leftovers(folder: Path, settle: float = 60.0) -> list[str]:
     """Workspace or partial files a build must never leave behind.
 
     A plan run with plain `sh` leaves its lock to a holder process (core/shlock.py)

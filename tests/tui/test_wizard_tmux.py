@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from wizard_helpers import PATIENCE
 
 pytestmark = [
     pytest.mark.tui,
@@ -22,7 +23,7 @@ def tmux(*args: str) -> str:
     return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
 
 
-def wait_for_pane(session: str, text: str, timeout: float = 20.0) -> str:
+def wait_for_pane(session: str, text: str, timeout: float = PATIENCE) -> str:
     deadline = time.monotonic() + timeout
     screen = ""
     while time.monotonic() < deadline:
@@ -33,7 +34,7 @@ def wait_for_pane(session: str, text: str, timeout: float = 20.0) -> str:
     raise AssertionError(f"{text!r} never appeared; the pane shows:\n{screen}")
 
 
-def wait_gone(session: str, text: str, timeout: float = 20.0) -> None:
+def wait_gone(session: str, text: str, timeout: float = PATIENCE) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if text not in tmux("capture-pane", "-p", "-t", session):
