@@ -165,7 +165,7 @@ async def test_cancel_mid_build_leaves_no_output(tui_work: Path) -> None:
         await pilot.pause()
         assert isinstance(app.screen, ConfirmModal)
         await pilot.click("#answer-stop")
-        await wait_for(pilot, lambda: form.state != "running", 60, "the build to stop")
+        await wait_for(pilot, lambda: form.state != "running", what="the build to stop")
         assert form.state == "cancelled"
         assert "stopped" in form.states
         status = plain(app.screen.query_one("#build-status"))
@@ -659,7 +659,7 @@ async def test_scanning_a_big_folder_shows_progress_and_can_be_replaced(tui_work
         seen: list[str] = []
         await app.edit(("source", "path"), str(big))
         await wait_for(pilot, lambda: app.scan_status.state == "scanning" or
-                       app.scan_status.state == "done", 30)
+                       app.scan_status.state == "done", what="the scan")
         seen.append(app.scan_status.line())
         await settle(pilot)
         assert app.scan_status.state == "done"
@@ -688,8 +688,8 @@ async def test_a_failing_step_is_shown_with_its_last_lines(tui_work: Path) -> No
         await settle(pilot)
         form = build_form(app)
         await pilot.click("#build-start")
-        await wait_for(pilot, lambda: form.state == "running" and form.current >= 1, 120,
-                       "the first steps")
+        await wait_for(pilot, lambda: form.state == "running" and form.current >= 1,
+                       what="the first steps")
         sh.rmtree(other)
         await wait_for(pilot, lambda: form.state in ("done", "failed", "cancelled"), 300)
         assert form.state == "failed"
