@@ -247,6 +247,22 @@ async def test_review_lists_problems_and_disables_build(tui_work: Path) -> None:
         assert "✓" in str(steps.get_option("source").prompt)
 
 
+async def test_review_save_and_export_buttons_ask_where(tui_work: Path) -> None:
+    """The Review step's buttons reach the app's Ctrl+S and Ctrl+E through WizardState."""
+    draft = preset_draft("vm-disk", tui_work, tui_work / "root")
+    app = WizardApp(draft=draft, step="review", frozen=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        for button, title in (("#review-save", "profile"), ("#review-export", "plan")):
+            app.screen.query_one(button, Button).press()
+            await pilot.pause()
+            assert isinstance(app.screen, PathModal), button
+            assert title in app.screen.title_text.lower(), (button, app.screen.title_text)
+            await pilot.press("escape")
+            await pilot.pause()
+            assert not isinstance(app.screen, PathModal)
+
+
 async def test_existing_output_warns_and_replace_is_explicit(tui_work: Path) -> None:
     (tui_work / "vm-disk.qcow2").write_bytes(b"an older image")
     draft = preset_draft("vm-disk", tui_work, tui_work / "root")

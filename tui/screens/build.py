@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -42,6 +42,9 @@ from ..model import (
     internal_error,
     scan_profile_source,
 )
+
+if TYPE_CHECKING:
+    from .wizard import WizardScreen
 
 STATE_MARKS = {
     "waiting": ("·", "dim"),
@@ -201,7 +204,7 @@ class BuildForm(Vertical):
 
     def ready(self) -> bool:
         """The wizard's one validation state for this step (never a second opinion)."""
-        return self.screen.states().get("build") is True  # type: ignore[attr-defined]
+        return cast("WizardScreen", self.screen).states().get("build") is True
 
     def show_state(self, state: bool | None) -> None:
         if self.is_mounted and self.state not in ("preparing", "running"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -16,6 +16,9 @@ from ...core.units import format_size
 from ..model import STEP_TITLES, Analysis, describe_field, error_text, step_of
 from ..widgets import TextField, mark
 from .base import Section, StepForm
+
+if TYPE_CHECKING:
+    from .wizard import WizardScreen
 
 
 class NameSection(Section):
@@ -48,7 +51,7 @@ class SummarySection(Section):
         self.query_one("#review-summary", Static).update(summary(wiz, analysis))
         self.query_one("#review-problems", Static).update(problems(wiz, analysis))
         button = self.query_one("#review-build", Button)
-        ok = self.screen.states().get("build") is True  # type: ignore[attr-defined]
+        ok = cast("WizardScreen", self.screen).states().get("build") is True
         button.disabled = not ok
         button.tooltip = None if ok else "fix the problems above first"
 
@@ -58,11 +61,11 @@ class SummarySection(Section):
 
     @on(Button.Pressed, "#review-save")
     def _save(self) -> None:
-        self.app.action_save()  # type: ignore[attr-defined]
+        self.wiz.action_save()
 
     @on(Button.Pressed, "#review-export")
     def _export(self) -> None:
-        self.app.action_export()  # type: ignore[attr-defined]
+        self.wiz.action_export()
 
 
 def summary(wiz: Any, analysis: Analysis) -> RenderableType:
