@@ -128,9 +128,7 @@ def used_blocks(ctx: PartCtx) -> tuple[int, int]:
     dirs += sum(1 for d in ctx.dirents if d + 24 > b - 12)  # htree root of big folders
     links = st.symlink_bytes // 200  # targets over 59 bytes need a block
     extent = data // (8 * b * 4)  # files crossing many groups need an extent block
-    fixed = ctx.fixed_size()
-    orphan = orphan_file_blocks(fixed // b if fixed is not None else data + data // 10 + 2048)
-    used = data + dirs + links + extent + journal_blocks_for(ctx) + orphan + 4  # + lost+found
+    used = data + dirs + links + extent + journal_blocks_for(ctx) + orphan_blocks_for(ctx) + 4
     inodes = st.files + st.dirs + st.symlinks + st.specials + FIRST_INO
     return used, inodes
 
@@ -159,6 +157,14 @@ def mke2fs_features() -> frozenset[str]:
             return frozenset()
     m = re.search(r"^Filesystem features:\s*(.*)$", p.stdout, re.M)
     return frozenset(m.group(1).split()) if m else frozenset()
+
+
+def orphan_blocks_for(ctx: PartCtx) -> int:
+    """The orphan file's blocks in this partition's filesystem (0 where mke2fs makes none)."""
+    b = ctx.options(Ext4Options).block_size
+    fixed = ctx.fixed_size()
+    data = max(0, ctx.stats.rounded(b) - ctx.stats.hole_bytes) // b
+    return orphan_file_blocks(fixed // b if fixed is not None else data + data // 10 + 2048)
 
 
 def orphan_file_blocks(blocks: int) -> int:
@@ -299,7 +305,8 @@ class Ext4Builder:
     def estimate(self, ctx: PartCtx) -> FsSize:
         b = ctx.options(Ext4Options).block_size
         used, _ = used_blocks(ctx)
-        content = (used - journal_blocks_for(ctx)) * b
+        # the journal and the orphan file are the filesystem's, not the tree's
+        content = (used - journal_blocks_for(ctx) - orphan_blocks_for(ctx)) * b
         size = auto_or_fixed(ctx, tight_blocks(ctx) * b, content)
         if size.fixed:
             return size
@@ -521,11 +528,14 @@ def _headroom_arith(min_var: Var, headroom: str, block: int) -> Arith:
 def data_layout(ctx: PartCtx, size: int) -> tuple[int, tuple[int, ...]]:
     """Where the files start and where metadata lies (measured with e2fsprogs 1.47):
     superblock, bitmaps and the inode table (256 B an inode) first, then the journal
-    (zeros but its superblock), then files."""
+    (zeros but its superblock), then the orphan file where mke2fs makes one (1.47.2:
+    every block of it written), then files."""
     opts = ctx.options(Ext4Options)
+    b = opts.block_size
     table = size // opts.inode_ratio * 256  # mkfs.ext4 -I 256
-    journal = journal_blocks_for(ctx) * opts.block_size
-    return table + journal, (0, 64 * 1024, 128 * 1024, table + 128 * 1024)
+    orphan_at = table + journal_blocks_for(ctx) * b
+    orphan = range(orphan_at, orphan_at + orphan_blocks_for(ctx) * b, b)
+    return orphan.stop, (0, 64 * 1024, 128 * 1024, table + 128 * 1024, *orphan)
 
 
 SPEC = FsSpec(
