@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .layout import PartInfo, disk_id
 from .model import Disk, Profile, Table
-from .plan import Arg, Arith, Pipe, Step, Var, Word, cmd, prefixed, w, ws
+from .plan import Arg, Arith, Pipe, Step, Var, Word, cmd, cost, prefixed, w, ws
 from .units import parse_size, round_up
 
 SECTOR = 512
@@ -74,8 +74,13 @@ def disk_file(d: int) -> Word:
     return ws(f"disk{d}.raw")
 
 
-def assemble_steps(profile: Profile, d: int, infos: list[PartInfo]) -> list[Step]:
-    """Shell steps that lay out disk `d` and copy each filesystem image into place."""
+def assemble_steps(
+    profile: Profile, d: int, infos: list[PartInfo], data: dict[str, int] | None = None
+) -> list[Step]:
+    """Shell steps that lay out disk `d` and copy each filesystem image into place.
+
+    `data`: the estimate's bytes of content per partition key (a sparse copy's cost).
+    """
     disk = profile.disks[d]
     if disk.table == Table.none:
         return []
@@ -215,7 +220,7 @@ def assemble_steps(profile: Profile, d: int, infos: list[PartInfo]) -> list[Step
                     "conv=sparse,notrunc",
                     "status=none",
                 ),
-                weight=0.3,
+                weight=cost((data or {}).get(info.key, 0), 250, 0.02),
             )
         )
     return steps

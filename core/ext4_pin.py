@@ -19,6 +19,7 @@ import struct
 from collections.abc import Iterator
 
 from .crc32c import TABLE as _TABLE
+from .progress import Reporter
 
 SUPER = 1024
 MAGIC = 0xEF53
@@ -141,8 +142,10 @@ def inode_size(image: str) -> int:
     return 128 if rev == 0 else int(struct.unpack_from("<H", sb, 0x58)[0])
 
 
-def pin(image: str, epoch: int, owners: bool) -> int | None:
-    """Set times (and uid/gid 0) of every used inode; the count, or None to use debugfs."""
+def pin(image: str, epoch: int, owners: bool, progress: bool = False) -> int | None:
+    """Set times (and uid/gid 0) of every used inode; the count, or None to use debugfs.
+
+    `progress`: say the bytes of inode tables gone through on stderr (the step's bar)."""
     with open(image, "r+b") as f:
         f.seek(SUPER)
         sb = f.read(1024)
@@ -165,7 +168,10 @@ def pin(image: str, epoch: int, owners: bool) -> int | None:
         gdt = f.read(groups * desc)
         fields = _Fields(isize, epoch, owners, bool(ro_compat & RO_COMPAT_METADATA_CSUM))
         count = 0
+        report = Reporter(groups * ipg * isize) if progress else None
         for g in range(groups):
+            if report is not None:
+                report(g * ipg * isize)
             d = gdt[g * desc : (g + 1) * desc]
             if struct.unpack_from("<H", d, 0x12)[0] & BG_INODE_UNINIT:
                 continue
@@ -190,4 +196,6 @@ def pin(image: str, epoch: int, owners: bool) -> int | None:
                 count += b - a
             f.seek(table_at * block)
             f.write(table)
+        if report is not None:
+            report.finish()
         return count

@@ -27,8 +27,11 @@ import stat
 import struct
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
+
+from .progress import Reporter
 
 ATTR_DIR = 0x10
 ATTR_ARCHIVE = 0x20
@@ -320,10 +323,29 @@ def _dir_entries(node: Node, names: ShortNames, epoch: int) -> list[tuple[Node, 
     return out
 
 
-def fill(image: str, root: str, epoch: int) -> tuple[int, int]:
-    """Write the tree into the FAT image; returns (files, folders) written."""
+def _file_bytes(node: Node) -> int:
+    stack, total = [node], 0
+    while stack:
+        n = stack.pop()
+        total += n.size
+        stack += n.children
+    return total
+
+
+def fill(image: str, root: str, epoch: int, progress: bool = False) -> tuple[int, int]:
+    """Write the tree into the FAT image; returns (files, folders) written.
+
+    `progress`: say the bytes of file data written so far on stderr (the step's bar)."""
     tree = scan_tree(root)
     files = folders = 0
+    report = Reporter(_file_bytes(tree)) if progress else None
+    copied = [0]
+
+    def wrote(n: int) -> None:
+        copied[0] += n
+        if report is not None:
+            report(copied[0])
+
     with open(image, "r+b") as img:
         boot = img.read(512)
         geo = Geometry.read(boot)
@@ -385,7 +407,7 @@ def fill(image: str, root: str, epoch: int) -> tuple[int, int]:
                     n = -(-child.size // geo.cluster)
                     clusters = fat.chain(n)
                     first = clusters[0]
-                    _copy_data(img, child, geo, clusters)
+                    _copy_data(img, child, geo, clusters, wrote)
                     files += 1
                 else:
                     files += 1
@@ -412,10 +434,14 @@ def fill(image: str, root: str, epoch: int) -> tuple[int, int]:
                 if sector:
                     img.seek(sector * geo.sector + 488)
                     img.write(struct.pack("<II", free, nxt))
+    if report is not None:
+        report.finish()
     return files, folders
 
 
-def _copy_data(img: BinaryIO, node: Node, geo: Geometry, clusters: list[int]) -> None:
+def _copy_data(
+    img: BinaryIO, node: Node, geo: Geometry, clusters: list[int], wrote: Callable[[int], None]
+) -> None:
     """Clusters come contiguous from a fresh image: one write per run of clusters."""
     fd = os.open(node.path, os.O_RDONLY | os.O_NOFOLLOW)
     try:
@@ -433,6 +459,7 @@ def _copy_data(img: BinaryIO, node: Node, geo: Geometry, clusters: list[int]) ->
                     raise FatError(f"{node.path}: changed while being copied; build again")
                 img.write(data)
                 pos += len(data)
+                wrote(len(data))
             start = end
     finally:
         os.close(fd)
@@ -442,7 +469,7 @@ def main(args: list[str]) -> int:
     """diskwright helper fat-fill IMAGE SOURCE EPOCH"""
     image, root, epoch = args
     try:
-        files, folders = fill(image, root, int(epoch))
+        files, folders = fill(image, root, int(epoch), progress=True)
     except FatError as err:
         print(f"fat-fill: {err}", file=sys.stderr)
         return 1

@@ -85,7 +85,7 @@ def ext4_pin(image: str, epoch: int, owners: bool, mapped: list[str]) -> int:
     from .ext4_pin import inode_size, pin
 
     lines = []
-    count = pin(image, epoch, owners)
+    count = pin(image, epoch, owners, progress=True)
     if count is None:  # a layout the in-place writer does not handle: debugfs, slower
         inos = used_inodes(image)
         count = len(inos)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from .progress import ProgressReader
+
 # ------------------------------------------------------------------ words
 
 
@@ -170,11 +172,14 @@ class Step:
     value: Arith | None = None  # capture an arithmetic value instead of a command's output
     path: Arg | None = None  # for kind="write": the file written
     content: str = ""  # for kind="write"
-    weight: float = 1.0
+    weight: float = 1.0  # about the seconds it takes (see cost): the Overall bar's share
     comment: str = ""
     # Profile paths ("disks[0].partitions[1]") this step follows from, set by the planner so
     # the wizard's preview can mark the commands a form shapes without parsing shell text.
     fields: tuple[str, ...] = ()
+    # how the step's tool tells how far it is (its argv asks it to: qemu-img -p); None: it
+    # cannot, and only our own `diskwright-progress:` lines, if any, move its bar
+    progress: ProgressReader | None = None
 
     def render(self) -> str:
         return render_step(self)
@@ -182,6 +187,12 @@ class Step:
     def shaped_by(self, path: str) -> bool:
         """True when editing profile field `path` can change this step (a tag or its child)."""
         return any(path == f or path.startswith((f + ".", f + "[")) for f in self.fields)
+
+
+def cost(nbytes: int, mib_per_s: float, least: float = 0.01) -> float:
+    """A step's weight from the bytes it handles (the estimate's) and the rate its tool
+    keeps on a small machine, so the Overall bar moves with the time, not the step count."""
+    return max(nbytes / (1 << 20) / mib_per_s, least)
 
 
 def _heredoc_tag(content: str) -> str:

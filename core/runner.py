@@ -30,6 +30,7 @@ from .commit import OWNER_FILE
 from .errors import BuildFailed, Cancelled, PreflightError
 from .outpaths import OutputLock, forbidden_root, name_problem, real_output, same_file
 from .plan import Arith, Plan, Step, Var, Word, render_step
+from .progress import OWN, PROGRESS_PREFIX, Meter, Reading
 from .safefs import remove_tree
 from .tools import require
 from .units import format_size
@@ -102,10 +103,9 @@ EventHandler = Callable[[Event], None]
 
 EXTRA_PATH = ("/usr/sbin", "/sbin")
 
-# A step reports how far it is with a line of its own output: "diskwright-progress: DONE TOTAL"
-# (bytes). The Runner turns it into a Progress event; the line goes to the log only.
-PROGRESS_PREFIX = "diskwright-progress:"
-_PROGRESS_RE = re.compile(r"^diskwright-progress: (\d+) (\d+)$")
+# A step reports how far it is with lines of its own output: ours ("diskwright-progress:
+# DONE TOTAL", bytes) from any step, and its tool's own as the step declares (core/progress.py).
+# The Runner turns them into Progress events; the lines go to the log only.
 
 
 # ------------------------------------------------------------------ preflight
@@ -201,6 +201,7 @@ class Runner:
         self.checks: list[str] = []
         self._notes: list[str] = []
         self._watchdog: subprocess.Popen[bytes] | None = None
+        self._last_fraction = -1.0
 
     # ---------------------------------------------------------------- api
 
@@ -483,6 +484,10 @@ class Runner:
         finally:
             os.close(gate_w)
         captured: list[bytes] = []
+        meters = [OWN.meter()] + ([step.progress.meter(lambda a: self._value(a, workspace))]
+                                  if step.progress else [])
+        every_line = step.progress is not None and step.progress.how == "files"
+        self._last_fraction = -1.0
 
         async def pump(stream: asyncio.StreamReader, name: str) -> None:
             buf = b""
@@ -500,14 +505,23 @@ class Runner:
                 if step.kind == "capture" and name == "stdout":
                     captured.append(chunk)
                     continue
-                # a status line ended by a bare CR is overwritten by the next at once on a
-                # terminal (mkfs.erofs 1.5 prints one per file): keep the last of a run
-                buf = _OVERWRITTEN.sub(b"", buf + chunk)
-                *pieces, buf = _LINE_END.split(buf)
-                for raw in pieces[0::2]:
-                    self._line(step, raw, name)
+                if not every_line:
+                    # a status line ended by a bare CR is overwritten by the next at once on
+                    # a terminal (mkfs.erofs 1.5 prints one per file): keep the last of a run
+                    buf = _OVERWRITTEN.sub(b"", buf + chunk)
+                    *pieces, buf = _LINE_END.split(buf)
+                    for raw in pieces[0::2]:
+                        self._line(step, raw, name, meters)
+                    continue
+                # the step's reader counts every line (mkfs.erofs names each file it starts
+                # on); the log and the screen still get the last of a run only
+                *pieces, buf = _LINE_END.split(buf + chunk)
+                lines = list(zip(pieces[0::2], pieces[1::2], strict=True))
+                for k, (raw, end) in enumerate(lines):
+                    shown = not (end == b"\r" and k + 1 < len(lines) and lines[k + 1][1] == b"\r")
+                    self._line(step, raw, name, meters, shown=shown)
             if buf:
-                self._line(step, buf, name)
+                self._line(step, buf, name, meters)
 
         assert proc.stdout is not None and proc.stderr is not None
         await asyncio.gather(pump(proc.stdout, "stdout"), pump(proc.stderr, "stderr"))
@@ -528,27 +542,37 @@ class Runner:
             self.variables[step.capture] = value
             self._write_log(f"{step.capture}={value}")
 
-    def _line(self, step: Step, raw: bytes, stream: str) -> None:
+    def _line(
+        self, step: Step, raw: bytes, stream: str, meters: list[Meter], *, shown: bool = True
+    ) -> None:
         line = _CSI.sub("", raw.decode("utf-8", "replace")).rstrip()
         if not line:
             return
-        self._write_log(line)
-        if line.startswith(PROGRESS_PREFIX) and self._progress(step, line):
+        for meter in meters:
+            reading = meter.read(line)
+            if reading is not None:
+                if shown:  # the log keeps what a terminal would have shown
+                    self._write_log(line)
+                self._progress(step, reading)
+                return
+        if not shown:
             return
+        self._write_log(line)
         self._tail.append(line)
         self.on_event(Output(step.id, line, stream))
 
-    def _progress(self, step: Step, line: str) -> bool:
-        """A step's own progress line: a Progress event within the step's share."""
-        m = _PROGRESS_RE.match(line)
-        if m is None:
-            return False
-        total = int(m.group(2))
-        done = min(int(m.group(1)), total)  # a tool's counter may run a little past the end
-        fraction = min(done / total, 1.0) if total > 0 else 0.0
+    def _progress(self, step: Step, reading: Reading) -> None:
+        """A Progress event within the step's share of the build's weight.
+
+        A tool may say it a thousand times a second (mkfs.erofs, a line per file): an
+        event goes out when the step moved by half a percent, or reached its end.
+        """
+        fraction = reading.fraction
+        if fraction < 1.0 and fraction - self._last_fraction < 0.005:
+            return
+        self._last_fraction = fraction
         overall = (self._done_weight + step.weight * fraction) / (self._total_weight or 1.0)
-        self.on_event(Progress(step.id, fraction, overall, done, total))
-        return True
+        self.on_event(Progress(step.id, fraction, overall, reading.done, reading.total))
 
     async def _run_commit(self, step: Step, workspace: str) -> None:
         """The commit runs to its end even when cancelled: it is all or nothing, and

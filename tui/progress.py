@@ -105,7 +105,8 @@ class BuildDisplay:
             self._emit("output", step=event.step_id, stream=event.stream, line=event.line)
         elif isinstance(event, ProgressEvent):
             extra = {} if event.total is None else {"done": event.done, "total": event.total}
-            self._emit("progress", step=event.step_id, overall=round(event.overall, 4), **extra)
+            self._emit("progress", step=event.step_id, fraction=round(event.step_fraction, 4),
+                       overall=round(event.overall, 4), **extra)
         elif isinstance(event, StepFinished):
             self._emit("done", id=event.step.id, seconds=round(event.seconds, 3))
         elif isinstance(event, Failed):

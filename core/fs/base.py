@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from ..errors import ProfileError
 from ..model import FsRules, PartitionBase
 from ..plan import Arg, Arith, Expr, Or, Step, StepKind, Word, cmd, ws
+from ..progress import ProgressReader
 from ..sample import Sample
 from ..scan import Scan, Stats
 from ..tools import Tool
@@ -94,6 +95,7 @@ class PartCtx:
         value: Arith | None = None,
         path: Arg | None = None,
         content: str = "",
+        progress: ProgressReader | None = None,
     ) -> Step:
         return Step(
             id=f"{self.info.key}-{suffix}",
@@ -107,6 +109,7 @@ class PartCtx:
             content=content,
             weight=weight,
             comment=comment,
+            progress=progress,
         )
 
     @property

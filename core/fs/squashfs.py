@@ -8,7 +8,8 @@ from pydantic import BaseModel, Field, field_validator
 
 from ..errors import ProfileError
 from ..model import FsRules, PartitionBase, strict
-from ..plan import Arg, Step, cmd
+from ..plan import Arg, Step, cmd, cost
+from ..progress import MKSQUASHFS
 from ..tools import Tool, squashfs_compressors
 from ..units import MiB, parse_size, round_up
 from .base import (
@@ -120,14 +121,15 @@ class SquashfsBuilder:
                 str(bs),
                 "-processors",
                 str(ctx.cpus),
-                "-no-progress",
+                "-progress",  # its bar moves the step's (off a terminal, now and then)
             ]
         steps = [
             ctx.step(
                 "mkfs",
                 f"Make the squashfs image for the {info.spoken} from {info.subtree}",
                 expr=cmd(*argv),
-                weight=max(ctx.stats.bytes / MiB / 25, 1),
+                weight=cost(ctx.stats.bytes, 15, 0.3),  # 120 MiB in 8 s here (gzip, 2 cores)
+                progress=MKSQUASHFS if opts.tool == "mksquashfs" else None,
                 comment="every timestamp comes from SOURCE_DATE_EPOCH (mksquashfs refuses "
                 "-all-time alongside it)"
                 if opts.tool == "mksquashfs"

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from ..errors import ProfileError
 from ..model import FsRules, PartitionBase, strict
-from ..plan import Arg, Step, cmd
+from ..plan import Arg, Step, cmd, cost
 from ..tools import Tool
 from ..units import MiB, format_size, round_up
 from .base import FieldWords, FsSize, FsSpec, PartCtx, owners_unsupported, too_small
@@ -173,7 +173,7 @@ class VfatBuilder:
                     expr=cmd(
                         "diskwright", "helper", "fat-fill", ctx.image, ctx.src, str(ctx.epoch)
                     ),
-                    weight=max(ctx.stats.bytes / MiB / 200, 0.1 + ctx.stats.entries / 20000),
+                    weight=cost(ctx.stats.bytes, 70, 0.1 + ctx.stats.entries / 20000),
                     comment=(
                         "mkfs.vfat made the filesystem; diskwright writes the tree linearly "
                         "(mcopy is superlinear in a folder's size); fsck.vfat checks it below"

@@ -10,7 +10,7 @@ from ..disk import assemble_steps, check_table_step, disk_file
 from ..fs import builder_for
 from ..outpaths import guard_step
 from ..output import output_steps
-from ..plan import And, Arg, Cmd, Or, Pipe, Plan, Step, Var, Word, cmd, ws
+from ..plan import And, Arg, Cmd, Or, Pipe, Plan, Step, Var, Word, cmd, cost, ws
 from ..profile import Profile, Table
 from ..scan import Scan
 from ..source import image_source
@@ -38,6 +38,8 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
     """The ordered steps that build every disk of the profile."""
     ctxs = contexts(profile, scan)
     source = image_source(profile, scan)
+    est = estimate(profile, scan, ctxs)  # also what the disk-level steps' weights follow
+    content = {p.key: min(p.content, p.image) for d in est.disks for p in d.parts}
     outputs = [str(profile.resolve(d.output.path)) for d in profile.disks]
     workspace_parent = str(Path(outputs[0]).parent)
     steps: list[Step] = []
@@ -75,10 +77,10 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
     finals: list[Word] = []
     for d, disk in enumerate(profile.disks):
         mine = [c.info for c in ctxs if c.info.disk_index == d]
-        steps += _tag(assemble_steps(profile, d, mine), *_layout_fields(profile, d))
+        steps += _tag(assemble_steps(profile, d, mine, content), *_layout_fields(profile, d))
         steps += _tag(boot.disk_steps(profile, scan, d), "boot")
         raw = disk_file(d) if disk.table != Table.none else ws(f"{mine[0].key}.img")
-        conv, final = output_steps(d, disk, raw)
+        conv, final = output_steps(d, disk, raw, sum(content[i.key] for i in mine))
         steps += _tag(conv, f"disks[{d}].output")
         finals.append(final)
     for ctx in ctxs:
@@ -107,13 +109,15 @@ def make_plan(profile: Profile, scan: Scan | None, *, force: bool = False) -> Pl
             phase="finish",
             expr=cmd(*argv),
             fields=tuple(f"disks[{d}].output.path" for d in range(len(profile.disks))),
-            weight=0.05 + 0.3 * sum(1 for o in outputs if str(Path(o).parent) != workspace_parent),
+            # the Runner hashes each output first; a move to another filesystem copies it
+            weight=cost(sum(d.output_bytes for d in est.disks), 300, 0.05)
+            + sum(cost(d.output_bytes, 150, 0.3) for d, o in zip(est.disks, outputs, strict=True)
+                  if str(Path(o).parent) != workspace_parent),
         )
     )
     tools = sorted(
         {t for c in ctxs for t in builder_for(c.part.filesystem).tools(c)} | _plan_tools(steps)
     )
-    est = estimate(profile, scan, ctxs)
     return Plan(
         steps=steps,
         outputs=outputs + reg_outputs,
