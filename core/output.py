@@ -140,6 +140,34 @@ def _compression_note(out: Output) -> str:
     return f": {out.compression_type} clusters, {how}"
 
 
+_PACKED = {Compression.zstd: ".zst", Compression.xz: ".xz"}
+
+
+def name_warning(out: Output) -> str | None:
+    """A file named like another kind (custom.vmdk written as raw) misleads whoever opens
+    it: QEMU and VirtualBox go by the name's ending. The words name the fix."""
+    name = out.path.rsplit("/", 1)[-1]
+    low = name.lower()
+    packed = _PACKED.get(out.compression, "")
+    for comp, ending in _PACKED.items():
+        if comp != out.compression and low.endswith(ending):
+            now = f"compressed with {out.compression.value}" if packed else "not compressed"
+            return (f"{name} ends in {ending}, a {comp.value} file's name, but the output is "
+                    f"{now}; set compression = \"{comp.value}\" or rename the file")
+    if packed and not low.endswith(packed):
+        return (f"{name} will hold {out.compression.value}-compressed bytes but does not end in "
+                f"{packed}; name it {name}{packed} so it is not written to a disk as it is")
+    stem = low[: -len(packed)] if packed else low
+    mine = FORMATS[out.format].suffix
+    endings = [(spec.suffix, fmt) for fmt, spec in FORMATS.items() if spec.suffix]
+    for ending, fmt in [*endings, (".raw", Format.raw)]:
+        if fmt != out.format and ending != mine and stem.endswith(ending):
+            return (f"{name} ends in {ending}, a {fmt.value} file's name, but the format is "
+                    f"{out.format.value}; set format = \"{fmt.value}\" or end the name in "
+                    f"{mine}")
+    return None
+
+
 # formats whose every grain is deflated on the way (measured here: ~35 MiB/s, qcow2 ~270)
 _DEFLATES = frozenset({Format.vmdk, Format.qcow2_compressed})
 

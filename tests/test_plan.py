@@ -220,3 +220,35 @@ def test_force_keeps_the_same_steps(workdir: Path) -> None:
     assert "vm-disk.qcow2 exists and is not a file; --force replaces image files only" in r.stderr
     assert (workdir / "vm-disk.qcow2").is_dir() and not any((workdir / "vm-disk.qcow2").iterdir())
     assert leftovers(workdir) == []
+
+
+@pytest.mark.parametrize(("path", "fmt", "comp", "said"), [
+    ("custom.vmdk", "raw", "none", 'ends in .vmdk, a vmdk file\'s name, but the format is raw; '
+                                   'set format = "vmdk" or end the name in .img'),
+    ("disk.qcow2", "vmdk", "none", 'set format = "qcow2" or end the name in .vmdk'),
+    ("disk.img", "raw", "zstd", "does not end in .zst; name it disk.img.zst"),
+    ("disk.img.zst", "raw", "none", 'but the output is not compressed; set compression = "zstd"'),
+    ("disk.qcow2", "qcow2", "none", None),
+    ("disk.img.zst", "raw", "zstd", None),
+    ("store.erofs", "raw", "none", None),
+])
+def test_an_output_named_like_another_kind_is_a_warning(
+        tmp_path: Path, example_root: Path, path: str, fmt: str, comp: str,
+        said: str | None) -> None:
+    """QEMU and VirtualBox go by a file's ending: custom.vmdk written as raw is warned
+    about (naming the fix), never refused; a name that fits says nothing."""
+    (tmp_path / "root").symlink_to(example_root)
+    profile = tmp_path / "p.toml"
+    profile.write_text(tomli_w.dumps({
+        "version": 1, "name": "p", "source": {"path": "root"},
+        "disks": [{"name": "vm", "table": "gpt",
+                   "output": {"path": path, "format": fmt, "compression": comp},
+                   "partitions": [{"role": "root", "filesystem": "ext4", "mount_point": "/"}]}],
+    }))
+    r = run_cli("validate", profile)
+    assert r.returncode == 0, r.stderr
+    warned = [ln for ln in r.stdout.splitlines() if ln.startswith("warning: disks[0].output.path")]
+    if said is None:
+        assert not warned, r.stdout
+    else:
+        assert len(warned) == 1 and said in warned[0], r.stdout

@@ -771,6 +771,15 @@ def describe_field(name: str, data: dict[str, Any]) -> str:
     return f"disk {disk}" + (f" {rest}" if rest else "")
 
 
+def warning_text(warning: str, profile: Any) -> str:
+    """A core warning in people's words: "disks[0].output.path: …" → "disk vm output path: …"."""
+    where, sep, rest = warning.partition(": ")
+    if not sep or not where.startswith("disks[") or profile is None:
+        return warning
+    data = {"disks": [{"name": d.name} for d in profile.disks]}
+    return f"{describe_field(where, data).replace('.', ' ')}: {rest}"
+
+
 def error_text(err: ProfileError) -> str:
     """The model's own words: the problem, then the fix."""
     return f"{err.problem} — {err.fix}" if err.fix else err.problem

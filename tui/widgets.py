@@ -29,7 +29,7 @@ from textual.widgets.option_list import Option
 
 from ..core.errors import ProfileError
 from ..core.units import format_size
-from .model import STEP_TITLES, Analysis, PathKey, error_text, field_name
+from .model import STEP_TITLES, Analysis, PathKey, error_text, field_name, warning_text
 
 # Partition colours of the disk bar; the number inside each segment and the
 # legend carry the same information for people who cannot tell them apart.
@@ -428,7 +428,7 @@ class EstimatePanel(VerticalScroll):
             if len(est.disks) > 1:
                 body.append(Text(f"\nall outputs ≈ {format_size(est.total_output)}"))
             for w in est.warnings:
-                body.append(Text(f"⚠ {w}", style="yellow"))
+                body.append(Text(f"⚠ {warning_text(w, shown.profile)}", style="yellow"))
         self.query_one("#estimate-body", Static).update(Group(*body))
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from ..disk import layout
 from ..fs import builder_for, spec_for
 from ..fs.base import FsSize, PartCtx
-from ..output import FORMATS
+from ..output import FORMATS, name_warning
 from ..profile import Compression, Profile, Role
 from ..scan import Scan, Stats
 from .contexts import contexts
@@ -135,4 +135,7 @@ def estimate(profile: Profile, scan: Scan | None, ctxs: list[PartCtx] | None = N
     for c in ctxs:
         if c.part.role == Role.esp and c.info.subtree and scan and not scan.has_dir(c.info.subtree):
             warnings.append(f"{c.info.where}: the source has no {c.info.subtree}; the ESP is empty")
+    for d, disk in enumerate(profile.disks):
+        if (said := name_warning(disk.output)) is not None:
+            warnings.append(f"disks[{d}].output.path: {said}")
     return Estimate(disks, total_stats.files, total_stats.bytes, warnings)

@@ -269,3 +269,15 @@ def test_filesystem_forms_come_from_the_declarations() -> None:
         if spec.rules.contents and spec.name != "zfs":
             assert f"**{spec.name}**" in HELP["filesystem"], spec.name
     assert {s.name for s in SPECS if s.rules.contents} == set(content_filesystems())
+
+
+def test_warnings_name_the_disk_as_a_person_would(tui_work: Path) -> None:
+    """The Review list and the estimate panel show a core warning's field in words."""
+    from diskwright.tui.model import warning_text
+
+    profile = load_profile(tui_work / "vm-disk.toml")
+    said = warning_text("disks[0].output.path: custom.vmdk ends in .vmdk", profile)
+    assert said == "disk vm output path: custom.vmdk ends in .vmdk"
+    assert warning_text("disks[0].partitions[0]: the source has no /boot", profile) == (
+        "vm #1: the source has no /boot")
+    assert warning_text("no field here", profile) == "no field here"

@@ -13,7 +13,7 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Label, Static
 
 from ...core.units import format_size
-from ..model import STEP_TITLES, Analysis, describe_field, error_text, step_of
+from ..model import STEP_TITLES, Analysis, describe_field, error_text, step_of, warning_text
 from ..widgets import TextField, mark
 from .base import Section, StepForm
 
@@ -131,11 +131,11 @@ def problems(wiz: Any, analysis: Analysis) -> RenderableType:
         lines.append(Text(f"✗ Before building: {analysis.preflight}", style="red"))
     if analysis.estimate is not None:
         for w in analysis.estimate.warnings:
-            lines.append(Text(f"⚠ {w}", style="yellow"))
+            lines.append(Text(f"⚠ {warning_text(w, analysis.profile)}", style="yellow"))
     if analysis.plan is not None:
         for w in analysis.plan.warnings:
             if analysis.estimate is None or w not in analysis.estimate.warnings:
-                lines.append(Text(f"⚠ {w}", style="yellow"))
+                lines.append(Text(f"⚠ {warning_text(w, analysis.profile)}", style="yellow"))
     if wiz.scan_status.state == "scanning":
         lines.append(Text("… the source is still being scanned", style="yellow"))
     if not lines:
