@@ -39,6 +39,8 @@ WHO_FOR: dict[str, str] = {
     "nix-sd-ext4": "NixOS SD/ext4 images: a closure's ext4 root with registration, zstd",
     "nix-store-erofs": "qemu-vm style guests: a closure's store as erofs labelled nix-store",
     "nix-store-squashfs": "installers and live media: a closure's store as zstd squashfs",
+    "boot-disk": "a VM that boots: bios-boot + ESP + ext4 root, systemd-boot and GRUB",
+    "zfs-root": "a ZFS root: boot disk + a disk the pool tank owns, with datasets",
 }
 TITLES: dict[str, str] = {
     "vm-disk": "VM disk",
@@ -49,6 +51,8 @@ TITLES: dict[str, str] = {
     "nix-sd-ext4": "Nix ext4 root",
     "nix-store-erofs": "Nix store (erofs)",
     "nix-store-squashfs": "Nix store (squashfs)",
+    "boot-disk": "Boot disk",
+    "zfs-root": "ZFS root",
 }
 ORDER = (
     "vm-disk",
@@ -138,7 +142,7 @@ class Preset:
             for n in names:
                 frm, to = self.path.parent / n, dest / n
                 if frm.is_dir() and not frm.is_symlink():
-                    shutil.copytree(frm, to, symlinks=True)
+                    _copy_tree(frm, to)
                 else:
                     shutil.copy2(frm, to, follow_symlinks=False)
                 made.append(to)
@@ -149,6 +153,24 @@ class Preset:
                 _remove(p)
             raise
         return target
+
+
+def _copy_tree(frm: Path, to: Path) -> None:
+    """copytree that keeps hard links hard links, as `cp -a` does: the demo tree's
+    libdemo.so.1 and .so.1.0 are one file, and an image of a copy that made them two
+    differed from the example's (the README's sha256) in their inode."""
+    seen: dict[tuple[int, int], str] = {}
+
+    def copy(src: str, dst: str) -> str:
+        st = os.lstat(src)
+        if st.st_nlink > 1:
+            first = seen.setdefault((st.st_dev, st.st_ino), dst)
+            if first != dst:
+                os.link(first, dst)
+                return dst
+        return str(shutil.copy2(src, dst, follow_symlinks=False))
+
+    shutil.copytree(frm, to, symlinks=True, copy_function=copy)
 
 
 def _remove(path: Path) -> None:

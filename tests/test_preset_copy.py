@@ -46,3 +46,35 @@ def test_draft_from_copy_saves_relative(tmp_path: Path) -> None:
     text = draft.path.read_text()
     assert str(EXAMPLES.resolve()) not in text and 'path = "root"' in text
     assert 'label = "mine"' in text and "# receives the tree's /boot" in text
+
+
+def test_copy_builds_the_examples_bytes(tmp_path: Path) -> None:
+    """The demo tree is copied as `cp -a` would (hard links stay links), so the image of
+    the copy is the example's, byte for byte (the README's sha256 is the same)."""
+    import hashlib
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    p = next(x for x in presets() if x.name == "vm-disk")
+    mine = p.copy_to(tmp_path / "mine", with_demo=True)
+    links = [f for f in (EXAMPLES / "root").rglob("*") if f.is_file() and not f.is_symlink()
+             and os.lstat(f).st_nlink > 1]
+    assert links  # the demo tree has hard links (libdemo.so.1, .so.1.0)
+    for f in links:
+        rel = f.relative_to(EXAMPLES)
+        twins = [g for g in links if os.path.samefile(f, g)]
+        assert all(os.path.samefile(tmp_path / "mine" / rel, tmp_path / "mine" /
+                                    g.relative_to(EXAMPLES)) for g in twins)
+    theirs = tmp_path / "ex"
+    theirs.mkdir()
+    shutil.copy(p.path, theirs / "vm-disk.toml")
+    subprocess.run(["cp", "-a", str(EXAMPLES / "root"), str(theirs / "root")], check=True)
+    shas = []
+    for profile in (mine, theirs / "vm-disk.toml"):
+        exe = Path(sys.executable).parent / "diskwright"
+        subprocess.run([str(exe), "build", str(profile)], check=True, capture_output=True)
+        out = profile.parent / "vm-disk.qcow2"
+        shas.append(hashlib.sha256(out.read_bytes()).hexdigest())
+    assert shas[0] == shas[1]
