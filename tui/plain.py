@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import sys
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,8 @@ import questionary
 from questionary import Choice
 
 from ..core.errors import Cancelled, DiskwrightError, ProfileError, ProfileErrors
+from ..core.zfs import edit as zedit
+from ..core.zfs.props import FS_PROPERTIES, POOL_PROPERTIES
 from .fsforms import fs_choices, fs_help, has_label, option_fields
 from .model import (
     COMPRESSION_HELP,
@@ -45,6 +46,7 @@ from .model import (
 )
 from .report import EXIT_CANCELLED, EXIT_INPUT, EXIT_OK, print_estimate, report_error
 from .report import err as _err
+from .zfswords import POOL_NODE, about, add_words, heading, remove_words, rename_words
 
 ROLES = ("root", "esp", "data", "store", "swap", "bios-boot", "zfs")
 FILESYSTEMS = fs_choices()
@@ -416,19 +418,204 @@ class PlainWizard:
         if fs == "zfs":
             self.step_zfs(d, p)
 
+    # ------------------------------------------------------------ the ZFS pool
+
     def step_zfs(self, d: int, p: int) -> None:
+        """The pool as the wizard's ZFS step edits it: datasets by name, each one's
+        mount point and properties, volumes, the pool's settings. Every change is one of
+        core/zfs/edit.py's, judged by the profile model before it is kept."""
         path = ("disks", d, "partitions", p, "zfs")
-        pool = dict(self.draft.get(path) or {})
-        self.say(f"  ZFS pool settings: {pool}")
         while True:
-            line = self._ask(questionary.text("  Pool setting as key = value (empty to finish):"))
-            if not line.strip():
-                break
-            try:
-                pool.update(tomllib.loads(line))
-            except tomllib.TOMLDecodeError as err:
-                self.say(f"  ✗ not TOML ({err}); quote text like name = \"rpool\"")
+            pool = self._pool(path)
+            self.say(self._zfs_tree(pool))
+            names = [e.name for e in zedit.entries(pool)]
+            what = self.choose(None, "ZFS pool — what next?", [
+                ("Done with the pool", "done"),
+                ("Add a dataset", "add"),
+                ("Add a volume", "volume"),
+                ("A dataset's mount point and properties", "edit"),
+                ("Rename a dataset", "rename"),
+                ("Remove a dataset", "remove"),
+                ("Pool settings (name, helper VM, zpool create -o)", "pool"),
+            ], default="done")
+            if what == "done":
+                return
+            if what in ("add", "volume"):
+                self.zfs_add(path, volume=what == "volume")
+            elif what == "pool":
+                self.zfs_properties(path, POOL_NODE)
+            elif what == "remove":
+                gone = [n for n in names if n != zedit.pool_name(pool)]
+                if not gone:
+                    self.say("  the pool holds no dataset to remove")
+                    continue
+                name = self.pick_dataset("Remove which dataset?", gone)
+                if self.confirm("  " + remove_words(name, zedit.subtree(pool, name))):
+                    self._keep(path, zedit.remove(pool, name))
+            else:
+                name = self.pick_dataset(
+                    "Which dataset?" if what == "edit" else "Rename which dataset?", names)
+                if what == "edit":
+                    self.zfs_properties(path, name)
+                else:
+                    self.zfs_rename(path, name)
+
+    def _pool(self, path: PathKey) -> dict[str, Any]:
+        pool = self.draft.get(path)
+        return copy.deepcopy(pool) if isinstance(pool, dict) else {}
+
+    def _zfs_tree(self, pool: dict[str, Any]) -> str:
+        """The dataset tree, one line each, with what is set on it (as the wizard's tree)."""
+        lines = [f"  pool {zedit.pool_name(pool)}:"]
+        for e in zedit.entries(pool):
+            depth = e.name.count("/")
+            own = [r for r in zedit.rows(pool, e.name) if r.source == "local"]
+            bits = [f"mounted at {r.value}" if r.key == "mount_point" else f"{r.key}={r.value}"
+                    for r in own if r.key != "mountpoint" or r.value != "legacy"]
+            kind = {"root": " (root file system)", "volume": " (volume)"}.get(e.kind, "")
+            if e.implicit:
+                kind = " (made as a parent)"
+            lines.append("    " + "  " * depth + e.leaf + kind
+                         + (" — " + ", ".join(bits) if bits else ""))
+        return "\n".join(lines)
+
+    def pick_dataset(self, message: str, names: list[str]) -> str:
+        return str(self.choose(None, message, [(n, n) for n in names]))
+
+    def _zfs_check(self, path: PathKey, make: Callable[[dict[str, Any]], dict[str, Any]]
+                   ) -> tuple[dict[str, Any] | None, str]:
+        """The pool after an edit, or None and why not: the edit's own refusal, else the
+        profile model's words on what the edit broke (problems already there are not its)."""
+        pool = self._pool(path)
+        try:
+            new = make(pool)
+        except ValueError as err:
+            return None, str(err)
+        name = field_name(path)
+
+        def problems(value: dict[str, Any]) -> dict[str, ProfileError]:
+            data = copy.deepcopy(self.draft.data)
+            set_in(data, path, value)
+            return {e.field + e.message: e for e in _model_errors(data, self.draft.base_dir)
+                    if e.field == name or e.field.startswith(name + ".")}
+
+        before = problems(pool)
+        new_ones = [e for k, e in problems(new).items() if k not in before]
+        if new_ones:
+            return None, error_text(new_ones[0])
+        return new, ""
+
+    def _keep(self, path: PathKey, pool: dict[str, Any]) -> None:
         self.draft.set(path, pool)
+
+    def _zfs_ask(self, path: PathKey, message: str, make: Callable[[dict[str, Any], str],
+                 dict[str, Any]], *, default: str = "", instruction: str = "") -> str:
+        """Ask one line; keep the edit `make` makes of it once the edit and the model agree."""
+        def check(text: str) -> bool | str:
+            new, why = self._zfs_check(path, lambda pool: make(pool, text))
+            return True if new is not None else why
+
+        hint = f" ({instruction})" if instruction else ""
+        text = str(self._ask(questionary.text(f"  {message}{hint}", default=default,
+                                              validate=check)))
+        new, _ = self._zfs_check(path, lambda pool: make(pool, text))
+        if new is not None:
+            self._keep(path, new)
+        return text
+
+    def zfs_add(self, path: PathKey, *, volume: bool) -> None:
+        parent = zedit.pool_name(self._pool(path))
+        title, hint = add_words(parent, volume=volume)
+        self.say(f"  -- {title} --")
+        name = self._zfs_ask(path, hint, lambda pool, t: zedit.add(pool, t.strip(),
+                             volume=volume), default=parent + "/")  # fmt: skip
+        self.zfs_properties(path, name.strip())
+
+    def zfs_rename(self, path: PathKey, name: str) -> None:
+        root = name == zedit.pool_name(self._pool(path))
+        self._zfs_ask(path, f"Rename {name}: " + rename_words(name, root=root),
+                      lambda pool, t: pool if t.strip() == name
+                      else zedit.rename(pool, name, t.strip()), default=name)
+
+    def zfs_properties(self, path: PathKey, node: str) -> None:
+        """A dataset's (or the pool's) values: set here / inherited / default, as zfs get
+        tells them; then its mount point or volume size, then `name = value` lines."""
+        pool = self._pool(path)
+        kind = zedit.kind_of(pool, node) if node != POOL_NODE else None
+        self.say(f"  {heading(pool, node)}")
+        self.say(self._rows_text(pool, node))
+        target = None if node == POOL_NODE else node
+        if kind in ("root", "filesystem"):
+            self._zfs_ask(path, "Mount point", lambda pool, t: zedit.set_value(
+                pool, target, "mount_point", t.strip() or None),
+                default=(self._row(pool, node, "mount_point") or zedit.Row("", "", "unset")
+                         ).value or "",
+                instruction=zedit.EXTRA_HELP["mount_point"] + "; empty = none")  # fmt: skip
+        elif kind == "volume":
+            vol = pool.get("volumes", {}).get(node, {})
+            self._zfs_ask(path, "Size", lambda pool, t: zedit.set_value(
+                pool, target, "size", t.strip()), default=str(vol.get("size", "1GiB")),
+                instruction=zedit.EXTRA_HELP["size"])  # fmt: skip
+            sparse = self.confirm("  " + zedit.EXTRA_HELP["sparse"] + "?",
+                                  default=bool(vol.get("sparse")))
+            self._keep(path, zedit.set_value(self._pool(path), target, "sparse",
+                                             True if sparse else None))
+        what = "Pool setting or property" if node == POOL_NODE else "Property"
+        while True:
+            line = self._zfs_ask(
+                path, f"{what} as name = value", lambda pool, t: self._zfs_line(pool, target, t),
+                instruction="empty to finish; name = to inherit again; ? lists them")
+            if not line.strip():
+                return
+            if line.strip() == "?":
+                self.say(self._catalog(node, kind))
+                continue
+            key = line.split("=", 1)[0].strip()
+            row = self._row(self._pool(path), node, key)
+            if row is not None:
+                self.say(f"  {key} = {row.value if row.value is not None else '—'} "
+                         f"({row.source_text})")
+
+    @staticmethod
+    def _zfs_line(pool: dict[str, Any], target: str | None, text: str) -> dict[str, Any]:
+        """`name = value` (or `name =` to unset) as one edit; empty or `?` changes nothing."""
+        text = text.strip()
+        if not text or text == "?":
+            return pool
+        if "=" not in text:
+            about_it = about(POOL_NODE if target is None else target, text)
+            raise ValueError(f"write it as {text} = value — {about_it}")
+        key, _, value = (part.strip() for part in text.partition("="))
+        if not key:
+            raise ValueError("name the property first (? lists them)")
+        if key == "pool" and not value:
+            raise ValueError("the pool needs a name; type a new one")
+        return zedit.set_value(pool, target, key, zedit.value_from_text(value) if value
+                               else None)
+
+    @staticmethod
+    def _row(pool: dict[str, Any], node: str, key: str) -> zedit.Row | None:
+        rows = zedit.pool_rows(pool) if node == POOL_NODE else zedit.rows(pool, node)
+        return next((r for r in rows if r.key == key), None)
+
+    @staticmethod
+    def _rows_text(pool: dict[str, Any], node: str) -> str:
+        """What is set here or inherited (defaults are many: `?` lists every property)."""
+        rows = zedit.pool_rows(pool) if node == POOL_NODE else zedit.rows(pool, node)
+        shown = [r for r in rows if r.source in ("local", "inherited")] or rows[:3]
+        width = max(len(r.key) for r in shown)
+        return "\n".join(f"    {r.key:<{width}}  {r.value if r.value is not None else '—'}"
+                          f"  ({r.source_text})" for r in shown)
+
+    @staticmethod
+    def _catalog(node: str, kind: str | None) -> str:
+        """Every property OpenZFS has for this kind of node, its values and default."""
+        if node == POOL_NODE:
+            keys = [*zedit.SETTINGS, *POOL_PROPERTIES]
+        else:
+            target = "volume" if kind == "volume" else "filesystem"
+            keys = [k for k, p in FS_PROPERTIES.items() if target in p.targets]
+        return "\n".join(f"    {k}: {about(node, k)}" for k in keys)
 
     def step_output(self, d: int) -> None:
         b = ("disks", d, "output")

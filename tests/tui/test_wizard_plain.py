@@ -184,3 +184,54 @@ def test_plain_mode_opens_a_profile_and_shows_its_plan(
     assert "mksquashfs" in out and "Saved" in out
     assert profile.read_text() == before  # saved in place: comments and layout untouched
     assert not (tui_work / "squashfs-store.squashfs").exists()
+
+
+def test_plain_mode_edits_the_zfs_datasets(tui_work: Path) -> None:
+    """The ZFS pool's datasets by name, mount point and properties, as the wizard's ZFS
+    step edits them: a bad name and a bad value are refused (the prompt stays, so the
+    keys after them land where they would otherwise not), a removal takes what is
+    inside, and the draft holds exactly the edits."""
+    from diskwright.core.zfs import edit as zedit
+    from diskwright.tui.model import load_draft
+    from diskwright.tui.plain import PlainWizard, _model_errors
+
+    said: list[str] = []
+    wizard = PlainWizard(out=said.append)
+    wizard.draft = load_draft(tui_work / "zfs-root.toml")
+    path = ("disks", 1, "partitions", 0, "zfs")
+    keys = [
+        DOWN, ENTER,  # Add a dataset
+        answer("rpool/srv"), CLEAR + "tank/srv" + ENTER,  # outside the pool: refused
+        answer("/srv"),  # its mount point
+        "compression = zstd" + ENTER,
+        "recordsize = banana" + ENTER, CLEAR + "recordsize = 1M" + ENTER,
+        ENTER,  # no more properties
+        DOWN * 3, ENTER,  # A dataset's mount point and properties
+        DOWN * 7, ENTER,  # tank/user/home
+        ENTER,  # keeps its mount point
+        "quota =" + ENTER,  # unset: inherits again
+        ENTER,
+        DOWN * 5, ENTER,  # Remove a dataset
+        DOWN * 5, ENTER, YES,  # tank/user (and tank/user/home inside it)
+        ENTER,  # Done with the pool
+    ]
+    with keyboard(*keys) as screen:
+        wizard.step_zfs(1, 0)
+    pool = wizard.draft.get(path)
+    assert pool["datasets"]["tank/srv"] == {
+        "mount_point": "/srv", "properties": {"compression": "zstd", "recordsize": "1M"}}
+    assert set(pool["datasets"]) == {"tank/system/root", "tank/local/nix", "tank/srv"}
+    assert not _model_errors(wizard.draft.data, wizard.draft.base_dir)
+    shown = screen.getvalue()
+    assert "The new dataset (a file system); its parents are made as needed" in shown
+    assert "Remove tank/user and the 1 inside it (tank/user/home) from the pool?" in shown
+    text = "\n".join(said)
+    assert "tank/user/home: set here, inherited, default" in text
+    assert "quota = none (default)" in text  # unset, it shows where its value comes from
+    assert "srv — mounted at /srv, compression=zstd, recordsize=1M" in text
+    # what the refused answers were told: the edit's and the model's own words
+    _, why = wizard._zfs_check(path, lambda p: zedit.add(p, "rpool/srv"))
+    assert "tank" in why, why
+    _, why = wizard._zfs_check(
+        path, lambda p: wizard._zfs_line(p, "tank/srv", "recordsize = banana"))
+    assert "'banana' is not a size" in why, why

@@ -23,51 +23,19 @@ from textual.widgets.option_list import Option
 from textual.widgets.tree import TreeNode
 
 from ...core.zfs import edit as zedit
-from ...core.zfs.props import FS_PROPERTIES, POOL_PROPERTIES, Prop, is_user_property
+from ...core.zfs.props import FS_PROPERTIES, POOL_PROPERTIES
 from ..widgets import Entry
+from ..zfswords import (
+    POOL_NODE,
+    about,
+    add_words,
+    heading,
+    remove_words,
+    rename_words,
+    values_text,
+)
 from .base import Section, StepForm
 from .filesystem import PartPicker
-
-POOL_NODE = ""  # the tree's node for the pool itself (name, helper VM, zpool create -o)
-
-
-def values_text(prop: Prop, limit: int = 8) -> str:
-    """The values a property takes, shortened: "one of on, off" or "e.g. 1M, 128K"."""
-    if not prop.values:
-        return {"size": "a size like 1M", "number": "a number", "path": "a path"}.get(
-            prop.kind, "text")  # fmt: skip
-    shown = [v for v in prop.values if not v[-1].isdigit() or prop.kind != "index"]
-    shown = shown or list(prop.values)
-    more = ", …" if len(shown) > limit else ""
-    return ("one of " if prop.closed else "e.g. ") + ", ".join(shown[:limit]) + more
-
-
-def about(node: str | None, key: str) -> str:
-    """One line on what a key means, the values OpenZFS takes and its default."""
-    if not key:
-        return "Enter on a row, or Pick… for every property"
-    if node == POOL_NODE:
-        if key in zedit.SETTINGS:
-            return zedit.SETTING_HELP[key]
-        prop = POOL_PROPERTIES.get(key)
-        if prop is None:
-            if key.startswith("feature@"):
-                return "a pool feature: enabled or disabled"
-            return "a user property (module:name): any text" if is_user_property(key) else (
-                "not a pool property OpenZFS knows; Pick… lists them")  # fmt: skip
-    else:
-        if key in zedit.EXTRA_HELP:
-            return zedit.EXTRA_HELP[key]
-        prop = FS_PROPERTIES.get(key)
-        if prop is None:
-            return "a user property (module:name): any text" if is_user_property(key) else (
-                "not a property OpenZFS knows; Pick… lists them")  # fmt: skip
-    text = f"{prop.description} — {values_text(prop)}"
-    if prop.default is not None:
-        text += f" (default {prop.default})"
-    if not prop.inherit and node != POOL_NODE:
-        text += "; not inherited"
-    return text
 
 
 class NameModal(ModalScreen[str | None]):
@@ -352,13 +320,7 @@ class ZfsSection(Section):
             if rows:
                 table.move_cursor(row=min(keep, len(rows) - 1), animate=False)
         kind = zedit.kind_of(pool, node)
-        if node == POOL_NODE:
-            what = f"pool {zedit.pool_name(pool)}: settings, pool properties (-o)"
-        elif kind == "root":
-            what = f"{node}: root file system (-O, inherited by all)"
-        else:
-            what = f"{node}: set here, inherited, default"
-        self.query_one("#zfs-heading", Static).update(Text(what, style="bold"))
+        self.query_one("#zfs-heading", Static).update(Text(heading(pool, node), style="bold"))
         self.query_one("#zfs-summary", Static).update(Text(self._summary(pool), style="dim"))
         self.query_one("#zfs-note", Static).display = False
         self._help()
@@ -538,11 +500,8 @@ class ZfsSection(Section):
                 self.current = name
                 await self._store(zedit.add(self.pool(), name, volume=volume))
 
-        what = "volume (a block device, e.g. for swap; 1GiB, change size below)" if volume else (
-            "dataset (a file system); its parents are made as needed")  # fmt: skip
-        self.app.push_screen(
-            NameModal("Add a volume" if volume else "Add a dataset", parent + "/",
-                      f"The new {what}. Full name, inside {parent}:", check), done)  # fmt: skip
+        title, hint = add_words(parent, volume=volume)
+        self.app.push_screen(NameModal(title, parent + "/", hint, check), done)
 
     @on(Button.Pressed, "#zfs-rename")
     async def do_rename(self) -> None:
@@ -564,11 +523,7 @@ class ZfsSection(Section):
                 self.current = name
                 await self._store(zedit.rename(self.pool(), node, name))
 
-        hint = (
-            "The pool's new name; every dataset is renamed with it."
-            if root
-            else "The new full name; what is inside it moves along, and bootfs follows."
-        )
+        hint = rename_words(node, root=root)
         self.app.push_screen(NameModal(f"Rename {node}", node, hint, check), done)
 
     @on(Button.Pressed, "#zfs-remove")
@@ -579,12 +534,7 @@ class ZfsSection(Section):
         node = self.node()
         if node == POOL_NODE or node == zedit.pool_name(pool):
             return
-        gone = zedit.subtree(pool, node)
-        inside = [n for n in gone if n != node]
-        message = f"Remove {node}" + (
-            f" and the {len(inside)} inside it ({', '.join(inside[:4])}"
-            f"{', …' if len(inside) > 4 else ''})" if inside else "")  # fmt: skip
-        message += " from the pool? Their properties go with them."
+        message = remove_words(node, zedit.subtree(pool, node))
 
         async def answered(answer: str | None) -> None:
             if answer == "yes":
