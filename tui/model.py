@@ -373,9 +373,12 @@ class Draft:
         label = f" “{part['label']}”" if part.get("label") else ""
         if short:
             return f"{disk} #{p + 1} {role}"
-        return f"{disk} #{p + 1} {role} {part.get('filesystem', '?')}{label}" + (
-            f" {where}" if where else ""
-        )
+        fs = str(part.get("filesystem", "?"))
+        what = role if fs == role else f"{role} {fs}"  # "zfs", not "zfs zfs"
+        if fs == "zfs":
+            pool = get_in(self.data, ("disks", d, "partitions", p, "zfs", "pool"), None)
+            what += f" pool {pool or 'rpool'}"
+        return f"{disk} #{p + 1} {what}{label}" + (f" {where}" if where else "")
 
     # -------------------------------------------------------------- structure
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from ..state import WizardState
 
 WIDE = 110
+TALL = 32  # below this many rows the screen is "-short": forms drop blank lines (80x24)
 FORMS: dict[str, str] = {s.key: s.form for s in WIZARD_STEPS}
 
 
@@ -86,9 +87,11 @@ class WizardScreen(Screen[None]):
         self._step_list = self.query_one(StepList)
         self._step_list.border_title = "Steps"
         self._narrow(self.app.size.width)
+        self.set_class(self.app.size.height < TALL, "-short")
 
     def on_resize(self, event: events.Resize) -> None:
         self._narrow(event.size.width)
+        self.set_class(event.size.height < TALL, "-short")
 
     def _narrow(self, width: int) -> None:
         if self.has_class("-narrow") != (width < WIDE):
