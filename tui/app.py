@@ -35,6 +35,7 @@ from .model import (
     scan_draft_source,
 )
 from .state import ScanStatus
+from .widgets import short_path
 
 TITLE_KEYS = frozenset({"label", "role", "filesystem", "mount_point", "contents", "empty"})
 DEBOUNCE = 0.02  # seconds between the last keystroke and the refresh
@@ -254,7 +255,18 @@ class WizardApp(App[int]):
             return
         name = self.draft.get(("name",)) or "profile"
         where = str(self.draft.path) if self.draft.path else "not saved"
-        self.sub_title = f"{name} · {where}" + (" · modified" if self.draft.dirty else "")
+        tail = " · modified" if self.draft.dirty else ""
+        # the header cuts what does not fit at its end, which lost the file's own name
+        # at 80 columns ("…/ex/zfs-root.to…"): a long path gives up its first folders
+        room = self.size.width - len(f"{self.title} — ") - 18  # the icon and its mirror
+        if self.draft.path and len(f"{name} · {where}{tail}") > room:
+            where = short_path(where, 2)
+            if len(f"{name} · {where}{tail}") > room:
+                where = short_path(where, 1)
+        self.sub_title = f"{name} · {where}{tail}"
+
+    def on_resize(self) -> None:
+        self.update_title()
 
     # ------------------------------------------------------------ wizard plumbing
 
