@@ -14,6 +14,8 @@ import subprocess
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from diskwright.core.plan import Cmd, Plan, Step, Var, Word, cmd, render_step, w
 from diskwright.core.progress import MKSQUASHFS, QEMU_IMG, erofs_files
 from diskwright.core.runner import Output, Progress, run_plan
@@ -85,8 +87,10 @@ def test_qemu_img_convert_reports_its_percentages(tmp_path: Path) -> None:
     assert conv.progress is QEMU_IMG and "-p" in render_step(conv)  # the preview says -p
     events = _run_steps(tmp_path, [conv])
     got = _readings(events, "disk0-convert")
-    assert len(got) >= 5, got
+    # vmdk deflates every grain (seconds for 64 MiB here), so the run has a middle: the
+    # Runner keeps the last of each batch of "(x/100%)" lines, never all 50
     fractions = [e.step_fraction for e in got]
+    assert len(got) >= 3 and any(0.0 < f < 1.0 for f in fractions), got
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert 0.0 <= fractions[0] < 0.5
     said = [e.line for e in events if isinstance(e, Output) and e.step_id == "disk0-convert"]
@@ -94,11 +98,11 @@ def test_qemu_img_convert_reports_its_percentages(tmp_path: Path) -> None:
 
 
 def make_vm_plan(tmp_path: Path, raw: Path) -> Plan:
-    """The convert step as the planner makes it for a qcow2 output, pointed at `raw`."""
+    """The convert step as the planner makes it for a vmdk output, pointed at `raw`."""
     from diskwright.core.model import Disk
     from diskwright.core.output import output_steps
 
-    disk = Disk.model_validate({"name": "vm", "output": {"path": "x.qcow2", "format": "qcow2"},
+    disk = Disk.model_validate({"name": "vm", "output": {"path": "x.vmdk", "format": "vmdk"},
                                 "partitions": [{"role": "root", "filesystem": "ext4"}]})
     steps, _ = output_steps(0, disk, w(str(raw)), 64 << 20)
     conv = [replace(s, expr=_retarget(s, tmp_path)) for s in steps if s.id == "disk0-convert"]
@@ -108,7 +112,7 @@ def make_vm_plan(tmp_path: Path, raw: Path) -> Plan:
 def _retarget(step: Step, tmp_path: Path) -> Cmd:
     """The step's argv with the workspace output made a path under tmp_path."""
     assert isinstance(step.expr, Cmd)
-    argv = [str(tmp_path / "disk0.qcow2") if isinstance(a, Word) and a.parts[0] == Var("W")
+    argv = [str(tmp_path / "disk0.vmdk") if isinstance(a, Word) and a.parts[0] == Var("W")
             else a for a in step.expr.argv]
     return replace(step.expr, argv=tuple(argv))
 
@@ -196,3 +200,26 @@ def test_weights_follow_the_estimate(tmp_path: Path) -> None:
     for sid in ("disk0-convert", "disk0-compare", "d0p1-copy", "d0p1-mkfs"):
         ratio = weights[256][sid] / weights[64][sid]
         assert 3.5 < ratio < 4.5, (sid, weights[64][sid], weights[256][sid])
+
+
+def test_the_terminal_bar_stays_beside_a_long_step_title(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`diskwright build` on a terminal: the bar, percent and time come first at a fixed
+    width and the title is cut at the end (a long title had pushed the bar off the line);
+    a step's bytes come before its title, where the cut does not reach them."""
+    from rich.console import Console
+
+    from diskwright.core.runner import StepStarted
+    from diskwright.tui.progress import BuildDisplay
+
+    title = "Make the erofs image for the root partition, erofs 'nixos', on disk vm " * 2
+    step = Step(id="mkfs", title=title, phase="filesystem", expr=cmd("true"))
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # the live bar, as on a terminal
+    display = BuildDisplay(Plan(steps=[step], outputs=[], workspace_parent="/tmp"))
+    assert display.progress is not None
+    display.handle(StepStarted(0, step))
+    display.handle(Progress("mkfs", 0.25, 0.25, 12 << 20, 48 << 20))
+    screen = Console(width=80, record=True, color_system=None)
+    screen.print(display.progress.get_renderable())
+    line = screen.export_text().rstrip("\n")
+    assert len(line) <= 80 and "━" in line and " 25%" in line, line
+    assert "[1/1] 12.0 MiB of 48.0 MiB · Make the" in line and line.endswith("…"), line

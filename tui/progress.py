@@ -34,6 +34,8 @@ class BuildDisplay:
         self.verbose = verbose
         self.n = len(plan.steps)
         self.step_text = ""
+        self.step_head = ""  # "[12/29]": the bytes a step reports go after it, before the title
+        self.step_title = ""
         self.progress: Progress | None = None
         self.live = not json_mode and _may_be_terminal()
         if not self.live:  # plain lines: rich (30 ms of imports) is not loaded
@@ -46,16 +48,21 @@ class BuildDisplay:
             TextColumn,
             TimeElapsedColumn,
         )
+        from rich.table import Column
 
         console = Console(stderr=True, highlight=False)
         self.live = console.is_terminal
+        # the bar first, at a fixed width: after a long step title it was squeezed out
+        # of the line; the title is cut at the end instead
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TimeElapsedColumn(),
+            BarColumn(bar_width=24, table_column=Column(min_width=24, no_wrap=True)),
+            TaskProgressColumn(table_column=Column(min_width=4)),
+            TimeElapsedColumn(table_column=Column(min_width=7)),
+            TextColumn("[bold]{task.description}",
+                       table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1)),
             console=console,
             transient=True,
+            expand=True,
         )
         self.task = self.progress.add_task("starting", total=1.0)
 
@@ -83,6 +90,7 @@ class BuildDisplay:
         if isinstance(event, StepStarted):
             text = f"[{event.index + 1}/{self.n}] {event.step.title}"
             self.step_text = text
+            self.step_head, self.step_title = f"[{event.index + 1}/{self.n}]", event.step.title
             if self.live and self.progress is not None:
                 self.progress.update(self.task, description=_escape(text))
             else:
@@ -95,7 +103,8 @@ class BuildDisplay:
         elif isinstance(event, ProgressEvent) and self.live and self.progress is not None:
             text = self.step_text
             if event.total and event.step_fraction < 1.0:
-                text += f" — {format_size(event.done or 0)} of {format_size(event.total)}"
+                text = (f"{self.step_head} {format_size(event.done or 0)} of "
+                        f"{format_size(event.total)} · {self.step_title}")
             self.progress.update(self.task, completed=event.overall, description=_escape(text))
 
     def _json(self, event: Event) -> None:
