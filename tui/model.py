@@ -717,7 +717,15 @@ def analyse(
             out.seconds = time.perf_counter() - t0
             return out
         out.estimate = estimate(profile, scan)
-        plan = make_plan(profile, scan, force=force)
+        try:
+            plan = make_plan(profile, scan, force=force)
+        except Exception:
+            if out.check_errors:
+                # core plans only what its checks accept (a root partition with no source
+                # folder hit an assertion); the problems are on screen, the preview waits
+                out.seconds = time.perf_counter() - t0
+                return out
+            raise  # planning a profile the checks accept must work: a bug, logged below
         out.plan = plan
         out.script = render_script(plan, header=plan_header(profile.name, path))
         out.existing = [o for o in plan.outputs if os.path.lexists(o)]

@@ -281,3 +281,16 @@ def test_warnings_name_the_disk_as_a_person_would(tui_work: Path) -> None:
     assert warning_text("disks[0].partitions[0]: the source has no /boot", profile) == (
         "vm #1: the source has no /boot")
     assert warning_text("no field here", profile) == "no field here"
+
+
+def test_emptied_folder_is_a_problem_not_an_internal_error(tui_work: Path) -> None:
+    """Issue 10 item 5: emptying Folder showed "diskwright hit an internal error" (the
+    planner's AssertionError on a root partition with no source). The check says what is
+    wrong; no crash, and the estimate still shows."""
+    d = preset_draft("vm-disk", tui_work)
+    d.set(("source", "path"), None)
+    a = analyse(d.data, d.base_dir, None)
+    assert a.crash is None, a.crash
+    assert any("no source is set" in e.problem for e in a.check_errors), a.check_errors
+    assert a.estimate is not None and a.plan is None
+    assert not (tui_work / "diskwright-wizard.log").exists()
