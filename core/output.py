@@ -153,7 +153,7 @@ def name_warning(out: Output) -> str | None:
         if comp != out.compression and low.endswith(ending):
             now = f"compressed with {out.compression.value}" if packed else "not compressed"
             return (f"{name} ends in {ending}, a {comp.value} file's name, but the output is "
-                    f"{now}; set compression = \"{comp.value}\" or rename the file")
+                    f"{now}; make the compression {comp.value} or rename the file")
     if packed and not low.endswith(packed):
         return (f"{name} will hold {out.compression.value}-compressed bytes but does not end in "
                 f"{packed}; name it {name}{packed} so it is not written to a disk as it is")
@@ -163,7 +163,7 @@ def name_warning(out: Output) -> str | None:
     for ending, fmt in [*endings, (".raw", Format.raw)]:
         if fmt != out.format and ending != mine and stem.endswith(ending):
             return (f"{name} ends in {ending}, a {fmt.value} file's name, but the format is "
-                    f"{out.format.value}; set format = \"{fmt.value}\" or end the name in "
+                    f"{out.format.value}; make the format {fmt.value} or end the name in "
                     f"{mine}")
     return None
 

@@ -224,10 +224,10 @@ def test_force_keeps_the_same_steps(workdir: Path) -> None:
 
 @pytest.mark.parametrize(("path", "fmt", "comp", "said"), [
     ("custom.vmdk", "raw", "none", 'ends in .vmdk, a vmdk file\'s name, but the format is raw; '
-                                   'set format = "vmdk" or end the name in .img'),
-    ("disk.qcow2", "vmdk", "none", 'set format = "qcow2" or end the name in .vmdk'),
+                                   'make the format vmdk or end the name in .img'),
+    ("disk.qcow2", "vmdk", "none", 'make the format qcow2 or end the name in .vmdk'),
     ("disk.img", "raw", "zstd", "does not end in .zst; name it disk.img.zst"),
-    ("disk.img.zst", "raw", "none", 'but the output is not compressed; set compression = "zstd"'),
+    ("disk.img.zst", "raw", "none", 'but the output is not compressed; make the compression zstd'),
     ("disk.qcow2", "qcow2", "none", None),
     ("disk.img.zst", "raw", "zstd", None),
     ("store.erofs", "raw", "none", None),

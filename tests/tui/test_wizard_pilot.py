@@ -988,3 +988,23 @@ async def test_build_step_shows_a_steps_reported_bytes(tui_work: Path) -> None:
         form._on_event(Progress(step.id, 1.0, 0.2))  # the step's end: the bytes go
         await pilot.pause()
         assert "MiB of" not in plain(app.screen.query_one("#build-current"))
+
+
+async def test_output_named_like_another_format_is_said_under_its_path(tui_work: Path) -> None:
+    """Issue 10 item 12: naming the output custom.vmdk while the format is raw said nothing.
+    The Output step says it under the Path field and names the fix; a fitting name clears it."""
+    draft = preset_draft("vm-disk", tui_work)  # vm-disk.qcow2, qcow2: nothing to say
+    app = WizardApp(draft=draft, step="output", frozen=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        note = app.screen.query_one("#out-name-0", Static)
+        assert not note.display
+        await type_into(pilot, "output", ("disks", 0, "output", "path"), "custom.vmdk")
+        await settle(pilot)
+        assert note.display
+        said = plain(note)
+        assert "custom.vmdk ends in .vmdk" in said and "the format is qcow2" in said, said
+        assert "make the format vmdk or end the name in .qcow2" in said.replace("\n", " ")
+        await type_into(pilot, "output", ("disks", 0, "output", "path"), "custom.qcow2")
+        await settle(pilot)
+        assert not note.display

@@ -34,6 +34,7 @@ class OutputSection(Section):
             with Horizontal(classes="field-buttons"):
                 yield Button("Browse…", id=f"out-browse-{d}", classes="out-browse", compact=True)
                 yield Static("", id=f"out-abs-{d}", classes="dim inline-note")
+            yield Static("", id=f"out-name-{d}", classes="note out-name")
             yield ChoiceField((*b, "format"), "Format", [(f, f) for f in FORMAT_HELP],
                               out.get("format", "raw"), explain=FORMAT_HELP)
             if out.get("format") == "qcow2-compressed":
@@ -60,6 +61,13 @@ class OutputSection(Section):
                 found.first(Static).update(f"  → {full}")
             else:
                 found.first(Static).update("")
+            # custom.vmdk written as raw: said here, beside the name, as well as on Review
+            mine = f"disks[{d}].output.path: "
+            said = [w[len(mine):] for w in (analysis.estimate.warnings if analysis.estimate
+                                            else []) if w.startswith(mine)]
+            note = self.query_one(f"#out-name-{d}", Static)
+            note.update(Text("⚠ " + said[0], style="yellow") if said else "")
+            note.display = bool(said)
 
     @on(Button.Pressed, ".out-browse")
     def _browse(self, event: Button.Pressed) -> None:
