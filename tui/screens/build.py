@@ -436,9 +436,12 @@ class BuildForm(Vertical):
             self.query_one("#step-bar", ProgressBar).update(total=1.0,
                                                             progress=event.step_fraction)
             if self.plan is not None and 0 <= self.current < n:
-                line = f" {self.current + 1}/{n} {self.plan.steps[self.current].title}"
-                if event.total and event.step_fraction < 1.0:  # bytes while the step runs
-                    line += f" — {format_size(event.done or 0)} of {format_size(event.total)}"
+                head, title = f" {self.current + 1}/{n}", self.plan.steps[self.current].title
+                line = f"{head} {title}"
+                if event.total and event.step_fraction < 1.0:  # bytes while the step runs,
+                    # before the title, which a narrow screen cuts
+                    line = (f"{head} {format_size(event.done or 0)} of "
+                            f"{format_size(event.total)} · {title}")
                 self.query_one("#build-current", Static).update(line)
         elif isinstance(event, StepFinished):
             self._set_state(event.index, "done", event.seconds)
