@@ -307,6 +307,22 @@ def scan_tree(root: str) -> Node:
     return top
 
 
+def entries_needed(names: list[str]) -> int:
+    """How many 32-byte entries a folder holding `names` takes (short + long-name ones),
+    counted as _dir_entries writes them: validation uses it for FAT12/16's fixed root."""
+    short_names = ShortNames()
+    count = 0
+    for name in names:
+        fit = _short_fit(name)
+        if fit is not None and fit[0] not in short_names.used:
+            short_names.used.add(fit[0])
+            count += 1
+        else:
+            count += 1 + -(-len(name.encode("utf-16-le")) // 26)
+            short_names.alias(name)
+    return count
+
+
 def _dir_entries(node: Node, names: ShortNames, epoch: int) -> list[tuple[Node, list[bytes]]]:
     """Each child with its entries (long-name ones + the short one with a placeholder)."""
     out = []

@@ -198,3 +198,28 @@ def test_mtools_agrees_with_fsck(src: Path, tmp_path: Path) -> None:
     )
     assert p.returncode == 0, p.stderr
     assert "2000 files" in p.stdout.replace("\u202f", " ") or "2002 files" in p.stdout
+
+
+
+@pytest.mark.parametrize("fat", ["16", "auto"])
+def test_root_folder_overflow_is_refused_at_validation(tmp_path: Path, fat: str) -> None:
+    """FAT16's root holds 512 entries; the label takes one and a long name several. A tree
+    that just fits builds and reads back; one name more is refused before any tool runs
+    (it used to pass validation and fail at the fill step, exit 1)."""
+    root = tmp_path / "root"
+    root.mkdir()
+    for i in range(508):
+        (root / f"F{i:05d}.TXT").write_text(str(i))  # 8.3 names: one entry each
+    (root / "a long name.txt").write_text("x")  # 15 characters: 2 long-name entries + 1
+    r = run_cli("build", _profile(tmp_path / "fits", root, fat, "64MiB"))  # 1 + 508 + 3 = 512
+    assert r.returncode == 0, r.stderr
+    listing = subprocess.run(["mdir", "-b", "-i", tmp_path / "fits/esp.img", "::/"],
+                             capture_output=True, text=True, env=ENV, check=True).stdout
+    assert len(listing.splitlines()) == 509 and "::/a long name.txt" in listing
+
+    (root / "F99999.TXT").write_text("one more")
+    r = run_cli("build", _profile(tmp_path / "over", root, fat, "64MiB"))
+    assert r.returncode == 2, r.stderr
+    assert "513 FAT16 root entries" in r.stderr and "holds 512" in r.stderr, r.stderr
+    assert "vfat.fat_size = 32" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "over/esp.img").exists() and leftovers(tmp_path / "over") == []

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ..errors import ProfileError
+from ..fat_fill import entries_needed
 from ..model import FsRules, PartitionBase, strict
 from ..plan import Arg, Step, cmd, cost
 from ..tools import Tool
@@ -141,6 +142,9 @@ class VfatBuilder:
             )
         errors += owners_unsupported(ctx, "vfat has no file owners")
         errors += _name_problems(ctx)
+        bits, _ = fat_geometry(size.image, forced)
+        if bits != 32 and not errors:
+            errors += _root_problems(ctx, bits, size.image)
         return errors
 
     def steps(self, ctx: PartCtx) -> list[Step]:
@@ -271,6 +275,32 @@ def _name_problems(ctx: PartCtx) -> list[ProfileError]:
                 return errors
     errors += _target_problems(ctx, seen)
     return (errors + _entry_problems(ctx))[:5]
+
+
+# mkfs.vfat (dosfstools 4.2) gives a floppy-sized image its floppy's root folder, any
+# other FAT12/16 image 512 entries (measured).
+FLOPPY_ROOT = {368640: 112, 737280: 112, 1228800: 224, 1474560: 224, 2949120: 224}
+
+
+def _root_problems(ctx: PartCtx, bits: int, size: int) -> list[ProfileError]:
+    """FAT12/16's root folder has a fixed number of entries (long names take several):
+    refuse a tree that would overflow it here, not at the fill step."""
+    sub = PurePosixPath(ctx.info.subtree or "/")
+    names = [name for folder, name in ctx.source_names() if not folder]
+    for fm in ctx.info.files:
+        parts = PurePosixPath(fm.target).relative_to(sub).parts
+        names += parts[:1]
+    need = entries_needed(list(dict.fromkeys(names))) + (1 if ctx.part.label else 0)
+    room = FLOPPY_ROOT.get(size, 512)
+    if need <= room:
+        return []
+    field = f"{ctx.info.where}.vfat.fat_size"
+    return [ProfileError(
+        field if ctx.options(VfatOptions).fat_size != "auto" else ctx.contents_field,
+        f"the top folder of {ctx.info.subtree or '/'} needs {need} FAT{bits} root entries "
+        f"(long names take several); FAT{bits}'s root folder holds {room}",
+        "move files into a subfolder, or use FAT32: vfat.fat_size = 32 (at least "
+        f"{format_size(fat32_minimum())})")]
 
 
 def _target_problems(ctx: PartCtx, seen: dict[tuple[str, str], str]) -> list[ProfileError]:
