@@ -219,8 +219,10 @@ class PartEditor(Section):
         yield TextField((*b, "contents"), "Contents", get((*b, "contents")), optional=True,
                         placeholder="same as the mount point",
                         help="another subtree of the source, e.g. /nix/store")
-        yield BoolField((*b, "empty"), "Empty", get((*b, "empty")),
-                        text="make it empty, whatever the mount point")
+        # the tick's own text is one line (80 columns cut it to "whatever the moun…"):
+        # short beside the tick, the rest as the field's help below
+        yield BoolField((*b, "empty"), "Empty", get((*b, "empty")), text="make it empty",
+                        help="no files from the source, whatever the mount point")
         yield TextField((*b, "size"), "Size", get((*b, "size"), "auto"),
                         help="auto = files + headroom; or fixed, e.g. 512MiB")
         yield TextField((*b, "label"), "Label", get((*b, "label")), optional=True,
