@@ -372,7 +372,8 @@ def legend_table(disk: Any) -> Table:
     for i, p in enumerate(disk.parts):
         swatch = Text(f"{i + 1}", style=Style(color="white", bgcolor=PALETTE[i % len(PALETTE)],
                                                bold=True))
-        what = f"{p.role} {p.filesystem}" + (f" “{p.label}”" if p.label else "")
+        kind = p.role if p.filesystem == p.role else f"{p.role} {p.filesystem}"  # not "zfs zfs"
+        what = kind + (f" “{p.label}”" if p.label else "")
         size = format_size(p.size if p.size else p.image)
         table.add_row(swatch, what, format_size(p.content), size,
                       Text("fixed" if p.fixed else "auto", style="dim"))
