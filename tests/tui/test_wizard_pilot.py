@@ -133,6 +133,31 @@ async def test_saved_profile_builds_the_same_image_headless(tui_work: Path) -> N
     assert sha256(cli_out / "vm-disk.qcow2") == wizard_sha
 
 
+async def test_the_shown_rebuild_command_runs_as_pasted(tui_work: Path) -> None:
+    """The result's "rebuild headless" line, pasted into a shell, rebuilds the same bytes:
+    a saved path with a space and $(...) stays one argument, and --force replaces the
+    output the wizard just wrote (unquoted, the shell ran `touch PWN` and split the path)."""
+    draft = preset_draft("vm-disk", tui_work, tui_work / "root")
+    saved = tui_work / "x y" / "$(touch PWN).toml"
+    saved.parent.mkdir()
+    draft.save(saved)
+    app = WizardApp(draft=draft, step="review", frozen=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        form = await run_build(pilot)
+        assert form.state == "done"
+        wizard_sha = form.result.outputs[0].sha256
+        out = plain(app.screen.query_one("#build-result", Static))
+    [line] = [ln for ln in out.splitlines() if "rebuild headless:" in ln]
+    command = line.split("rebuild headless:", 1)[1].strip()
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    res = subprocess.run(["sh", "-c", command], cwd=tui_work, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0, command + "\n" + res.stderr
+    assert not (tui_work / "PWN").exists()
+    assert sha256(Path(form.result.outputs[0].path)) == wizard_sha
+
+
 async def test_cancel_mid_build_leaves_no_output(tui_work: Path) -> None:
     """A slow xz step is running when Cancel is confirmed: nothing is written, nothing left."""
     root = make_root(tui_work / "bigroot")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 from typing import TYPE_CHECKING, Any, cast
 
 from rich.cells import cell_len
@@ -473,8 +474,9 @@ class BuildForm(Vertical):
         if result.log:
             lines.append(Text(f"  log: {result.log}", style="dim"))
         if self.wiz.draft.path:
-            lines.append(Text(f"  rebuild headless: diskwright build {self.wiz.draft.path}",
-                              style="dim"))
+            # a line to paste into a shell: the path quoted, --force as the output now exists
+            cmd = f"diskwright build --force {shlex.quote(str(self.wiz.draft.path))}"
+            lines.append(Text(f"  rebuild headless: {cmd}", style="dim"))
         if not self.wiz.draft.force:
             lines.append(Text("  to build again, tick “Replace existing files” on the Output "
                               "step", style="dim"))
