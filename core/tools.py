@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .errors import ToolMissing
+from .errors import DiskwrightError, ToolMissing
 
 
 @dataclass(frozen=True)
@@ -97,12 +97,28 @@ def require(command: str) -> str:
     return path
 
 
-def _run(args: list[str]) -> str:
+# A probe's answer shapes the plan, so a slow machine must never turn into a different
+# answer: a probe gets this long (a hang limit, not a speed limit) and then an error.
+PROBE_PATIENCE = 300
+
+
+def probe(args: list[str]) -> subprocess.CompletedProcess[str] | None:
+    """Ask an installed tool about itself; None when it cannot be started at all."""
     try:
-        p = subprocess.run(args, capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return p.stdout + p.stderr
+        return subprocess.run(args, capture_output=True, text=True, timeout=PROBE_PATIENCE,
+                              check=False)
+    except OSError:
+        return None
+    except subprocess.TimeoutExpired:
+        raise DiskwrightError(
+            f"{' '.join(args)}: no answer within {PROBE_PATIENCE} s, so diskwright cannot tell "
+            "what the installed tool supports; check that it runs (and the machine is not "
+            "stalled), then try again") from None
+
+
+def _run(args: list[str]) -> str:
+    p = probe(args)
+    return "" if p is None else p.stdout + p.stderr
 
 
 @dataclass(frozen=True)
@@ -215,13 +231,9 @@ def repart_min_size(fstype: str, part_type: str) -> int | None:
         image = os.path.join(tmp, "disk.raw")
         with open(image, "wb") as f:
             f.truncate(1 << 30)
-        try:
-            p = subprocess.run(
-                [exe, "--dry-run=yes", "--empty=allow", "--json=short", "--no-pager",
-                 f"--definitions={defs}", image],
-                capture_output=True, text=True, timeout=20, check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired):
+        p = probe([exe, "--dry-run=yes", "--empty=allow", "--json=short", "--no-pager",
+                   f"--definitions={defs}", image])
+        if p is None:
             return None
     try:
         rows = json.loads(p.stdout)

@@ -12,18 +12,17 @@ from __future__ import annotations
 import functools
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ..errors import ProfileError
+from ..errors import DiskwrightError, ProfileError
 from ..ext4_split import is_big
 from ..model import FsRules, PartitionBase, strict
 from ..plan import And, Arg, Arith, Expr, Or, Pipe, Step, Var, cmd, cost
-from ..tools import Tool, which
+from ..tools import Tool, probe, which
 from ..units import MiB, parse_size, round_up
 from .base import FieldWords, FsSize, FsSpec, PartCtx, auto_or_fixed, too_small
 
@@ -148,15 +147,15 @@ def mke2fs_features() -> frozenset[str]:
         return frozenset()
     with tempfile.TemporaryDirectory(prefix="diskwright-mke2fs-") as tmp:
         img = os.path.join(tmp, "probe.ext4")
-        try:
-            subprocess.run([mkfs, "-q", "-F", "-b", "4096", img, "16M"],
-                           capture_output=True, timeout=20, check=True)
-            p = subprocess.run([dumpe2fs, "-h", img], capture_output=True, text=True,
-                               timeout=20, check=False)
-        except (OSError, subprocess.SubprocessError):
-            return frozenset()
-    m = re.search(r"^Filesystem features:\s*(.*)$", p.stdout, re.M)
-    return frozenset(m.group(1).split()) if m else frozenset()
+        made = probe([mkfs, "-q", "-F", "-b", "4096", img, "16M"])
+        p = probe([dumpe2fs, "-h", img]) if made is not None and made.returncode == 0 else None
+    m = re.search(r"^Filesystem features:\s*(.*)$", p.stdout, re.M) if p is not None else None
+    if m is None:
+        raise DiskwrightError(
+            f"{mkfs} could not make a 16 MiB scratch filesystem to learn its default features "
+            f"({(made.stderr if made is not None else 'it did not start').strip()[:200]}); "
+            "diskwright needs them to size ext4 (is the temporary folder full or read-only?)")
+    return frozenset(m.group(1).split())
 
 
 def orphan_blocks_for(ctx: PartCtx) -> int:
@@ -241,9 +240,8 @@ def shrunk_blocks(ctx: PartCtx) -> int:
 @functools.cache
 def e2fsprogs_version() -> tuple[int, ...]:
     """The installed e2fsprogs (mke2fs -V), (0,) when it cannot be read."""
-    try:
-        p = subprocess.run(["mke2fs", "-V"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
+    p = probe(["mke2fs", "-V"])
+    if p is None:
         return (0,)
     m = re.search(r"mke2fs (\d+(?:\.\d+)+)", p.stdout + p.stderr)
     return tuple(int(x) for x in m.group(1).split(".")) if m else (0,)
