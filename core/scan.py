@@ -272,12 +272,14 @@ def scan_tree(
                         own.hole_bytes += hole_bytes(entry.path, size)
                 elif kind == S_IFDIR:
                     rel = f"{key}/{name}" if key else name
+                    dirs[rel] = Stats(dirs=1)
                     if not _may_read(st, mode, 0o5) and not os.access(
                         entry.path, os.R_OK | os.X_OK
-                    ):
+                    ):  # listed once: not walked, so scandir does not name it again
                         unreadable.append(f"/{rel} (permission denied)")
-                    dirs[rel] = Stats(dirs=1)
-                    stack.append((rel, entry.path))
+                        children[rel] = []
+                    else:
+                        stack.append((rel, entry.path))
                 elif kind == S_IFLNK:
                     own.symlinks += 1
                     own.symlink_bytes += st.st_size
