@@ -145,8 +145,9 @@ def mke2fs_features() -> frozenset[str]:
     mkfs, dumpe2fs = which("mkfs.ext4"), which("dumpe2fs")
     if mkfs is None or dumpe2fs is None:
         return frozenset()
-    with tempfile.TemporaryDirectory(prefix="diskwright-mke2fs-") as tmp:
-        img = os.path.join(tmp, "probe.ext4")
+    # one scratch file, not a folder: removing it lists nothing (validation walks no tree)
+    with tempfile.NamedTemporaryFile(prefix="diskwright-mke2fs-", suffix=".ext4") as f:
+        img = f.name
         made = probe([mkfs, "-q", "-F", "-b", "4096", img, "16M"])
         p = probe([dumpe2fs, "-h", img]) if made is not None and made.returncode == 0 else None
     m = re.search(r"^Filesystem features:\s*(.*)$", p.stdout, re.M) if p is not None else None
