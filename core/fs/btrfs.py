@@ -82,7 +82,7 @@ class BtrfsBuilder:
         st = ctx.stats
         opts = ctx.options(BtrfsOptions)
         copies = 2 if opts.metadata == "dup" else 1
-        # btrfs-progs 6.2 --rootdir reads every byte and writes it, holes too (a 1 GiB
+        # btrfs-progs 6.2 and 6.14 --rootdir read every byte and write it, holes too (a 1 GiB
         # file holding 4 bytes made a 1.19 GiB image, like a dense one): no hole_bytes
         # taken off here, unlike ext4 and squashfs (upstream added hole detection in
         # 2026; count holes out only once a probed release keeps them)
