@@ -340,6 +340,7 @@ class FsRules:
     esp_options: tuple[str, ...] = ()  # mount options when it holds the ESP (exports)
     repart_note: str = ""  # what systemd-repart's Format= needs of it (the repart export)
     mbr_data_type: str | None = None  # an MBR data partition's type byte, when not Linux's 83
+    root_owned: bool = False  # every file is given to root (the source's owners are not kept)
 
 
 class PartitionBase(BaseModel):

@@ -325,6 +325,7 @@ def _merge(base: Scan | None, closure: Closure, parts: list[PathScan]) -> Scan:
         synthetic=frozenset(synthetic),
         links=list(base.links) if base else [],
         special=list(base.special) if base else [],
+        setid=list(base.setid) if base else [],  # the store holds no set-ID files
     )
 
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from stat import S_IFDIR, S_IFLNK, S_IFREG
+from stat import S_IFDIR, S_IFLNK, S_IFREG, S_ISGID, S_ISUID
 
 from .closure import Closure
 
@@ -86,6 +86,9 @@ class Scan:
     # filesystems that cannot hold them (vfat) without walking the tree again
     links: list[str] = field(default_factory=list)
     special: list[str] = field(default_factory=list)
+    # set-user/group-ID files whose owner/group is not root ("a/b"): a filesystem that
+    # gives every file to root makes them set-ID root, which the estimate warns of
+    setid: list[str] = field(default_factory=list)
 
     def total(self) -> Stats:
         return self.subtree("/")
@@ -219,6 +222,7 @@ def scan_tree(
     seen_inodes: set[tuple[int, int]] = set()
     links: list[str] = []
     special: list[str] = []
+    setid: list[str] = []
     seen = 0
     total_bytes = 0
 
@@ -251,10 +255,15 @@ def scan_tree(
                     unreadable.append(f"/{rel} ({err.strerror})")
                     continue
                 name_bytes += len(name.encode("utf-8", "surrogateescape"))
+                mode = st.st_mode
                 if st.st_uid or st.st_gid:
                     own.not_root += 1
-                    ownership[f"{key}/{name}" if key else name] = (st.st_uid, st.st_gid)
-                mode = st.st_mode
+                    rel = f"{key}/{name}" if key else name
+                    ownership[rel] = (st.st_uid, st.st_gid)
+                    if mode & 0o170000 == S_IFREG and (
+                        (mode & S_ISUID and st.st_uid) or (mode & S_ISGID and st.st_gid)
+                    ):
+                        setid.append(rel)
                 kind = mode & 0o170000
                 if kind == S_IFREG:
                     if st.st_nlink > 1:
@@ -316,6 +325,7 @@ def scan_tree(
         ownership=ownership,
         links=links,
         special=special,
+        setid=sorted(setid),
     )
 
 

@@ -114,7 +114,9 @@ def test_multi_disk_outputs_all_or_nothing(tmp_path: Path, example_root: Path) -
     fake.mkdir()
     real = shutil.which("mkfs.ext4", path="/usr/sbin:/sbin:/usr/bin")
     (fake / "mkfs.ext4").write_text(
-        f"#!/bin/sh\nprintf 'not yours' > {other}/microvm-var.img\nexec {real} \"$@\"\n"
+        # only the build's own mkfs (into the workspace), not the planner's feature probe
+        f"#!/bin/sh\ncase \"$*\" in *.diskwright-*) printf 'not yours' > {other}/microvm-var.img"
+        f" ;; esac\nexec {real} \"$@\"\n"
     )
     (fake / "mkfs.ext4").chmod(0o755)
     r = run_cli("build", src / "m.toml", env={"PATH": f"{fake}:{os.environ['PATH']}"})

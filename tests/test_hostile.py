@@ -205,7 +205,9 @@ def test_output_appearing_during_the_build_is_kept(tmp_path: Path) -> None:
     real = shutil.which("mkfs.ext4", path="/usr/sbin:/sbin:/usr/bin")
     for kind, make in (("file", f"printf mine > {tmp_path}/out.img"),
                        ("folder", f"mkdir {tmp_path}/out.img")):
-        (fake / "mkfs.ext4").write_text(f'#!/bin/sh\n{make}\nexec {real} "$@"\n')
+        # only the build's own mkfs (into the workspace), not the feature probe's
+        (fake / "mkfs.ext4").write_text(
+            f'#!/bin/sh\ncase "$*" in *.diskwright-*) {make} ;; esac\nexec {real} "$@"\n')
         (fake / "mkfs.ext4").chmod(0o755)
         r = run_cli("build", p, env={"PATH": f"{fake}:{os.environ['PATH']}"})
         assert r.returncode == 1, (kind, r.stderr)

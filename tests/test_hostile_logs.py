@@ -24,7 +24,9 @@ def fake_mkfs(base: Path, body: str) -> dict[str, str]:
     real = shutil.which("mkfs.ext4", path="/usr/sbin:/sbin:/usr/bin")
     fake = base / "bin"
     fake.mkdir(exist_ok=True)
-    (fake / "mkfs.ext4").write_text(f'#!/bin/sh\n{body}\nexec {real} "$@"\n')
+    # only the build's own mkfs (into the workspace), not the planner's feature probe
+    (fake / "mkfs.ext4").write_text(
+        f'#!/bin/sh\ncase "$*" in *.diskwright-*)\n{body}\n;; esac\nexec {real} "$@"\n')
     (fake / "mkfs.ext4").chmod(0o755)
     return {"PATH": f"{fake}:{os.environ['PATH']}"}
 

@@ -48,7 +48,7 @@ class ErofsOptions(BaseModel):
 
 class ErofsPartition(PartitionBase):
     rules = FsRules(label_bytes=16, read_only=True, fstype="erofs", may_be_empty=False,
-                    compresses=True,
+                    compresses=True, root_owned=True,
                     repart_note="Format=erofs needs a systemd-repart newer than 252")
     filesystem: Literal["erofs"]
     erofs: ErofsOptions = Field(default_factory=ErofsOptions)

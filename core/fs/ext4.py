@@ -37,7 +37,7 @@ class Ext4Options(BaseModel):
 
 
 class Ext4Partition(PartitionBase):
-    rules = FsRules(label_bytes=16, fstype="ext4")
+    rules = FsRules(label_bytes=16, fstype="ext4", root_owned=True)
     filesystem: Literal["ext4"]
     ext4: Ext4Options = Field(default_factory=Ext4Options)
 

@@ -44,6 +44,7 @@ class SquashfsOptions(BaseModel):
 
 class SquashfsPartition(PartitionBase):
     rules = FsRules(
+        root_owned=True,
         label_bytes=None,
         no_label="squashfs has no label at all (use erofs or ext4 for one)",
         uuid="none",
