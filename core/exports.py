@@ -383,14 +383,17 @@ def _repart_type(info: PartInfo) -> str:
 def _repart_floor(fstype: str, repart_type: str) -> tuple[int, str]:
     """(bytes, whose rule) below which systemd-repart will not make a Format=`fstype` partition.
 
-    Asked from the installed systemd-repart (the minima changed between versions);
-    with none installed, the largest minima known (257's), which every version accepts.
+    The definitions run where the image is used, whose systemd-repart may be another
+    version than the one here (ext4: 1 MiB in 252, 32 MiB in 257): they ask for the
+    largest minimum known (257's), which every version accepts, and for more when the
+    installed systemd-repart answers more. A probe that gets no answer is not a 4 KiB floor.
     """
+    known = tools.REPART_KNOWN_MINIMA.get(fstype, 4096)
     version = tools.repart_version()
-    if version == 0:
-        return (tools.REPART_KNOWN_MINIMA.get(fstype, 4096),
-                "systemd-repart 257 (none installed here to ask)")
-    return tools.repart_min_size(fstype, repart_type) or 4096, f"systemd-repart {version}"
+    here = tools.repart_min_size(fstype, repart_type) if version else None
+    if here is not None and here > known:
+        return here, f"systemd-repart {version} (installed here)"
+    return known, "systemd-repart 257" if known > 4096 else "systemd-repart"
 
 
 def _repart_sizes(profile: Profile, scan: Scan | None) -> dict[str, tuple[int, int, str]]:

@@ -191,8 +191,8 @@ def squashfs_compressors() -> tuple[str, ...]:
 
 
 # What systemd-repart 257 (Debian 13) asks at least for a partition it formats
-# (its minimal_size_by_fs_name), used only where no systemd-repart is installed
-# here to ask: the largest minima known, which every version accepts.
+# (its minimal_size_by_fs_name): the largest minima known, which every version accepts,
+# so exported definitions fit whichever systemd-repart reads them.
 REPART_KNOWN_MINIMA = {"ext4": 32 << 20, "btrfs": 256 << 20, "xfs": 300 << 20}
 
 
