@@ -379,6 +379,7 @@ class WizardApp(App[int]):
         gen = self._gen
         data = copy.deepcopy(self.draft.data)
         base, scan, force, path = self.draft.base_dir, self.scan, self.draft.force, self.draft.path
+        built = dict(self.draft.built)
         extra = [self.scan_error] if self.scan_error is not None else []
         screen = self.wizard_screen
         width = screen.plan_width() if screen is not None else 0
@@ -389,7 +390,7 @@ class WizardApp(App[int]):
 
             try:
                 result = analyse(data, base, scan, force=force, revision=gen, path=path,
-                                 extra_errors=extra)
+                                 extra_errors=extra, built=built)
                 if result.script:
                     result.prepared = prepare_script(result.script, width)
             except Exception as err:  # never let a core bug take the UI down

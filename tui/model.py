@@ -326,6 +326,10 @@ class Draft:
         self.path = path.resolve() if path else None
         self.dirty = False
         self.force = False  # replace existing outputs (asked on the Output step)
+        # the outputs this wizard's last successful build wrote, as they were then: building
+        # again replaces those without asking (nothing of the user's is at stake), anything
+        # else at an output path still needs "Replace existing files"
+        self.built: dict[str, Identity] = {}
         self.revision = 0
 
     # -------------------------------------------------------------- access
@@ -618,6 +622,33 @@ def scan_draft_source(
 # ------------------------------------------------------------------ analysis
 
 
+Identity = tuple[int, int, int, int]  # st_dev, st_ino, st_size, st_mtime_ns
+
+
+def identity(path: str) -> Identity | None:
+    """What says a file is still the one a build wrote (never following a symlink)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
+
+
+def plan_to_build(profile: Any, scan: Scan | None, *, force: bool,
+                  built: dict[str, Identity]) -> tuple[Any, list[str], list[str]]:
+    """(plan, outputs that exist, of those the wizard's own last build) for the Build step and
+    the preview alike, so the plan shown is the plan run: where every existing output is
+    still exactly what this wizard built, the plan replaces them as if forced."""
+    from ..core.planner import make_plan
+
+    plan = make_plan(profile, scan, force=force)
+    existing = [o for o in plan.outputs if os.path.lexists(o)]
+    own = [o for o in existing if o in built and identity(o) == built[o]]
+    if existing and not force and own == existing:
+        plan = make_plan(profile, scan, force=True)
+    return plan, existing, own
+
+
 @dataclass
 class Analysis:
     """Everything the side panels and the step ticks show for one revision of the draft."""
@@ -629,7 +660,8 @@ class Analysis:
     estimate: Any = None  # core.planner.Estimate
     plan: Any = None  # core.plan.Plan
     script: str = ""
-    existing: list[str] = field(default_factory=list)  # outputs already on disk
+    existing: list[str] = field(default_factory=list)  # outputs on disk the build must not replace
+    rebuilds: list[str] = field(default_factory=list)  # this wizard's own outputs, replaced
     preflight: str | None = None  # what would stop a build (tools, space, folders)
     crash: str | None = None  # core could not plan this profile (a bug or a missing feature)
     unread: bool = False  # the profile names a source that is not scanned (yet)
@@ -690,13 +722,14 @@ def analyse(
     revision: int = 0,
     path: Path | None = None,
     extra_errors: list[ProfileError] | None = None,
+    built: dict[str, Identity] | None = None,
 ) -> Analysis:
     """Validate the draft and, if the model accepts it, ask core for checks, estimate and plan.
 
     Runs in a worker thread: it only reads its arguments and returns a new object.
     """
     from ..core.plan import render_script
-    from ..core.planner import check_profile, estimate, make_plan
+    from ..core.planner import check_profile, estimate
     from ..core.profile import only_own_options, parse_profile
     from ..core.runner import preflight
 
@@ -718,7 +751,7 @@ def analyse(
             return out
         out.estimate = estimate(profile, scan)
         try:
-            plan = make_plan(profile, scan, force=force)
+            plan, existing, own = plan_to_build(profile, scan, force=force, built=built or {})
         except Exception:
             if out.check_errors:
                 # core plans only what its checks accept (a root partition with no source
@@ -728,7 +761,10 @@ def analyse(
             raise  # planning a profile the checks accept must work: a bug, logged below
         out.plan = plan
         out.script = render_script(plan, header=plan_header(profile.name, path))
-        out.existing = [o for o in plan.outputs if os.path.lexists(o)]
+        if existing and own == existing and not force:
+            out.rebuilds = own
+        else:
+            out.existing = existing
         try:
             preflight(dataclasses.replace(plan, force=True))
         except DiskwrightError as err:

@@ -120,7 +120,8 @@ async def test_saved_profile_builds_the_same_image_headless(tui_work: Path) -> N
         await pilot.press("enter")
         await settle(pilot)
         assert saved.is_file() and not app.draft.dirty
-        assert str(saved) in app.sub_title
+        # the header shows the saved file (a long path gives up its first folders)
+        assert app.draft.path == saved and app.sub_title.endswith("profiles/my-vm.toml")
         form = await run_build(pilot)
         assert form.state == "done"
         wizard_sha = form.result.outputs[0].sha256
@@ -131,6 +132,42 @@ async def test_saved_profile_builds_the_same_image_headless(tui_work: Path) -> N
                          timeout=300)
     assert res.returncode == 0, res.stderr
     assert sha256(cli_out / "vm-disk.qcow2") == wizard_sha
+
+
+async def test_after_a_build_the_ticks_stay_and_build_again_replaces_its_own(
+        tui_work: Path) -> None:
+    """A successful build leaves ✓ on Output, Review and Build (the outputs are its own), and
+    ▶ Build again replaces them without the Replace tick; a file the user puts at the
+    output path afterwards is theirs again: ✗ and kept (issue 10: red crosses after success)."""
+    from diskwright.tui.model import step_states
+
+    draft = preset_draft("vm-disk", tui_work, tui_work / "root")
+    app = WizardApp(draft=draft, step="review", frozen=True)
+    steps = ["output", "review", "build"]
+
+    def ticks() -> dict[str, bool | None]:
+        return step_states(app.analysis, steps, force=app.draft.force, scanning=False)
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        form = await run_build(pilot)
+        assert form.state == "done"
+        first = form.result.outputs[0]
+        await wait_for(pilot, lambda: app.analysis.rebuilds == [first.path], 300,
+                       "the analysis after the build")
+        assert ticks() == {"output": True, "review": True, "build": True}
+        assert app.analysis.existing == [] and not app.draft.force
+        assert "--force may replace" in app.analysis.script  # the preview is the plan that runs
+        form = await run_build(pilot)
+        assert form.state == "done", plain(app.screen.query_one("#build-result", Static))
+        assert form.result.outputs[0].sha256 == first.sha256
+        Path(first.path).unlink()
+        Path(first.path).write_bytes(b"the user's own file")
+        app.schedule_analysis(0)
+        await wait_for(pilot, lambda: app.analysis.existing == [first.path], 300,
+                       "the analysis to see the user's file")
+        assert ticks() == {"output": False, "review": False, "build": False}
+    assert Path(first.path).read_bytes() == b"the user's own file"
 
 
 async def test_the_shown_rebuild_command_runs_as_pasted(tui_work: Path) -> None:

@@ -40,7 +40,9 @@ from ..model import (
     Analysis,
     describe_field,
     error_text,
+    identity,
     internal_error,
+    plan_to_build,
     scan_profile_source,
 )
 
@@ -297,7 +299,7 @@ class BuildForm(Vertical):
                                       exclusive=True, exit_on_error=False)
 
     async def _run(self, profile: Any) -> None:
-        from ...core.planner import check_profile, make_plan
+        from ...core.planner import check_profile
 
         self._begin()
         self._status(Text("Scanning the source again and making the plan…", style="yellow"))
@@ -307,7 +309,9 @@ class BuildForm(Vertical):
             errors = check_profile(profile, scan)
             if errors:
                 raise ProfileErrors(errors)
-            plan = make_plan(profile, scan, force=self.wiz.draft.force)
+            # as the preview planned it: this wizard's own last outputs are replaced
+            plan, _, _ = plan_to_build(profile, scan, force=self.wiz.draft.force,
+                                       built=self.wiz.draft.built)
         except (ProfileErrors, ProfileError) as err:
             self._end("failed")
             errs = err.errors if isinstance(err, ProfileErrors) else [err]
@@ -448,6 +452,8 @@ class BuildForm(Vertical):
             self._set_state(event.index, "done", event.seconds)
         elif isinstance(event, Finished):
             self.result = event
+            self.wiz.draft.built = {o.path: i for o in event.outputs
+                                    if (i := identity(o.path)) is not None}
             self._end("done")
             self.query_one("#overall-bar", ProgressBar).update(progress=1.0)
             self._show_result(event)
@@ -478,8 +484,8 @@ class BuildForm(Vertical):
             cmd = f"diskwright build --force {shlex.quote(str(self.wiz.draft.path))}"
             lines.append(Text(f"  rebuild headless: {cmd}", style="dim"))
         if not self.wiz.draft.force:
-            lines.append(Text("  to build again, tick “Replace existing files” on the Output "
-                              "step", style="dim"))
+            lines.append(Text("  ▶ Build again replaces these files (this build's own); "
+                              "anything else at an output path is kept", style="dim"))
         self._result(lines)
         self._status(Text("✓ Done", style="bold green"))
 

@@ -123,7 +123,11 @@ class ReplaceSection(Section):
                     f"✗ These files exist; the build will not replace them:\n{files}\n"
                     "  Choose another path, or tick “Replace existing files”.",
                     style="bold red"))
-        warn.display = bool(analysis.existing)
+        elif analysis.rebuilds:
+            files = "\n".join(f"  {p}" for p in analysis.rebuilds)
+            warn.update(Text(f"These files are this wizard's last build; building again "
+                             f"replaces them:\n{files}", style="dim"))
+        warn.display = bool(analysis.existing or analysis.rebuilds)
         force.display = bool(analysis.existing) or self.draft.force
         pre = self.query_one("#preflight", Static)
         pre.display = bool(analysis.preflight)
