@@ -25,6 +25,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))  # testkit, which the helpers use
 sys.path.insert(0, str(REPO / "tests" / "tui"))  # the wizard's test helpers drive it here too
 
 from wizard_helpers import highlight_dataset  # noqa: E402

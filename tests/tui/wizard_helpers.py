@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from testkit import sha256 as sha256  # re-exported for the tui tests
 
 from diskwright.tui.model import Draft, draft_from_preset
 from diskwright.tui.widgets import field_id
@@ -125,14 +126,6 @@ async def wait_for(pilot: Any, predicate: Any, timeout: float = PATIENCE, what: 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or predicate}")
         await pause(pilot, 0.05)
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def plain(widget: Any) -> str:
