@@ -139,7 +139,8 @@ content, the smallest possible image and what will be built.
 - **compression** — `zstd` or `xz` compress the whole file (SD-card images).
 
 If the file already exists, diskwright will not replace it unless you tick
-**Replace existing files**.
+**Replace existing files** — except the files this wizard's own last build
+wrote (still exactly as it left them): **Build again** replaces those.
 
 **Reproducibility**: every timestamp in the image is `SOURCE_DATE_EPOCH` and
 every UUID derives from the **seed**, so the same profile gives the same bytes.
