@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from testkit import nobody_cannot_run
 
 from diskwright.core.ext4_pin import _time_words, pin
 from diskwright.core.helpers import debugfs_pin_lines, ext4_pin, used_inodes
@@ -137,7 +138,7 @@ def test_an_ordinary_users_build_is_roots_build(tmp_path: Path) -> None:
             r = subprocess.run([*pre, "env", *(f"{k}={v}" for k, v in env.items()),
                                 sys.executable, "-m", "diskwright.tui.cli", "build", "--force",
                                 str(base / "p.toml")], capture_output=True, text=True, cwd=base)
-            if who == "nobody" and "Permission denied" in r.stderr and "python" in r.stderr:
+            if who == "nobody" and nobody_cannot_run(r.stderr):
                 pytest.skip("this diskwright installation is not runnable by an ordinary user")
             assert r.returncode == 0, r.stdout + r.stderr
             images[who] = hashlib.sha256((base / "out/x.ext4").read_bytes()).hexdigest()

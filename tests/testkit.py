@@ -99,3 +99,10 @@ def leftovers(folder: Path, settle: float = 60.0) -> list[str]:
         time.sleep(0.05)
         found = names()
     return found
+
+
+def nobody_cannot_run(stderr: str) -> bool:
+    """Whether a command run as nobody failed because this installation is out of nobody's
+    reach (a checkout under /root, mode 0700): python itself, or its diskwright package."""
+    return ("Permission denied" in stderr and "python" in stderr) or (
+        "No module named 'diskwright'" in stderr)
