@@ -641,11 +641,15 @@ def plan_to_build(profile: Any, scan: Scan | None, *, force: bool,
     still exactly what this wizard built, the plan replaces them as if forced."""
     from ..core.planner import make_plan
 
-    plan = make_plan(profile, scan, force=force)
+    # planned once on every keystroke: as forced straight away while the last build's
+    # files are intact, again only when the outputs turn out to hold something else
+    intact = (any(str(profile.resolve(d.output.path)) in built for d in profile.disks)
+              and all(identity(o) == i for o, i in built.items()))
+    plan = make_plan(profile, scan, force=force or intact)
     existing = [o for o in plan.outputs if os.path.lexists(o)]
     own = [o for o in existing if o in built and identity(o) == built[o]]
-    if existing and not force and own == existing:
-        plan = make_plan(profile, scan, force=True)
+    if intact and not force and (not existing or own != existing):
+        plan = make_plan(profile, scan, force=False)
     return plan, existing, own
 
 
