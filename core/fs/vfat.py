@@ -286,7 +286,9 @@ def _root_problems(ctx: PartCtx, bits: int, size: int) -> list[ProfileError]:
     """FAT12/16's root folder has a fixed number of entries (long names take several):
     refuse a tree that would overflow it here, not at the fill step."""
     sub = PurePosixPath(ctx.info.subtree or "/")
-    names = [name for folder, name in ctx.source_names() if not folder]
+    # the top folder's own listing, not a walk of the whole subtree (the name checks did that)
+    top = str(sub).strip("/")
+    names = list(ctx.scan.children.get(top, ())) if ctx.scan and ctx.info.subtree else []
     for fm in ctx.info.files:
         parts = PurePosixPath(fm.target).relative_to(sub).parts
         names += parts[:1]
