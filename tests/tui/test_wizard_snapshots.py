@@ -158,3 +158,14 @@ def test_preset_copy_dialog(snap_compare: Any, snap_dir: Path, size: tuple[int, 
     monkeypatch.chdir(snap_dir)
     assert snap_compare(WizardApp(None, frozen=True), terminal_size=size, press=["enter"],
                         run_before=settle)
+
+
+# the screens that show the installed tools, collected by each release's module under
+# their test names (syrupy keys snapshots by module, so each release needs its own)
+RELEASE_SCREENS = {
+    "test_step": screen_step,
+    "test_two_disks_layout": screen_two_disks_layout,
+    "test_narrow_panels_become_tabs": screen_narrow_panels_become_tabs,
+    "test_help": screen_help,
+    "test_save_dialog": screen_save_dialog,
+}
