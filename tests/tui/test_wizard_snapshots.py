@@ -6,14 +6,20 @@ look at the report before committing.
 Screens with the estimate or the plan preview show what the installed tools do (the plan
 quotes e2fsprogs' and mkfs.erofs' own behaviour; e2fsprogs 1.47.2's orphan file makes the
 qcow2 bigger), so those screens (the `screen_*` functions here) have one set of snapshots per
-release, each in a module of its own that is collected only where that release's tools are:
-test_wizard_snapshots_debian12.py and test_wizard_snapshots_debian13.py. So neither release
-sees the other's snapshots as unused, and --snapshot-update on one never deletes the other's.
+release, in debian12/test_wizard_snapshots_debian12.py and
+debian13/test_wizard_snapshots_debian13.py. Their tests are collected everywhere and run only
+where that release's tools are (see only_on). Each release keeps its files in its own folder,
+outside tests/tui/__snapshots__: syrupy counts every snapshot file under a folder it scans
+that this run did not use as unused — a skipped test's too — and then exits 1 and
+--snapshot-update deletes it. test_no_snapshot_file_without_its_test finds stale files in
+both sets on either release.
 Update Debian 13's in a trixie root (scripts/check-fresh.sh, or a root made like it).
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,11 +44,11 @@ INSTALLED = (f"e2fsprogs {'.'.join(map(str, e2fsprogs_version()))}, "
              f"erofs-utils {'.'.join(map(str, erofs_features().version[:2]))}")
 
 
-def only_on(release: str, name: str) -> None:
-    """Skip a release's snapshot module (at collection) where other tools are installed."""
-    if INSTALLED != release:
-        pytest.skip(f"{name}: snapshots of {release}; this machine has {INSTALLED}",
-                    allow_module_level=True)
+def only_on(release: str, name: str) -> pytest.MarkDecorator:
+    """Skip a release's snapshot tests where other tools are installed (collected, so the
+    stale-file check knows them; skipped before any snapshot fixture is made)."""
+    why = f"{name}: snapshots of {release}; this machine has {INSTALLED}"
+    return pytest.mark.skipif(INSTALLED != release, reason=why)
 
 
 def wizard(snap_dir: Path, step: str, preset: str = "vm-disk",
@@ -169,3 +175,24 @@ RELEASE_SCREENS = {
     "test_help": screen_help,
     "test_save_dialog": screen_save_dialog,
 }
+
+
+def test_no_snapshot_file_without_its_test() -> None:
+    """Every snapshot file belongs to a collected test, the other release's included
+    (syrupy checks only the files of the tests that ran)."""
+    here = Path(__file__).parent
+    modules = sorted(here.glob("**/test_wizard_snapshots*.py"))
+    assert len(modules) == 3, modules
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+         *map(str, modules)],
+        cwd=here.parent.parent, capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    tests = {tuple(line.split("::")) for line in out.stdout.splitlines() if "::" in line}
+    assert len(tests) > 2 * len(RELEASE_SCREENS), out.stdout
+    snaps = list(here.glob("**/__snapshots__/*/*"))
+    assert len(snaps) > len(tests) // 2, snaps
+    stale = [str(snap.relative_to(here)) for snap in snaps
+             if (str(snap.parent.parent.parent.joinpath(snap.parent.name + ".py")
+                     .relative_to(here.parent.parent)), snap.stem) not in tests]
+    assert not stale, f"snapshot files no test uses (delete them): {stale}"

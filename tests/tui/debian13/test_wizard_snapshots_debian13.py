@@ -1,11 +1,10 @@
 """Debian 13's snapshots of the screens that show the installed tools (see
-test_wizard_snapshots.py): the same screens, collected only where Debian 13's tools are."""
+../test_wizard_snapshots.py): the same screens, run only where Debian 13's tools are."""
 
 from __future__ import annotations
 
 import pytest
 from test_wizard_snapshots import DEBIAN13, RELEASE_SCREENS, only_on
 
-only_on(DEBIAN13, "Debian 13")
 globals().update(RELEASE_SCREENS)
-pytestmark = pytest.mark.tui
+pytestmark = [pytest.mark.tui, only_on(DEBIAN13, "Debian 13")]
