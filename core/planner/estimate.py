@@ -136,21 +136,18 @@ def estimate(profile: Profile, scan: Scan | None, ctxs: list[PartCtx] | None = N
         if c.part.role == Role.esp and c.info.subtree and scan and not scan.has_dir(c.info.subtree):
             warnings.append(f"{c.info.where}: the source has no {c.info.subtree}; the ESP is empty")
         if c.part.rules.root_owned and scan is not None and scan.setid:
-            warnings += _setid_warning(c, scan.setid)
+            warnings += _setid_warning(c, scan)
     for d, disk in enumerate(profile.disks):
         if (said := name_warning(disk.output)) is not None:
             warnings.append(f"disks[{d}].output.path: {said}")
     return Estimate(disks, total_stats.files, total_stats.bytes, warnings)
 
 
-def _setid_warning(c: PartCtx, setid: list[str]) -> list[str]:
+def _setid_warning(c: PartCtx, scan: Scan) -> list[str]:
     """Set-ID files of other users become set-ID root where every file is given to root:
     meant for a rootfs unpacked without root, a surprise anywhere else, so said, not refused."""
     sub = (c.info.subtree or "/").strip("/")
-    excl = [e.strip("/") for e in c.info.exclude]
-    mine = [p for p in setid
-            if (not sub or p == sub or p.startswith(sub + "/"))
-            and not any(p == e or p.startswith(e + "/") for e in excl if e != sub)]
+    mine = [f"{sub}/{p}".lstrip("/") for p in scan.paths_under(scan.setid, sub, c.info.exclude)]
     if not mine:
         return []
     more = f" (and {len(mine) - 1} more)" if len(mine) > 1 else ""
