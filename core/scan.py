@@ -256,15 +256,15 @@ def scan_tree(
                     continue
                 name_bytes += len(name.encode("utf-8", "surrogateescape"))
                 mode = st.st_mode
+                kind = mode & 0o170000
                 if st.st_uid or st.st_gid:
                     own.not_root += 1
                     rel = f"{key}/{name}" if key else name
                     ownership[rel] = (st.st_uid, st.st_gid)
-                    if mode & 0o170000 == S_IFREG and (
+                    if kind == S_IFREG and (
                         (mode & S_ISUID and st.st_uid) or (mode & S_ISGID and st.st_gid)
                     ):
                         setid.append(rel)
-                kind = mode & 0o170000
                 if kind == S_IFREG:
                     if st.st_nlink > 1:
                         ino = (st.st_dev, st.st_ino)
