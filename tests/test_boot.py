@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from testkit import EXAMPLES, run_cli, sha256
+from testkit import EXAMPLES, processes_matching, run_cli, sha256
 
 from diskwright.core.boot import grub
 from diskwright.core.boot.demo import make_demo_tree
@@ -445,9 +445,7 @@ def test_run_timeout_kills_qemu_and_cleans_up(boot_dir: Path, tmp_path: Path) ->
     assert r.returncode == 1 and time.monotonic() - t0 < 60
     assert "'never printed' did not appear within 5 s" in r.stderr
     assert list(runs.iterdir()) == []  # the OVMF VARS copy and its folder are gone
-    out = subprocess.run(["pgrep", "-f", str(boot_dir / "boot-disk.qcow2")],
-                         capture_output=True, text=True)  # fmt: skip
-    assert out.stdout.strip() == ""
+    assert processes_matching(str(boot_dir / "boot-disk.qcow2")) == []
 
 
 def test_run_explains_a_missing_or_compressed_output(boot_dir: Path) -> None:

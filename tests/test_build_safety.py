@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from testkit import EXAMPLES, PATIENCE, REPO, leftovers, run_cli
+from testkit import EXAMPLES, PATIENCE, REPO, leftovers, processes_matching, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -95,8 +95,8 @@ def test_cancel_mid_step(tmp_path: Path, example_root: Path) -> None:
     assert "cancelled" in rest
     assert not (tmp_path / "vm-disk.qcow2").exists()
     assert leftovers(tmp_path) == []
-    ps = subprocess.run(["pgrep", "-f", str(workspaces[0])], capture_output=True, text=True)
-    assert ps.stdout.strip() == "", "a tool of the cancelled build is still running"
+    still = processes_matching(str(workspaces[0]))
+    assert still == [], f"a tool of the cancelled build is still running: {still}"
 
 
 def test_multi_disk_outputs_all_or_nothing(tmp_path: Path, example_root: Path) -> None:

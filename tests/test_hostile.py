@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import tomli_w
-from testkit import leftovers, run_cli, snapshot, wait_until
+from testkit import leftovers, processes_matching, run_cli, snapshot, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -246,8 +246,7 @@ def test_sigkill_leaves_no_workspace_and_no_running_tool(tmp_path: Path) -> None
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
     wait_until(lambda: not any(w.exists() for w in workspaces), "the workspace to be removed")
-    ps = subprocess.run(["pgrep", "-f", str(workspaces[0])], capture_output=True, text=True)
-    assert ps.stdout.strip() == ""
+    assert processes_matching(str(workspaces[0])) == []
     r = run_cli("build", p)
     assert r.returncode == 0, r.stderr
     assert leftovers(tmp_path) == []

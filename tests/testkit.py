@@ -101,6 +101,28 @@ def leftovers(folder: Path, settle: float = 60.0) -> list[str]:
     return found
 
 
+def processes_matching(text: str) -> list[str]:
+    """This root's processes whose command line holds `text`, as "PID command" lines.
+
+    Not pgrep: it sees every process of the host, so two test sessions in two chroots
+    (whose temporary paths are the same string) saw each other's qemu and failed.
+    """
+    here = os.stat("/")
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+            cmd = raw.replace(b"\0", b" ").decode(errors="replace")
+            root = os.stat(f"/proc/{pid}/root")
+        except OSError:  # gone meanwhile, or another user's
+            continue
+        if text in cmd and (root.st_dev, root.st_ino) == (here.st_dev, here.st_ino):
+            found.append(f"{pid} {cmd.strip()}")
+    return found
+
+
 def nobody_cannot_run(stderr: str) -> bool:
     """Whether a command run as nobody failed because this installation is out of nobody's
     reach (a checkout under /root, mode 0700): python itself, or its diskwright package."""
