@@ -114,7 +114,7 @@ async def pilot(p):
     while app.first_paint is None:
         await p.pause(0.001)
     t3 = app.first_paint
-    while app.busy or app.analysis.estimate is None:
+    while app.busy or app.state.analysis.estimate is None:
         await p.pause(0.002)
     t4 = time.perf_counter()
     print(t1 - t0, t3 - t1, t4 - t1)
@@ -143,7 +143,7 @@ async def refresh_after_edit(work: Path, edits: int) -> list[float]:
     app = WizardApp(draft=draft, step="filesystem", frozen=True)
     times: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
-        while app.busy or app.analysis.estimate is None:
+        while app.busy or app.state.analysis.estimate is None:
             await pilot.pause(0.01)
         await app.select(0, 1)  # the ext4 root partition
         await pilot.pause(0.05)
@@ -167,7 +167,7 @@ async def refresh_after_edit(work: Path, edits: int) -> list[float]:
             inp.value = label  # what one keystroke does: the value changes, Changed is posted
             while True:
                 await asyncio.sleep(0.0005)
-                a = app.analysis
+                a = app.state.analysis
                 if (not app.analysis_pending and a.plan is not None
                         and f"-L {label} " in a.script and panel._script == a.script):
                     break
@@ -200,7 +200,7 @@ async def stall_while_scanning(work: Path, tree: Path) -> dict[str, float]:
 
         def beat() -> None:
             now = time.perf_counter()
-            if beats and app.scan_status.state == "scanning":
+            if beats and app.state.scan_status.state == "scanning":
                 gaps.append(now - beats[-1])
             beats.append(now)
 
@@ -208,16 +208,16 @@ async def stall_while_scanning(work: Path, tree: Path) -> dict[str, float]:
         await pilot.pause(0.1)
         t0 = time.perf_counter()
         await app.edit(("source", "path"), str(tree))
-        while app.scan_status.state != "scanning":
+        while app.state.scan_status.state != "scanning":
             await asyncio.sleep(0.001)
         t1 = time.perf_counter()
-        while app.scan_status.state == "scanning":
+        while app.state.scan_status.state == "scanning":
             await asyncio.sleep(0.005)
         t2 = time.perf_counter()
         while app.busy:
             await pilot.pause(0.01)
         t3 = time.perf_counter()
-        files = app.scan.total().files if app.scan else 0
+        files = app.state.scan.total().files if app.state.scan else 0
     return {
         "files": files,
         "scan_seconds": t2 - t1,

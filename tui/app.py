@@ -1,9 +1,11 @@
-"""The Textual wizard: holds the draft profile, the scan and the latest analysis.
+"""The Textual wizard: owns the wizard's state and applies what the screens ask.
 
-Edits land in the draft at once; estimate and plan are recomputed in a worker
-thread after a short debounce, and the newest result wins. The scan runs in
-its own thread and reports progress a few times a second, so typing never
-waits for the disk.
+The state (draft, scan, latest analysis, selection, step: tui/state.py) is
+written here only, in the handlers of the screens' messages (tui/messages.py)
+and when a worker reports. Edits land in the draft at once; estimate and plan
+are recomputed in a worker thread after a short debounce, and the newest
+result wins. The scan runs in its own thread and reports progress a few times
+a second, so typing never waits for the disk.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
+from textual import on
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.notifications import Notify
@@ -22,6 +25,7 @@ from textual.timer import Timer
 
 from ..core.errors import ProfileError
 from ..core.scan import Scan
+from . import messages as msg
 from .model import (
     STEP_TITLES,
     Analysis,
@@ -34,7 +38,7 @@ from .model import (
     plan_header,
     scan_draft_source,
 )
-from .state import ScanStatus
+from .state import WizardState
 from .widgets import short_path
 
 TITLE_KEYS = frozenset({"label", "role", "filesystem", "mount_point", "contents", "empty"})
@@ -79,16 +83,8 @@ class WizardApp(App[int]):
         self._initial = draft
         self._initial_step = step
         self.frozen = frozen  # snapshots: no timings on screen (headless: no cursor blinks)
-        self.clock = clock or time.monotonic
-        # None until a profile is chosen or loaded (loading waits for the first paint)
-        self.draft: Draft = draft  # type: ignore[assignment]
-        self.analysis = Analysis(revision=-1)
-        self.last_good: Analysis | None = None
-        self.scan: Scan | None = None
-        self.scan_status = ScanStatus(show_time=not frozen)
-        self.selected: tuple[int, int] = (0, 0)
-        self.current_step = step
-        self.building = False
+        # the one state every screen reads; only this app changes it (see tui/messages.py)
+        self.state = WizardState(frozen=frozen, clock=clock, draft=draft, step=step)
         self.pending_path: Path | None = None  # `wizard new.toml`: where to save later
         self._gen = 0
         self._applied = -1
@@ -96,7 +92,6 @@ class WizardApp(App[int]):
         self._scan_timer: Timer | None = None
         self._analysing = 0
         self._scan_key: Any = None
-        self.scan_error: ProfileError | None = None  # e.g. a closure Nix cannot resolve
         self._scan_cancel: threading.Event | None = None
         self.first_paint: float | None = None
         self._opening = False
@@ -123,7 +118,7 @@ class WizardApp(App[int]):
 
             self.sub_title = f"opening {path}…"
             self._loading = True
-            self.push_screen(WizardScreen())
+            self.push_screen(WizardScreen(self.state))
             self.call_after_refresh(self._open_path, path)
             return
         self.push_screen(StartScreen())
@@ -223,17 +218,10 @@ class WizardApp(App[int]):
         """
         from .screens.wizard import WizardScreen
 
-        self.draft = draft
-        self.analysis = Analysis(revision=-1)
-        self.last_good = None
-        self.scan = None
-        self.scan_status = ScanStatus(show_time=not self.frozen)
+        self.state.open(draft, step)
         self._scan_key = None
-        self.scan_error = None
-        self.selected = (0, 0)
-        self.current_step = step
         if not (reuse and isinstance(self.screen, WizardScreen)):
-            screen = WizardScreen()
+            screen = WizardScreen(self.state)
             if len(self.screen_stack) > 1:
                 self.switch_screen(screen)
             else:
@@ -251,15 +239,15 @@ class WizardApp(App[int]):
             self._opening = False
 
     def update_title(self) -> None:
-        if self.draft is None:
+        if self.state.draft is None:
             return
-        name = self.draft.get(("name",)) or "profile"
-        where = str(self.draft.path) if self.draft.path else "not saved"
-        tail = " · modified" if self.draft.dirty else ""
+        name = self.state.draft.get(("name",)) or "profile"
+        where = str(self.state.draft.path) if self.state.draft.path else "not saved"
+        tail = " · modified" if self.state.draft.dirty else ""
         # the header cuts what does not fit at its end, which lost the file's own name
         # at 80 columns ("…/ex/zfs-root.to…"): a long path gives up its first folders
         room = self.size.width - len(f"{self.title} — ") - 18  # the icon and its mirror
-        if self.draft.path and len(f"{name} · {where}{tail}") > room:
+        if self.state.draft.path and len(f"{name} · {where}{tail}") > room:
             where = short_path(where, 2)
             if len(f"{name} · {where}{tail}") > room:
                 where = short_path(where, 1)
@@ -283,7 +271,7 @@ class WizardApp(App[int]):
         screen = self.wizard_screen
         if screen is None:
             return
-        if self.building and step != "build" and not force:
+        if self.state.building and step != "build" and not force:
             self.notify("A build is running: cancel it first (Cancel button).",
                         title="Building", severity="warning")
             return
@@ -291,24 +279,100 @@ class WizardApp(App[int]):
             step = "layout"
         if step == "zfs":
             self._select_zfs()
-        self.current_step = step
+        self.state.current_step = step
         await screen.show_step(step)
 
     def _select_zfs(self) -> None:
-        d, p = self.selected
-        if self.draft.get(("disks", d, "partitions", p, "role")) == "zfs":
+        d, p = self.state.selected
+        if self.state.draft.get(("disks", d, "partitions", p, "role")) == "zfs":
             return
-        for d, p in self.draft.all_parts():
-            if self.draft.get(("disks", d, "partitions", p, "role")) == "zfs":
-                self.selected = (d, p)
+        for d, p in self.state.draft.all_parts():
+            if self.state.draft.get(("disks", d, "partitions", p, "role")) == "zfs":
+                self.state.selected = (d, p)
                 return
+
+    # ------------------------------------------------------------ what the screens ask
+
+    # Screens never change the state: they post the messages of tui/messages.py, which
+    # bubble up to here. Each handler applies one and brings every form up to date.
+
+    @on(msg.Edit)
+    async def _on_edit(self, message: msg.Edit) -> None:
+        await self.edit(message.path, message.value, structural=message.structural)
+
+    @on(msg.Reshape)
+    async def _on_reshape(self, message: msg.Reshape) -> None:
+        if self._refused():
+            return
+        done = message.apply(self.state.draft, self.state.selected)
+        if done is None:
+            return
+        await self.structure_changed(select=done.select)
+        if done.note:
+            self.notify(done.note, title=done.title)
+
+    @on(msg.Goto)
+    async def _on_goto(self, message: msg.Goto) -> None:
+        await self.goto(message.step)
+
+    @on(msg.Step)
+    async def _on_step(self, message: msg.Step) -> None:
+        await self.action_step(message.delta)
+
+    @on(msg.Select)
+    async def _on_select(self, message: msg.Select) -> None:
+        await self.select(message.d, message.p)
+
+    @on(msg.Rescan)
+    def _on_rescan(self, message: msg.Rescan) -> None:
+        self.start_scan(force=message.force)
+
+    @on(msg.SetForce)
+    def _on_set_force(self, message: msg.SetForce) -> None:
+        self.set_force(message.force)
+
+    @on(msg.Save)
+    def _on_save(self) -> None:
+        self.action_save()
+
+    @on(msg.Export)
+    def _on_export(self) -> None:
+        self.action_export()
+
+    @on(msg.Open)
+    def _on_open(self) -> None:
+        self.action_open()
+
+    @on(msg.StartBlank)
+    def _on_start_blank(self) -> None:
+        self.start_blank()
+
+    @on(msg.StartPreset)
+    def _on_start_preset(self, message: msg.StartPreset) -> None:
+        self.start_preset(message.name)
+
+    @on(msg.Building)
+    def _on_building(self, message: msg.Building) -> None:
+        self.state.building = message.running
+        if message.built is not None:
+            self.state.draft.built = message.built
+        self.refresh_bindings()
+        if not message.running:
+            self.refresh_steps()
+            self.schedule_analysis()  # the outputs it wrote are this wizard's own now
+
+    # ------------------------------------------------------------ applying them
+
+    def _refused(self) -> bool:
+        if self.state.building:
+            self.notify("The profile cannot change while a build runs.", severity="warning")
+        return self.state.building
 
     async def edit(self, path: PathKey, value: Any, *, structural: bool = False) -> None:
         """A field changed: store it, refresh soon; rebuild forms whose shape changed."""
-        if self.building:
-            self.notify("The profile cannot change while a build runs.", severity="warning")
+        if self._refused():
             return
-        changed = self.draft.set(path, value)
+        changed = self.state.draft.set(path, value)
         if changed:
             screen = self.wizard_screen
             if screen is not None:
@@ -324,31 +388,36 @@ class WizardApp(App[int]):
 
     async def structure_changed(self, select: tuple[int, int] | None = None) -> None:
         if select is not None:
-            self.selected = select
+            self.state.selected = select
         self._clamp()
         self.update_title()
         self.schedule_analysis()
-        screen = self.wizard_screen
-        if screen is not None:
-            await screen.sync_all()
+        await self._resync()
 
     async def select(self, d: int, p: int) -> None:
-        self.selected = (d, p)
+        self.state.selected = (d, p)
         self._clamp()
+        await self._resync()
+
+    async def _resync(self) -> None:
+        """Every form shows the state again; on a step that is gone (ZFS), go to Layout."""
         screen = self.wizard_screen
-        if screen is not None:
-            await screen.sync_all()
+        if screen is None:
+            return
+        await screen.sync_all()
+        if self.state.current_step not in screen.visible_steps():
+            await self.goto("layout")
 
     def _clamp(self) -> None:
-        d, p = self.selected
-        n = len(self.draft.disks)
+        d, p = self.state.selected
+        n = len(self.state.draft.disks)
         d = min(max(d, 0), max(n - 1, 0))
-        p = min(max(p, 0), max(len(self.draft.parts(d)) - 1, 0))
-        self.selected = (d, p)
+        p = min(max(p, 0), max(len(self.state.draft.parts(d)) - 1, 0))
+        self.state.selected = (d, p)
 
     def set_force(self, force: bool) -> None:
-        if force != self.draft.force:
-            self.draft.force = force
+        if force != self.state.draft.force:
+            self.state.draft.force = force
             self.schedule_analysis()
 
     def refresh_steps(self) -> None:
@@ -366,7 +435,7 @@ class WizardApp(App[int]):
     def busy(self) -> bool:
         """Something is still being computed (tests and benchmarks wait on this)."""
         return (self._loading or self._opening or self.analysis_pending
-                or self._scan_timer is not None or self.scan_status.state == "scanning")
+                or self._scan_timer is not None or self.state.scan_status.state == "scanning")
 
     def schedule_analysis(self, delay: float = DEBOUNCE) -> None:
         self._gen += 1
@@ -377,10 +446,11 @@ class WizardApp(App[int]):
     def _launch_analysis(self) -> None:
         self._timer = None
         gen = self._gen
-        data = copy.deepcopy(self.draft.data)
-        base, scan, force, path = self.draft.base_dir, self.scan, self.draft.force, self.draft.path
-        built = dict(self.draft.built)
-        extra = [self.scan_error] if self.scan_error is not None else []
+        draft = self.state.draft
+        data = copy.deepcopy(draft.data)
+        base, scan, force, path = draft.base_dir, self.state.scan, draft.force, draft.path
+        built = dict(draft.built)
+        extra = [self.state.scan_error] if self.state.scan_error is not None else []
         screen = self.wizard_screen
         width = screen.plan_width() if screen is not None else 0
         self._analysing += 1
@@ -404,9 +474,9 @@ class WizardApp(App[int]):
         if result.revision < self._applied:
             return
         self._applied = result.revision
-        self.analysis = result
+        self.state.analysis = result
         if result.estimate is not None and result.plan is not None:
-            self.last_good = result
+            self.state.last_good = result
         screen = self.wizard_screen
         if screen is not None:
             screen.apply_analysis(result)
@@ -433,24 +503,25 @@ class WizardApp(App[int]):
         """Scan the source (folder and/or Nix closure) in a thread, unless its scan is current."""
         from ..core.scan import forget_cache
 
-        key = self.draft.source_key()
+        key = self.state.draft.source_key()
         root, closure, _store = key
-        if not self.draft.has_source() or (
+        if not self.state.draft.has_source() or (
                 root is not None and not root.is_dir() and not closure):
             self._cancel_scan()
-            self.scan = None
-            self.scan_error = None
+            self.state.scan = None
+            self.state.scan_error = None
             self._scan_key = None
             if root is None:
-                self.scan_status = ScanStatus(show_time=not self.frozen)
+                self.state.scan_status = self.state.status()
             else:
                 why = "does not exist" if not root.exists() else "is not a folder"
-                self.scan_status = ScanStatus("missing", root, message=f"{root} {why}",
-                                              show_time=not self.frozen)
+                self.state.scan_status = self.state.status("missing", root,
+                                                    message=f"{root} {why}")
             self._scan_changed()
             return
         if not force and key == self._scan_key and (
-                self.scan is not None or self.scan_status.state in ("scanning", "error")):
+                self.state.scan is not None
+                or self.state.scan_status.state in ("scanning", "error")):
             return
         self._cancel_scan()
         if force:
@@ -459,10 +530,10 @@ class WizardApp(App[int]):
         cancel = threading.Event()
         self._scan_cancel = cancel
         shown = root or Path("/nix/store")
-        self.scan_status = ScanStatus("scanning", shown, show_time=not self.frozen)
+        self.state.scan_status = self.state.status("scanning", shown)
         self._scan_changed()
-        source = copy.deepcopy(self.draft.data.get("source") or {})
-        base = self.draft.base_dir
+        source = copy.deepcopy(self.state.draft.data.get("source") or {})
+        base = self.state.draft.base_dir
 
         def work() -> None:
             from ..core.scan import ScanCancelled
@@ -496,17 +567,17 @@ class WizardApp(App[int]):
             self._scan_cancel = None
 
     def _scan_progress(self, key: Any, entries: int, nbytes: int) -> None:
-        if key == self._scan_key and self.scan_status.state == "scanning":
-            self.scan_status.entries = entries
-            self.scan_status.nbytes = nbytes
+        if key == self._scan_key and self.state.scan_status.state == "scanning":
+            self.state.scan_status.entries = entries
+            self.state.scan_status.nbytes = nbytes
             self._scan_changed()
 
     def _scan_failed(self, key: Any, message: str, error: ProfileError | None) -> None:
         if key == self._scan_key:
-            self.scan_status = ScanStatus("error", key[0] or Path("/nix/store"), message=message,
-                                          show_time=not self.frozen)
-            self.scan = None
-            self.scan_error = error
+            self.state.scan_status = self.state.status(
+                "error", key[0] or Path("/nix/store"), message=message)
+            self.state.scan = None
+            self.state.scan_error = error
             self._scan_changed()
             self.schedule_analysis(0)
 
@@ -514,13 +585,13 @@ class WizardApp(App[int]):
         if key != self._scan_key:
             return
         total = scan.total()
-        self.scan = scan
-        self.scan_error = None
-        self.scan_status = ScanStatus(
+        self.state.scan = scan
+        self.state.scan_error = None
+        self.state.scan_status = self.state.status(
             "done", key[0] or scan.root, entries=total.entries, nbytes=total.bytes,
             files=total.files,
             dirs=total.dirs, symlinks=total.symlinks, hardlinks=total.hardlinks,
-            seconds=scan.seconds, show_time=not self.frozen)
+            seconds=scan.seconds)
         self._scan_changed()
         self.schedule_analysis(0)
 
@@ -536,7 +607,7 @@ class WizardApp(App[int]):
         from textual.screen import ModalScreen
 
         if action == "cancel_build":
-            return self.building and not isinstance(self.screen, ModalScreen)
+            return self.state.building and not isinstance(self.screen, ModalScreen)
         if action in ("save", "export", "step", "panel", "rescan", "open", "help") and \
                 isinstance(self.screen, ModalScreen):
             return None if action != "help" else False
@@ -553,9 +624,10 @@ class WizardApp(App[int]):
             form.ask_cancel()
 
     async def action_step(self, delta: int) -> None:
+        """Back (-1) or Next (+1) from the step shown now (Next says why when it cannot)."""
         screen = self.wizard_screen
-        if screen is not None:
-            await (screen.action_next() if delta > 0 else screen.action_back())
+        if screen is not None and (step := screen.neighbour(delta)) is not None:
+            await self.goto(step)
 
     def action_panel(self) -> None:
         if self.wizard_screen is not None:
@@ -568,7 +640,7 @@ class WizardApp(App[int]):
         from .dialogs import HelpModal
         from .help import help_for
 
-        step = self.current_step if self.wizard_screen is not None else "start"
+        step = self.state.current_step if self.wizard_screen is not None else "start"
         if isinstance(self.screen, HelpModal):
             return
         self.push_screen(HelpModal(help_for(step)))
@@ -583,7 +655,7 @@ class WizardApp(App[int]):
         def chosen(path: Path | None) -> None:
             if path is None:
                 return
-            if path.exists() and path != self.draft.path:
+            if path.exists() and path != self.state.draft.path:
                 self.push_screen(ConfirmModal(
                     "Replace the file?", f"{path} exists. Replace it with this profile?",
                     [("Replace", "yes", "error"), ("Cancel", "no", "default")]),
@@ -592,7 +664,7 @@ class WizardApp(App[int]):
                 self._check_and_save(path, then)
 
         self.push_screen(PathModal("Save the profile as", default, mode="save", suffix=".toml",
-                                   base=self.draft.base_dir,
+                                   base=self.state.draft.base_dir,
                                    note="TOML; relative paths inside are kept pointing at the "
                                    "same files."), chosen)
 
@@ -601,18 +673,18 @@ class WizardApp(App[int]):
         from ..core.presets import EXAMPLES, new_profile_name
 
         examples = EXAMPLES.resolve()
-        path = self.draft.path
+        path = self.state.draft.path
         if path is not None and not path.resolve().is_relative_to(examples):
             return path
-        base = self.draft.base_dir
+        base = self.state.draft.base_dir
         if base.resolve().is_relative_to(examples):
             base = Path.cwd()
-        return base / new_profile_name(base, str(self.draft.get(("name",)) or "profile"))
+        return base / new_profile_name(base, str(self.state.draft.get(("name",)) or "profile"))
 
     def _check_and_save(self, path: Path, then: Callable[[], Any] | None) -> None:
         from .dialogs import ConfirmModal
 
-        n = len(self.analysis.model_errors)
+        n = len(self.state.analysis.model_errors)
         if n:
             self.push_screen(ConfirmModal(
                 "Save with problems?",
@@ -625,7 +697,7 @@ class WizardApp(App[int]):
 
     def _save_to(self, path: Path, then: Callable[[], Any] | None = None) -> None:
         try:
-            self.draft.save(path)
+            self.state.draft.save(path)
         except OSError as err:
             self.notify(f"Could not save {path}: {err.strerror or err}", severity="error",
                         title="Not saved")
@@ -634,7 +706,7 @@ class WizardApp(App[int]):
         self.notify(f"Saved {path}", title="Profile saved")
         self.schedule_analysis(0)
         if self.wizard_screen is not None:
-            self.call_later(self.wizard_screen.sync_all)
+            self.call_later(self._resync)
         if then is not None:
             then()
 
@@ -654,13 +726,14 @@ class WizardApp(App[int]):
         def ask_path(answer: str | None = "yes") -> None:
             if answer == "yes":
                 # on the start screen there is no draft yet (Open… used to crash here)
-                start = (self.draft.path if self.draft is not None else None) or Path.cwd()
+                draft = self.state.draft
+                start = (draft.path if draft is not None else None) or Path.cwd()
                 self.push_screen(PathModal("Open a profile", start, mode="open", suffix=".toml"),
                                  chosen)
 
-        if self.building:
+        if self.state.building:
             self.notify("A build is running: cancel it first.", severity="warning")
-        elif self.wizard_screen is not None and self.draft.dirty:
+        elif self.wizard_screen is not None and self.state.draft.dirty:
             self.push_screen(ConfirmModal(
                 "Discard changes?", "This profile has unsaved changes. Open another one anyway?",
                 [("Open another", "yes", "warning"), ("Stay", "no", "default")]), ask_path)
@@ -672,18 +745,18 @@ class WizardApp(App[int]):
 
         if self.wizard_screen is None:
             return
-        a = self.analysis
+        a = self.state.analysis
         if a.plan is None:
             self.notify("The plan exists once the profile is valid; fix the marked fields.",
                         severity="warning", title="Nothing to export yet")
             return
-        default = self.draft.base_dir / f"{self.draft.get(('name',)) or 'plan'}-plan.sh"
+        default = self.state.draft.base_dir / f"{self.state.draft.get(('name',)) or 'plan'}-plan.sh"
 
         def write(path: Path) -> None:
             from ..core.plan import helper_dir, render_script
 
-            text = render_script(a.plan, header=plan_header(str(self.draft.get(("name",))),
-                                                            self.draft.path),
+            text = render_script(a.plan, header=plan_header(str(self.state.draft.get(("name",))),
+                                                            self.state.draft.path),
                                  helper_bin=helper_dir())
             try:
                 path.write_text(text, encoding="utf-8")
@@ -705,12 +778,12 @@ class WizardApp(App[int]):
                 write(path)
 
         self.push_screen(PathModal("Export the plan as a shell script", default, mode="save",
-                                   base=self.draft.base_dir), chosen)
+                                   base=self.state.draft.base_dir), chosen)
 
     async def action_quit(self) -> None:
         from .dialogs import ConfirmModal
 
-        if self.building:
+        if self.state.building:
             def answered(answer: str | None) -> None:
                 if answer == "stop":
                     form = self.wizard_screen.form("build") if self.wizard_screen else None
@@ -723,7 +796,8 @@ class WizardApp(App[int]):
                 [("Stop and quit", "stop", "error"), ("Keep building", "keep", "primary")]),
                 answered)
             return
-        if self.wizard_screen is not None and self.draft is not None and self.draft.dirty:
+        draft = self.state.draft
+        if self.wizard_screen is not None and draft is not None and draft.dirty:
             def decided(answer: str | None) -> None:
                 if answer == "save":
                     self.action_save(then=lambda: self.exit(0))
@@ -739,7 +813,7 @@ class WizardApp(App[int]):
         self.exit(0)
 
     def _quit_after_build(self) -> None:
-        if self.building:
+        if self.state.building:
             self.set_timer(0.2, self._quit_after_build)
         else:
             self.exit(0)

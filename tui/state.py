@@ -1,19 +1,26 @@
-"""What the wizard's screens read from the app and the edits they send it.
+"""The wizard's one state object, and how a screen finds it.
 
-Screens type against `WizardState` instead of importing the app, so tui/ has no
-import circle: the app imports its screens, never the other way round.
+The app owns one `WizardState` and is the only one that changes it, on the
+messages in tui/messages.py; the wizard screen is handed it when it is made,
+and its forms and sections find it there (`state_of`). No screen or widget
+imports the app.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from ..core.errors import ProfileError
 from ..core.scan import Scan
 from ..core.units import format_size
-from .model import Analysis, Draft, PathKey
+from .model import Analysis, Draft
+
+if TYPE_CHECKING:
+    from textual.dom import DOMNode
 
 
 @dataclass
@@ -51,35 +58,42 @@ class ScanStatus:
         return {"done": "green", "scanning": "yellow", "none": "dim"}.get(self.state, "bold red")
 
 
-class WizardState(Protocol):
-    """The app as the step screens see it: the draft, its analysis, and edits to send."""
+class WizardState:
+    """What the wizard shows: the draft, its scan and latest analysis, the selection, the step.
 
-    draft: Draft
-    analysis: Analysis
-    last_good: Analysis | None
-    scan: Scan | None
-    scan_status: ScanStatus
-    selected: tuple[int, int]
-    current_step: str
-    building: bool
-    clock: Callable[[], float]
+    Read by every screen; written only by the app (its message handlers, the scan and
+    the analysis workers' results).
+    """
 
-    async def goto(self, step: str, *, force: bool = False) -> None: ...
+    def __init__(self, *, frozen: bool = False, clock: Callable[[], float] | None = None,
+                 draft: Draft | None = None, step: str = "source") -> None:
+        self.frozen = frozen  # snapshots: no timings on screen
+        self.clock: Callable[[], float] = clock or time.monotonic
+        # None until a profile is chosen or loaded (loading waits for the first paint)
+        self.draft: Draft = draft  # type: ignore[assignment]
+        self.open(draft, step)
 
-    async def edit(self, path: PathKey, value: Any, *, structural: bool = False) -> None: ...
+    def open(self, draft: Draft | None, step: str = "source") -> None:
+        """Start over with `draft`: no scan, no analysis yet, the first partition selected."""
+        if draft is not None:
+            self.draft = draft
+        self.analysis = Analysis(revision=-1)
+        self.last_good: Analysis | None = None
+        self.scan: Scan | None = None
+        self.scan_status = self.status()
+        self.scan_error: ProfileError | None = None  # e.g. a closure Nix cannot resolve
+        self.selected: tuple[int, int] = (0, 0)
+        self.current_step = step
+        self.building = False
 
-    async def structure_changed(self, select: tuple[int, int] | None = None) -> None: ...
+    def status(self, state: str = "none", root: Path | None = None, **kw: Any) -> ScanStatus:
+        """A scan status as this wizard shows it (without timings when frozen)."""
+        return ScanStatus(state, root, show_time=not self.frozen, **kw)
 
-    async def select(self, d: int, p: int) -> None: ...
 
-    def start_scan(self, *, force: bool = False) -> None: ...
-
-    def set_force(self, force: bool) -> None: ...
-
-    def schedule_analysis(self, delay: float = ...) -> None: ...
-
-    def refresh_steps(self) -> None: ...
-
-    def action_save(self, then: Callable[[], Any] | None = None) -> None: ...
-
-    def action_export(self) -> None: ...
+def state_of(node: DOMNode) -> WizardState:
+    """The wizard state of the screen `node` is in (the wizard screen holds it)."""
+    found = getattr(node.screen, "wizard_state", None)
+    if not isinstance(found, WizardState):
+        raise LookupError(f"{node!r} is not on a wizard screen")
+    return found

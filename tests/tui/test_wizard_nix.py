@@ -49,7 +49,7 @@ async def test_build_step_builds_a_nix_closure(nix_work: Path) -> None:
                     frozen=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        assert app.scan is not None and app.analysis.valid, app.analysis.errors
+        assert app.state.scan is not None and app.state.analysis.valid, app.state.analysis.errors
         form: Any = app.wizard_screen.form("build")
         assert not app.screen.query_one("#build-start", Button).disabled
         await pilot.click("#build-start")

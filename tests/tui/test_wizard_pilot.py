@@ -72,15 +72,15 @@ async def test_full_build_from_a_preset(tui_work: Path, monkeypatch: pytest.Monk
         assert isinstance(app.screen, PresetCopyModal)
         await pilot.press("enter")  # Create ./my-vm-disk.toml with the demo tree
         await settle(pilot)
-        assert app.draft.path == work / "my-vm-disk.toml" and (work / "root").is_dir()
-        assert app.current_step == "source" and app.draft.get(("name",)) == "vm-disk"
-        assert app.draft.get(("source", "path")) == "root"
-        assert app.scan_status.state == "done" and app.scan is not None
+        assert app.state.draft.path == work / "my-vm-disk.toml" and (work / "root").is_dir()
+        assert app.state.current_step == "source" and app.state.draft.get(("name",)) == "vm-disk"
+        assert app.state.draft.get(("source", "path")) == "root"
+        assert app.state.scan_status.state == "done" and app.state.scan is not None
         visited = []
         for _ in range(6):
             await pilot.press("ctrl+n")
             await settle(pilot)
-            visited.append(app.current_step)
+            visited.append(app.state.current_step)
         assert visited == ["filesystem", "layout", "sizes", "output", "review", "build"]
         form = build_form(app)
         await pilot.click("#build-start")
@@ -119,9 +119,9 @@ async def test_saved_profile_builds_the_same_image_headless(tui_work: Path) -> N
         inp.value = str(saved)
         await pilot.press("enter")
         await settle(pilot)
-        assert saved.is_file() and not app.draft.dirty
+        assert saved.is_file() and not app.state.draft.dirty
         # the header shows the saved file (a long path gives up its first folders)
-        assert app.draft.path == saved and app.sub_title.endswith("profiles/my-vm.toml")
+        assert app.state.draft.path == saved and app.sub_title.endswith("profiles/my-vm.toml")
         form = await run_build(pilot)
         assert form.state == "done"
         wizard_sha = form.result.outputs[0].sha256
@@ -146,25 +146,26 @@ async def test_after_a_build_the_ticks_stay_and_build_again_replaces_its_own(
     steps = ["output", "review", "build"]
 
     def ticks() -> dict[str, bool | None]:
-        return step_states(app.analysis, steps, force=app.draft.force, scanning=False)
+        return step_states(app.state.analysis, steps, force=app.state.draft.force, scanning=False)
 
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         form = await run_build(pilot)
         assert form.state == "done"
         first = form.result.outputs[0]
-        await wait_for(pilot, lambda: app.analysis.rebuilds == [first.path], 300,
+        await wait_for(pilot, lambda: app.state.analysis.rebuilds == [first.path], 300,
                        "the analysis after the build")
         assert ticks() == {"output": True, "review": True, "build": True}
-        assert app.analysis.existing == [] and not app.draft.force
-        assert "--force may replace" in app.analysis.script  # the preview is the plan that runs
+        assert app.state.analysis.existing == [] and not app.state.draft.force
+        # the preview is the plan that runs
+        assert "--force may replace" in app.state.analysis.script
         form = await run_build(pilot)
         assert form.state == "done", plain(app.screen.query_one("#build-result", Static))
         assert form.result.outputs[0].sha256 == first.sha256
         Path(first.path).unlink()
         Path(first.path).write_bytes(b"the user's own file")
         app.schedule_analysis(0)
-        await wait_for(pilot, lambda: app.analysis.existing == [first.path], 300,
+        await wait_for(pilot, lambda: app.state.analysis.existing == [first.path], 300,
                        "the analysis to see the user's file")
         assert ticks() == {"output": False, "review": False, "build": False}
     assert Path(first.path).read_bytes() == b"the user's own file"
@@ -232,7 +233,8 @@ async def test_cancel_mid_build_leaves_no_output(tui_work: Path) -> None:
         assert "stopped" in form.states
         status = plain(app.screen.query_one("#build-status"))
         assert "nothing was written" in status
-        assert not app.building
+        # the form tells the app (a Building message), which lets the profile change again
+        await wait_for(pilot, lambda: not app.state.building, what="the app to hear it")
     assert not (tui_work / "sd.img.xz").exists()
     assert leftovers(tui_work) == []
     assert good_log.read_text() == "the last good build's log\n"  # never touched
@@ -286,9 +288,9 @@ async def test_invalid_input_is_explained_and_blocks_next(
         assert nxt.disabled
         await pilot.press("ctrl+n")
         await settle(pilot)
-        assert app.current_step == step
+        assert app.state.current_step == step
         # the review lists it too, and Build refuses
-        assert not app.analysis.step_ok("review")
+        assert not app.state.analysis.step_ok("review")
         await type_into(pilot, step, path, str(good), paste=True)
         assert not f.has_class("-invalid")
         assert not nxt.disabled
@@ -310,7 +312,7 @@ async def test_review_lists_problems_and_disables_build(tui_work: Path) -> None:
 
 
 async def test_review_save_and_export_buttons_ask_where(tui_work: Path) -> None:
-    """The Review step's buttons reach the app's Ctrl+S and Ctrl+E through WizardState."""
+    """The Review step's buttons reach the app's Ctrl+S and Ctrl+E (Save, Export messages)."""
     draft = preset_draft("vm-disk", tui_work, tui_work / "root")
     app = WizardApp(draft=draft, step="review", frozen=True)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -336,10 +338,10 @@ async def test_existing_output_warns_and_replace_is_explicit(tui_work: Path) -> 
         assert app.screen.query_one("#nav-next", Button).disabled
         await pilot.click("#force")
         await settle(pilot)
-        assert app.draft.force
+        assert app.state.draft.force
         assert "will be replaced" in plain(app.screen.query_one("#existing-warning"))
         assert not app.screen.query_one("#nav-next", Button).disabled
-        assert "Refuse to replace" not in app.analysis.script
+        assert "Refuse to replace" not in app.state.analysis.script
 
 
 # ------------------------------------------------------------------ editing
@@ -352,24 +354,24 @@ async def test_layout_add_move_remove_partitions(tui_work: Path) -> None:
         await settle(pilot)
         await pilot.click("#part-add")
         await settle(pilot)
-        assert len(app.draft.parts(0)) == 3 and app.selected == (0, 2)
-        assert app.analysis.estimate is not None
-        assert len(app.analysis.estimate.disks[0].parts) == 3
-        assert "d0p3" in app.analysis.script
+        assert len(app.state.draft.parts(0)) == 3 and app.state.selected == (0, 2)
+        assert app.state.analysis.estimate is not None
+        assert len(app.state.analysis.estimate.disks[0].parts) == 3
+        assert "d0p3" in app.state.analysis.script
         await pilot.click("#part-up")
         await settle(pilot)
-        assert app.selected == (0, 1) and app.draft.parts(0)[1]["empty"] is True
+        assert app.state.selected == (0, 1) and app.state.draft.parts(0)[1]["empty"] is True
         table = app.screen.query_one("#parts-table")
         assert table.row_count == 3 and table.cursor_row == 1
         # role → filesystem coupling
         app.screen.query_one("#form-layout #f-disks-0-partitions-1-role").query_one(
             "Select").value = "swap"
         await settle(pilot)
-        assert app.draft.parts(0)[1]["filesystem"] == "swap"
+        assert app.state.draft.parts(0)[1]["filesystem"] == "swap"
         await pilot.click("#part-remove")
         await settle(pilot)
-        assert [p["role"] for p in app.draft.parts(0)] == ["esp", "root"]
-        assert app.draft.dirty
+        assert [p["role"] for p in app.state.draft.parts(0)] == ["esp", "root"]
+        assert app.state.draft.dirty
 
 
 async def test_zfs_step_appears_only_with_a_pool(tui_work: Path) -> None:
@@ -398,7 +400,7 @@ async def test_zfs_step_appears_only_with_a_pool(tui_work: Path) -> None:
         app.screen.query_one("#zfs-value", Input).focus()
         await pilot.press("enter")
         await settle(pilot)
-        assert app.draft.get(zfs) == {"pool": "rpool", "pool_properties": {"ashift": 12}}
+        assert app.state.draft.get(zfs) == {"pool": "rpool", "pool_properties": {"ashift": 12}}
         # a dataset for / makes the pool complete
         tree.focus()
         await pilot.press("down", "a")
@@ -410,15 +412,15 @@ async def test_zfs_step_appears_only_with_a_pool(tui_work: Path) -> None:
         app.screen.query_one("#zfs-value", Input).focus()
         await pilot.press("enter")
         await settle(pilot)
-        assert app.draft.get((*zfs, "datasets")) == {"rpool/root": {"mount_point": "/"}}
-        assert app.analysis.step_ok("zfs"), plain(app.screen.query_one("#problems-zfs"))
+        assert app.state.draft.get((*zfs, "datasets")) == {"rpool/root": {"mount_point": "/"}}
+        assert app.state.analysis.step_ok("zfs"), plain(app.screen.query_one("#problems-zfs"))
         # a value OpenZFS would refuse is marked with the model's words
         app.screen.query_one("#zfs-key", Input).value = "compression"
         app.screen.query_one("#zfs-value", Input).value = "lz5"
         app.screen.query_one("#zfs-value", Input).focus()
         await pilot.press("enter")
         await settle(pilot)
-        assert not app.analysis.step_ok("zfs")
+        assert not app.state.analysis.step_ok("zfs")
         assert app.screen.query_one("#nav-next", Button).disabled
         shown = plain(app.screen.query_one("#problems-zfs"))
         assert "compression" in shown and "lz5" in shown, shown
@@ -435,13 +437,13 @@ async def test_preview_is_cores_script_and_follows_edits(tui_work: Path) -> None
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await type_into(pilot, "filesystem", ("disks", 0, "partitions", 0, "label"), "BOOT")
-        profile = parse_profile(app.draft.data, app.draft.base_dir)
+        profile = parse_profile(app.state.draft.data, app.state.draft.base_dir)
         plan = make_plan(profile, scan_tree(tui_work / "root"))
-        body = app.analysis.script.split("set -eu", 1)[1]
+        body = app.state.analysis.script.split("set -eu", 1)[1]
         assert body == render_script(plan).split("set -eu", 1)[1]
         assert "-n BOOT" in body
         panel = app.screen.query_one("#plan")
-        assert panel._script == app.analysis.script
+        assert panel._script == app.state.analysis.script
 
 
 async def test_preview_follows_the_form_and_marks_the_edit(tui_work: Path) -> None:
@@ -452,7 +454,7 @@ async def test_preview_follows_the_form_and_marks_the_edit(tui_work: Path) -> No
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         panel = app.screen.query_one("#plan")
-        lines = app.analysis.script.split("\n")
+        lines = app.state.analysis.script.split("\n")
         marked = [lines[n] for n in sorted(panel._marks)]
         assert any(line.startswith("mkfs.") for line in marked), marked
         assert not any("helper commit" in line for line in marked)
@@ -461,7 +463,7 @@ async def test_preview_follows_the_form_and_marks_the_edit(tui_work: Path) -> No
         assert y > 0 and panel._owners[y] <= first <= panel._owners[y + 3]
         await type_into(pilot, "filesystem", ("disks", 0, "partitions", 0, "label"), "BOOT")
         await settle(pilot)
-        lines = app.analysis.script.split("\n")
+        lines = app.state.analysis.script.split("\n")
         changed = [lines[n] for n in sorted(panel._changed)]
         assert changed and all("BOOT" in line for line in changed), changed
         assert any(line.startswith("mkfs.") for line in changed), changed
@@ -482,14 +484,14 @@ async def test_partition_picker_follows_a_label_as_it_is_typed(tui_work: Path) -
         path = ("disks", 0, "partitions", 1, "label")
         await type_into(pilot, "filesystem", path, "ROOTFS")
         assert app.screen.query_one("#fs-picker-select", Select) is picker
-        assert picker.value == "0:1" and app.selected == (0, 1)
+        assert picker.value == "0:1" and app.state.selected == (0, 1)
         assert app.focused is field(app, "filesystem", path).query_one(Input)
-        title = app.draft.part_title(0, 1)
+        title = app.state.draft.part_title(0, 1)
         assert "“ROOTFS”" in title
         assert plain(picker.query_one(SelectCurrent).query_one("#label", Static)).strip() == title
         overlay = picker.query_one(SelectOverlay)
         prompts = [str(overlay.get_option_at_index(i).prompt) for i in range(overlay.option_count)]
-        assert prompts == [app.draft.part_title(d, p) for d, p in app.draft.all_parts()]
+        assert prompts == [app.state.draft.part_title(d, p) for d, p in app.state.draft.all_parts()]
 
 
 async def test_export_writes_the_plan(tui_work: Path) -> None:
@@ -507,7 +509,7 @@ async def test_export_writes_the_plan(tui_work: Path) -> None:
     helper_line = f'export PATH={shlex.quote(helper_dir())}:"$PATH:/usr/sbin:/sbin"'
     exported = target.read_text()
     assert helper_line in exported.splitlines()
-    preview = app.analysis.script.replace('export PATH="$PATH:/usr/sbin:/sbin"\n', "")
+    preview = app.state.analysis.script.replace('export PATH="$PATH:/usr/sbin:/sbin"\n', "")
     exported = "\n".join(ln for ln in exported.splitlines()
                          if ln != helper_line and not ln.startswith("# `diskwright helper`"))
     assert exported + "\n" == preview
@@ -594,10 +596,10 @@ async def test_help_and_keyboard_only_navigation(tui_work: Path) -> None:
         app.screen.query_one("#steps").focus()
         await pilot.press("down", "down", "down", "down", "enter")
         await settle(pilot)
-        assert app.current_step == "output"
+        assert app.state.current_step == "output"
         await pilot.press("ctrl+b")
         await settle(pilot)
-        assert app.current_step == "sizes"
+        assert app.state.current_step == "sizes"
 
 
 async def test_opening_an_invalid_profile_shows_what_to_fix(tui_work: Path) -> None:
@@ -607,7 +609,7 @@ async def test_opening_an_invalid_profile_shows_what_to_fix(tui_work: Path) -> N
     app = WizardApp(str(bad), frozen=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        assert app.draft.path == bad.resolve()
+        assert app.state.draft.path == bad.resolve()
         await app.goto("filesystem")
         await settle(pilot)
         f = field(app, "filesystem", ("disks", 0, "partitions", 0, "label"))
@@ -628,7 +630,7 @@ async def test_a_profile_path_that_does_not_exist_yet(tmp_path: Path) -> None:
         assert Path(app.screen.query_one("#preset-path", Input).value).name == "new.toml"
         await pilot.press("enter")
         await settle(pilot)
-        assert app.draft.path == new.resolve() and new.is_file()
+        assert app.state.draft.path == new.resolve() and new.is_file()
 
 
 async def test_a_preset_is_copied_where_the_user_says(
@@ -662,12 +664,12 @@ async def test_a_preset_is_copied_where_the_user_says(
         await settle(pilot)
         target = tui_work / "profiles" / "mine.toml"
         assert target.is_file() and (tui_work / "profiles" / "root").is_dir()
-        assert app.draft.path == target
+        assert app.state.draft.path == target
         text = target.read_text()
         assert str(EXAMPLES.resolve()) not in text and str(EXAMPLES) not in text
         assert 'path = "root"' in text
         # Ctrl+S saves over the copy, in place: still relative, comments kept
-        app.draft.set(("name",), "mine")
+        app.state.draft.set(("name",), "mine")
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, PathModal)
@@ -690,7 +692,7 @@ async def test_browse_for_the_source_and_add_an_extra_file(tui_work: Path) -> No
     motd.write_text("hello from the wizard\n")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        assert not app.analysis.step_ok("source")
+        assert not app.state.analysis.step_ok("source")
         await pilot.click("#source-browse")
         await pilot.pause()
         assert isinstance(app.screen, PathModal)
@@ -703,8 +705,8 @@ async def test_browse_for_the_source_and_add_an_extra_file(tui_work: Path) -> No
         await pilot.pause(0.6)  # two quick clicks on one button are a double click
         await pilot.click("#path-ok")
         await settle(pilot)
-        assert app.draft.get(("source", "path")) == str(tui_work / "root")
-        assert app.scan_status.state == "done" and app.analysis.step_ok("source")
+        assert app.state.draft.get(("source", "path")) == str(tui_work / "root")
+        assert app.state.scan_status.state == "done" and app.state.analysis.step_ok("source")
         # an extra file, checked by the model before it is accepted
         await pilot.click("#file-add")
         await pilot.pause()
@@ -718,9 +720,9 @@ async def test_browse_for_the_source_and_add_an_extra_file(tui_work: Path) -> No
         modal.query_one("#m-target", Input).value = "/etc/motd"
         await pilot.click("#m-save")
         await settle(pilot)
-        assert app.draft.get(("source", "files"))[0]["target"] == "/etc/motd"
+        assert app.state.draft.get(("source", "files"))[0]["target"] == "/etc/motd"
         assert app.screen.query_one("#files-table").row_count == 1
-        assert "Place /etc/motd" in app.analysis.script
+        assert "Place /etc/motd" in app.state.analysis.script
 
 
 async def test_scanning_a_big_folder_shows_progress_and_can_be_replaced(tui_work: Path) -> None:
@@ -736,18 +738,18 @@ async def test_scanning_a_big_folder_shows_progress_and_can_be_replaced(tui_work
         await settle(pilot)
         seen: list[str] = []
         await app.edit(("source", "path"), str(big))
-        await wait_for(pilot, lambda: app.scan_status.state == "scanning" or
-                       app.scan_status.state == "done", what="the scan")
-        seen.append(app.scan_status.line())
+        await wait_for(pilot, lambda: app.state.scan_status.state == "scanning" or
+                       app.state.scan_status.state == "done", what="the scan")
+        seen.append(app.state.scan_status.line())
         await settle(pilot)
-        assert app.scan_status.state == "done"
-        assert app.scan.total().files == 10_000
+        assert app.state.scan_status.state == "done"
+        assert app.state.scan.total().files == 10_000
         assert "10,000 files" in plain(app.screen.query_one("#scan-status"))
         assert seen[0].startswith(("… scanning", "✓"))
         # a scan in flight is dropped when the folder changes again
         await app.edit(("source", "path"), str(tui_work / "root"))
         await settle(pilot)
-        assert app.scan.root == (tui_work / "root").resolve()
+        assert app.state.scan.root == (tui_work / "root").resolve()
 
 
 async def test_a_failing_step_is_shown_with_its_last_lines(tui_work: Path) -> None:
@@ -787,7 +789,7 @@ async def test_a_failing_step_is_shown_with_its_last_lines(tui_work: Path) -> No
         assert fix.display
         await pilot.click("#build-fix")
         await settle(pilot)
-        assert app.current_step == "output"
+        assert app.state.current_step == "output"
     assert leftovers(tui_work) == []
 
 
@@ -841,7 +843,7 @@ async def test_next_on_an_invalid_step_says_so_once(tui_work: Path) -> None:
         for _ in range(3):
             await pilot.press("ctrl+n")
             await pilot.pause()
-        assert app.current_step == "filesystem"
+        assert app.state.current_step == "filesystem"
         assert len(app._notifications) == 1
 
 
@@ -972,15 +974,15 @@ async def test_qcow2_cluster_compression_field(tui_work: Path) -> None:
         assert clusters.value == "zlib"
         clusters.value = "zstd"
         await settle(pilot)
-        assert app.draft.get((*b, "compression_type")) == "zstd"
-        assert "compression_type=zstd" in app.analysis.script
-        assert not app.analysis.model_errors
-        assert not [e for e in app.analysis.check_errors if "output" in str(e)]
+        assert app.state.draft.get((*b, "compression_type")) == "zstd"
+        assert "compression_type=zstd" in app.state.analysis.script
+        assert not app.state.analysis.model_errors
+        assert not [e for e in app.state.analysis.check_errors if "output" in str(e)]
         field(app, "output", (*b, "format")).query_one(Select).value = "qcow2"
         await settle(pilot)
-        assert "compression_type" not in app.draft.get(b)
+        assert "compression_type" not in app.state.draft.get(b)
         assert not app.screen.query("#form-output #f-disks-0-output-compression-type")
-        assert not app.analysis.model_errors, app.analysis.model_errors
+        assert not app.state.analysis.model_errors, app.state.analysis.model_errors
 
 
 async def test_one_step_count_everywhere_with_or_without_force(tui_work: Path) -> None:

@@ -83,10 +83,10 @@ async def arrived(pilot: Any, inp: Input, path: tuple[Any, ...], text: str,
     # waits end when the text is there; the limit only turns a hang into a failure (a lost
     # key leaves the text wrong and fails at the asserts), never a slow machine
     deadline = time.monotonic() + PATIENCE
-    while (inp.value, app.draft.get(path)) != (text, want()) and time.monotonic() < deadline:
+    while (inp.value, app.state.draft.get(path)) != (text, want()) and time.monotonic() < deadline:
         await pause(pilot, 0.05)
     await settle(pilot)
     await pause(pilot, 0.3)  # a late scan or analysis result must not write anything back
     await settle(pilot)
     assert inp.value == text
-    assert app.draft.get(path) == want()
+    assert app.state.draft.get(path) == want()

@@ -97,7 +97,7 @@ async def test_add_rename_remove_and_set_then_save(tui_work: Path) -> None:
         await type_text(pilot, "docs")
         await pilot.press("enter")
         await settle(pilot)
-        assert "tank/user/docs" in app.draft.get((*POOL, "datasets"))
+        assert "tank/user/docs" in app.state.draft.get((*POOL, "datasets"))
         tree = app.screen.query_one("#zfs-tree", DatasetTree)
         assert tree.cursor_node is not None and tree.cursor_node.data == "tank/user/docs"
         assert cells(app)["compression"] == ("lz4", "inherited from tank")
@@ -121,7 +121,7 @@ async def test_add_rename_remove_and_set_then_save(tui_work: Path) -> None:
         await type_text(pilot, "1M")
         await pilot.press("enter")
         await settle(pilot)
-        docs = app.draft.get((*POOL, "datasets", "tank/user/docs"))
+        docs = app.state.draft.get((*POOL, "datasets", "tank/user/docs"))
         assert docs == {"properties": {"recordsize": "1M"}}
         assert cells(app)["recordsize"] == ("1M", "set here")
         # a value OpenZFS refuses is named in the step's problems and Next stays off
@@ -129,11 +129,11 @@ async def test_add_rename_remove_and_set_then_save(tui_work: Path) -> None:
         app.screen.query_one("#zfs-value", Input).focus()
         await pilot.press("enter")
         await settle(pilot)
-        assert not app.analysis.step_ok("zfs")
+        assert not app.state.analysis.step_ok("zfs")
         app.screen.query_one("#zfs-value", Input).value = "1M"
         await pilot.press("enter")
         await settle(pilot)
-        assert app.analysis.step_ok("zfs")
+        assert app.state.analysis.step_ok("zfs")
         # rename: "r" on the tree; the children go along
         await go_to(pilot, "tank/user")
         await pilot.press("r")
@@ -143,26 +143,26 @@ async def test_add_rename_remove_and_set_then_save(tui_work: Path) -> None:
         await type_text(pilot, "tank/people")
         await pilot.press("enter")
         await settle(pilot)
-        names = set(app.draft.get((*POOL, "datasets")))
+        names = set(app.state.draft.get((*POOL, "datasets")))
         assert {"tank/people/home", "tank/people/docs"} <= names
         assert not any(n.startswith("tank/user") for n in names)
         # remove: Delete asks first, naming what goes with it; Cancel keeps everything
-        assert "tank/local/nix" in app.analysis.script
+        assert "tank/local/nix" in app.state.analysis.script
         await go_to(pilot, "tank/local")
         await pilot.press("delete")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmModal) and "tank/local/nix" in app.screen.message
         await pilot.press("escape")
         await settle(pilot)
-        assert "tank/local/nix" in app.draft.get((*POOL, "datasets"))
+        assert "tank/local/nix" in app.state.draft.get((*POOL, "datasets"))
         await pilot.press("delete")
         await pilot.pause()
         await pilot.press("enter")  # Remove is the first button
         await settle(pilot)
-        assert not any(n.startswith("tank/local") for n in app.draft.get((*POOL, "datasets")))
-        assert app.analysis.step_ok("zfs")
-        assert "tank/local/nix" not in app.analysis.script  # the preview follows
-        assert "tank/people/docs" in app.analysis.script
+        assert not any(n.startswith("tank/local") for n in app.state.draft.get((*POOL, "datasets")))
+        assert app.state.analysis.step_ok("zfs")
+        assert "tank/local/nix" not in app.state.analysis.script  # the preview follows
+        assert "tank/people/docs" in app.state.analysis.script
         await answer_path(pilot, "ctrl+s", str(saved))
         await settle(pilot)
     data = tomllib.loads(saved.read_text())
@@ -185,9 +185,9 @@ async def test_renaming_the_pool_renames_every_dataset(tui_work: Path) -> None:
         await type_text(pilot, "rpool")
         await pilot.press("enter")
         await settle(pilot)
-        pool = app.draft.get(POOL)
+        pool = app.state.draft.get(POOL)
         assert pool["pool"] == "rpool"
         assert all(n.startswith("rpool/") for n in pool["datasets"])
-        assert app.analysis.step_ok("zfs")
-        assert "rpool/system/root" in app.analysis.script
-        assert "tank/" not in app.analysis.script
+        assert app.state.analysis.step_ok("zfs")
+        assert "rpool/system/root" in app.state.analysis.script
+        assert "tank/" not in app.state.analysis.script

@@ -1,5 +1,9 @@
 """What every step form shares: sections that rebuild when the profile's shape changes.
 
+Forms and sections read the wizard's state (`wiz`, found on their screen) and ask
+for every change with a message (tui/messages.py); the app applies it and calls
+`sync` on every form.
+
 A section's `signature()` captures the structure it shows (how many
 partitions, which one is selected, which filesystem); when that changes the
 section recomposes, otherwise it only reloads values and error marks, so the
@@ -8,7 +12,7 @@ widget a person is typing in is never replaced under their fingers.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -16,7 +20,9 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Static
 
+from ..messages import Edit
 from ..model import Analysis, describe_field
+from ..state import state_of
 from ..widgets import Field, Problems
 
 if TYPE_CHECKING:
@@ -33,7 +39,7 @@ class Section(Vertical):
 
     @property
     def wiz(self) -> WizardState:
-        return cast("WizardState", self.app)
+        return state_of(self)
 
     @property
     def draft(self) -> Draft:
@@ -85,7 +91,7 @@ class StepForm(VerticalScroll):
 
     @property
     def wiz(self) -> WizardState:
-        return cast("WizardState", self.app)
+        return state_of(self)
 
     def compose(self) -> ComposeResult:
         yield Static(self.heading, classes="heading")
@@ -124,6 +130,6 @@ class StepForm(VerticalScroll):
             section.show_analysis(analysis)
 
     @on(Field.Edited)
-    async def _edited(self, event: Field.Edited) -> None:
+    def _edited(self, event: Field.Edited) -> None:
         event.stop()
-        await self.wiz.edit(event.path, event.value)
+        self.post_message(Edit(event.path, event.value))

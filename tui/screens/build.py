@@ -35,6 +35,7 @@ from ...core.runner import (
     StepStarted,
 )
 from ...core.units import format_size
+from .. import messages as msg
 from ..dialogs import ConfirmModal
 from ..model import (
     Analysis,
@@ -45,8 +46,11 @@ from ..model import (
     plan_to_build,
     scan_profile_source,
 )
+from ..state import state_of
 
 if TYPE_CHECKING:
+    from ..model import Identity
+    from ..state import WizardState
     from .wizard import WizardScreen
 
 STATE_MARKS = {
@@ -143,8 +147,8 @@ class BuildForm(Vertical):
         self._revision = -1  # the draft revision the last build started from
 
     @property
-    def wiz(self) -> Any:
-        return self.app
+    def wiz(self) -> WizardState:
+        return state_of(self)
 
     def compose(self) -> ComposeResult:
         yield Static("Build — run the plan and check the result", classes="heading")
@@ -349,8 +353,6 @@ class BuildForm(Vertical):
             self._status(Text(f"✗ Cannot start: {err}", style="bold red"))
         except asyncio.CancelledError:  # cancelled before the runner started
             self._end("cancelled")
-        finally:
-            self.wiz.schedule_analysis()
 
     def _reset(self) -> None:
         """Back to "ready": the result, log and marks of a build of an older profile go."""
@@ -388,16 +390,16 @@ class BuildForm(Vertical):
         self.query_one("#step-bar", ProgressBar).update(total=1.0, progress=0)
         self._timer.resume()
         self._tick()
-        self.wiz.building = True
-        self.app.refresh_bindings()
+        self.post_message(msg.Building(True))
 
-    def _end(self, state: str) -> None:
+    def _end(self, state: str, built: dict[str, Identity] | None = None) -> None:
+        """The build is over: the app hears it (and what a finished build wrote), lets the
+        profile change again, refreshes the steps and analyses the profile again."""
         self.state = state
         self.finished_at = self.wiz.clock()
         self._timer.pause()
         self._tick()
-        self.wiz.building = False
-        self.app.refresh_bindings()
+        self.post_message(msg.Building(False, built))
         self.query_one("#build-cancel", Button).disabled = True
         start = self.query_one("#build-start", Button)
         start.disabled = False
@@ -413,7 +415,6 @@ class BuildForm(Vertical):
                               "files removed; nothing was written.", style="bold magenta"))
             self.query_one("#build-log", RichLog).write(
                 Text("■ cancelled; nothing was written", style="bold magenta"))
-        self.wiz.refresh_steps()
 
     def _tick(self) -> None:
         end = self.finished_at if self.finished_at is not None else self.wiz.clock()
@@ -452,9 +453,8 @@ class BuildForm(Vertical):
             self._set_state(event.index, "done", event.seconds)
         elif isinstance(event, Finished):
             self.result = event
-            self.wiz.draft.built = {o.path: i for o in event.outputs
-                                    if (i := identity(o.path)) is not None}
-            self._end("done")
+            self._end("done", {o.path: i for o in event.outputs
+                               if (i := identity(o.path)) is not None})
             self.query_one("#overall-bar", ProgressBar).update(progress=1.0)
             self._show_result(event)
         elif isinstance(event, Failed):
@@ -517,8 +517,8 @@ class BuildForm(Vertical):
         res.display = True
 
     @on(Button.Pressed, "#build-fix")
-    async def _fix(self) -> None:
-        await self.wiz.goto(PHASE_STEP.get(self.fail_phase or "", "review"))
+    def _fix(self) -> None:
+        self.post_message(msg.Goto(PHASE_STEP.get(self.fail_phase or "", "review")))
 
     @on(Button.Pressed, "#build-cancel")
     def ask_cancel(self) -> None:

@@ -9,13 +9,13 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, Select, Static
 
+from .. import messages as msg
 from ..fsforms import (
     form_title,
     fs_choices,
     fs_help,
     has_label,
     has_uuid,
-    keeps_uuid,
     label_hint,
     no_id_note,
     option_fields,
@@ -78,12 +78,12 @@ class PartPicker(Section):
                          compact=True, id=f"{self.id}-select", classes="control")
 
     @on(Select.Changed)
-    async def _picked(self, event: Select.Changed) -> None:
+    def _picked(self, event: Select.Changed) -> None:
         event.stop()
         if isinstance(event.value, str):
             d, p = (int(x) for x in event.value.split(":"))
             if (d, p) != self.wiz.selected:
-                await self.wiz.select(d, p)
+                self.post_message(msg.Select(d, p))
 
 
 class FsSection(Section):
@@ -135,27 +135,13 @@ class FsSection(Section):
                                     number=f.kind if f.kind in (int, float) else None,
                                     placeholder="default" if f.optional else "", help=f.help)
 
-    async def on_field_edited(self, event: Field.Edited) -> None:
+    def on_field_edited(self, event: Field.Edited) -> None:
         """Switching filesystem drops a label or UUID the new one cannot hold."""
         if event.path[-1] != "filesystem":
             return
         event.stop()
-        b = self.base
-        fs = event.value
-        await self.wiz.edit(event.path, fs, structural=True)
-        dropped = []
-        label = self.draft.get((*b, "label"))
-        if label and not has_label(fs):
-            self.draft.set((*b, "label"), None)
-            dropped.append(f"label “{label}”")
-        uuid = self.draft.get((*b, "uuid"))
-        if uuid and not keeps_uuid(fs, uuid):
-            self.draft.set((*b, "uuid"), None)
-            dropped.append(f"UUID {uuid}")
-        if dropped:
-            self.notify(f"{fs} cannot keep the {' and '.join(dropped)}; removed it.",
-                        title="Filesystem changed")
-            await self.wiz.structure_changed()
+        d, p = self.wiz.selected
+        self.post_message(msg.SetFilesystem(d, p, str(event.value)))
 
 
 class FilesystemForm(StepForm):

@@ -11,7 +11,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Label, Select, Static
 
-from ..model import ROLE_HELP, TABLE_HELP, Analysis, role_words
+from .. import messages as msg
+from ..model import ROLE_HELP, TABLE_HELP, Analysis
 from ..widgets import (
     BoolField,
     ChoiceField,
@@ -54,32 +55,23 @@ class DiskSection(Section):
             yield Button("− Remove this disk", id="disk-remove", compact=True, disabled=n < 2)
 
     @on(Select.Changed, "#disk-select")
-    async def _disk(self, event: Select.Changed) -> None:
+    def _disk(self, event: Select.Changed) -> None:
         event.stop()
         if isinstance(event.value, int) and event.value != self.wiz.selected[0]:
-            await self.wiz.select(event.value, 0)
+            self.post_message(msg.Select(event.value, 0))
 
     @on(Button.Pressed, "#disk-add")
-    async def _add(self) -> None:
-        d = self.draft.add_disk()
-        await self.wiz.structure_changed(select=(d, 0))
-        self.notify(f"Added disk {self.draft.disks[d]['name']}: an empty 64 MiB ext4 volume.",
-                    title="Layout")
+    def _add(self) -> None:
+        self.post_message(msg.AddDisk())
 
     @on(Button.Pressed, "#disk-remove")
-    async def _remove(self) -> None:
-        d = self.wiz.selected[0]
-        if len(self.draft.disks) < 2:
-            return
-        name = self.draft.disks[d].get("name")
-        self.draft.remove_disk(d)
-        await self.wiz.structure_changed(select=(max(d - 1, 0), 0))
-        self.notify(f"Removed disk {name}.", title="Layout")
+    def _remove(self) -> None:
+        self.post_message(msg.RemoveDisk())
 
-    async def on_field_edited(self, event: Field.Edited) -> None:
+    def on_field_edited(self, event: Field.Edited) -> None:
         if event.path[-1] == "table":
             event.stop()
-            await self.wiz.edit(event.path, event.value, structural=True)
+            self.post_message(msg.Edit(event.path, event.value, structural=True))
 
 
 class PartsSection(Section):
@@ -159,42 +151,27 @@ class PartsSection(Section):
         ))
 
     @on(DataTable.RowHighlighted, "#parts-table")
-    async def _row(self, event: DataTable.RowHighlighted) -> None:
+    def _row(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
         d, p = self.wiz.selected
         if event.cursor_row != p and 0 <= event.cursor_row < len(self.draft.parts(d)):
-            await self.wiz.select(d, event.cursor_row)
+            self.post_message(msg.Select(d, event.cursor_row))
 
     @on(Button.Pressed, "#part-add")
-    async def _add(self) -> None:
-        d = self.wiz.selected[0]
-        p = self.draft.add_partition(d)
-        await self.wiz.structure_changed(select=(d, p))
-        self.notify(f"Added partition #{p + 1}: an empty 64 MiB ext4 data volume — set its "
-                    "role and mount point below.", title="Layout")
+    def _add(self) -> None:
+        self.post_message(msg.AddPartition())
 
     @on(Button.Pressed, "#part-remove")
-    async def _remove(self) -> None:
-        d, p = self.wiz.selected
-        if len(self.draft.parts(d)) < 2:
-            return
-        title = self.draft.part_title(d, p)
-        self.draft.remove_partition(d, p)
-        await self.wiz.structure_changed(select=(d, max(p - 1, 0)))
-        self.notify(f"Removed {title}.", title="Layout")
+    def _remove(self) -> None:
+        self.post_message(msg.RemovePartition())
 
     @on(Button.Pressed, "#part-up")
-    async def _up(self) -> None:
-        await self._move(-1)
+    def _up(self) -> None:
+        self.post_message(msg.MovePartition(-1))
 
     @on(Button.Pressed, "#part-down")
-    async def _down(self) -> None:
-        await self._move(1)
-
-    async def _move(self, delta: int) -> None:
-        d, p = self.wiz.selected
-        q = self.draft.move_partition(d, p, delta)
-        await self.wiz.structure_changed(select=(d, q))
+    def _down(self) -> None:
+        self.post_message(msg.MovePartition(1))
 
 
 class PartEditor(Section):
@@ -231,20 +208,12 @@ class PartEditor(Section):
             yield TextField((*b, "name"), "GPT name", get((*b, "name")), optional=True,
                             placeholder="derived from the role")
 
-    async def on_field_edited(self, event: Field.Edited) -> None:
+    def on_field_edited(self, event: Field.Edited) -> None:
         if event.path[-1] != "role":
             return
         event.stop()
         d, p = self.wiz.selected
-        before = self.draft.get(("disks", d, "partitions", p, "filesystem"))
-        self.draft.set_role(d, p, str(event.value))
-        after = self.draft.get(("disks", d, "partitions", p, "filesystem"))
-        await self.wiz.structure_changed()
-        if before != after:
-            who = role_words(str(event.value))
-            self.notify(f"{who[0].upper()}{who[1:]} needs {after}: its filesystem is now "
-                        f"{after}.",
-                        title="Role changed")
+        self.post_message(msg.SetRole(d, p, str(event.value)))  # and the filesystem it needs
 
 
 class LayoutForm(StepForm):

@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Checkbox, Label, Static
 
+from .. import messages as msg
 from ..dialogs import PathModal
 from ..model import CLUSTER_HELP, COMPRESSION_HELP, FORMAT_HELP, Analysis
 from ..widgets import ChoiceField, Field, TextField, Tick
@@ -76,30 +77,20 @@ class OutputSection(Section):
         current = self.draft.resolve(str(self.draft.get(("disks", d, "output", "path")) or
                                          "image.img"))
 
-        async def picked(path: Path | None) -> None:
-            if path is not None:
-                await self.wiz.edit(("disks", d, "output", "path"), str(path))
-                self.load_values()
+        def picked(path: Path | None) -> None:
+            if path is not None:  # the app shows it in the Path field
+                self.post_message(msg.Edit(("disks", d, "output", "path"), str(path)))
 
         self.app.push_screen(PathModal("Write the image to", current, mode="save",
                                        base=self.draft.base_dir), picked)
 
-    async def on_field_edited(self, event: Field.Edited) -> None:
-        qcow2c = "qcow2-compressed"
-        if event.path[-1] == "format" and qcow2c in (event.value, self.draft.get(event.path)):
-            # the Clusters field comes and goes with qcow2-compressed, and the profile
-            # refuses compression_type and parallel_writes on any other format
+    def on_field_edited(self, event: Field.Edited) -> None:
+        """Format to or from qcow2-compressed, and compression: fields come and go."""
+        qcow2c = msg.QCOW2C
+        to_or_from = qcow2c in (event.value, self.draft.get(event.path))
+        if (event.path[-1] == "format" and to_or_from) or event.path[-1] == "compression":
             event.stop()
-            out = self.draft.get(event.path[:-1])
-            if event.value != qcow2c and isinstance(out, dict):
-                for key in ("compression_type", "parallel_writes"):
-                    out.pop(key, None)
-            await self.wiz.edit(event.path, event.value, structural=True)
-        elif event.path[-1] == "compression":
-            event.stop()
-            if event.value == "none":
-                self.draft.set((*event.path[:-1], "compression_level"), None)
-            await self.wiz.edit(event.path, event.value, structural=True)
+            self.post_message(msg.SetOutputKind(event.path, event.value))
 
 
 class ReplaceSection(Section):
@@ -143,7 +134,7 @@ class ReplaceSection(Section):
     @on(Checkbox.Changed, "#force")
     def _force(self, event: Checkbox.Changed) -> None:
         event.stop()
-        self.wiz.set_force(bool(event.value))
+        self.post_message(msg.SetForce(bool(event.value)))
 
 
 class ReproSection(Section):

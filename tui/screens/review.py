@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -13,11 +13,13 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Label, Static
 
 from ...core.units import format_size
+from .. import messages as msg
 from ..model import STEP_TITLES, Analysis, describe_field, error_text, step_of, warning_text
 from ..widgets import TextField, mark
 from .base import Section, StepForm
 
 if TYPE_CHECKING:
+    from ..state import WizardState
     from .wizard import WizardScreen
 
 
@@ -56,19 +58,19 @@ class SummarySection(Section):
         button.tooltip = None if ok else "fix the problems above first"
 
     @on(Button.Pressed, "#review-build")
-    async def _build(self) -> None:
-        await self.wiz.goto("build")
+    def _build(self) -> None:
+        self.post_message(msg.Goto("build"))
 
     @on(Button.Pressed, "#review-save")
     def _save(self) -> None:
-        self.wiz.action_save()
+        self.post_message(msg.Save())
 
     @on(Button.Pressed, "#review-export")
     def _export(self) -> None:
-        self.wiz.action_export()
+        self.post_message(msg.Export())
 
 
-def summary(wiz: Any, analysis: Analysis) -> RenderableType:
+def summary(wiz: WizardState, analysis: Analysis) -> RenderableType:
     draft = wiz.draft
     rows: list[RenderableType] = []
     root = draft.source_root()
@@ -111,7 +113,7 @@ def summary(wiz: Any, analysis: Analysis) -> RenderableType:
     return Group(*rows)
 
 
-def problems(wiz: Any, analysis: Analysis) -> RenderableType:
+def problems(wiz: WizardState, analysis: Analysis) -> RenderableType:
     lines: list[Text] = []
     data = wiz.draft.data
     for e in analysis.errors:

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Label, Static
 
+from .. import messages as msg
 from ..dialogs import MappingModal, PathModal
 from ..model import REGISTRATION_HELP, Analysis
 from ..widgets import ChoiceField, ListField, TextField, update_if_changed
@@ -59,13 +60,12 @@ class SourceSection(Section):
             top.display = False
 
     @on(Button.Pressed, "#source-browse")
-    async def _browse(self) -> None:
+    def _browse(self) -> None:
         current = self.draft.source_root() or self.draft.base_dir
 
-        async def picked(path: Path | None) -> None:
-            if path is not None:
-                await self.wiz.edit(("source", "path"), str(path))
-                self.load_values()
+        def picked(path: Path | None) -> None:
+            if path is not None:  # the app shows it in the Folder field
+                self.post_message(msg.Edit(("source", "path"), str(path)))
 
         self.app.push_screen(
             PathModal("Choose the source folder", current, mode="dir", base=self.draft.base_dir),
@@ -74,7 +74,7 @@ class SourceSection(Section):
 
     @on(Button.Pressed, "#source-rescan")
     def _rescan(self) -> None:
-        self.wiz.start_scan(force=True)
+        self.post_message(msg.Rescan(force=True))
 
 
 class FilesSection(Section):
@@ -116,15 +116,15 @@ class FilesSection(Section):
         self.query_one("#file-edit", Button).disabled = not has
         self.query_one("#file-remove", Button).disabled = not has
 
-    async def _store(self, files: list[dict[str, Any]]) -> None:
-        await self.wiz.edit(("source", "files"), files, structural=True)
-        self.load_values()
+    def _store(self, files: list[dict[str, Any]]) -> None:
+        """The new list of mappings; the app resyncs this table once it is stored."""
+        self.post_message(msg.Edit(("source", "files"), files, structural=True))
 
     @on(Button.Pressed, "#file-add")
     def _add(self) -> None:
-        async def done(result: dict[str, Any] | None) -> None:
+        def done(result: dict[str, Any] | None) -> None:
             if result is not None:
-                await self._store([*self.mappings(), result])
+                self._store([*self.mappings(), result])
 
         self.app.push_screen(MappingModal(), done)
 
@@ -136,20 +136,20 @@ class FilesSection(Section):
         if not 0 <= i < len(files):
             return
 
-        async def done(result: dict[str, Any] | None) -> None:
+        def done(result: dict[str, Any] | None) -> None:
             if result is not None:
                 files[i] = result
-                await self._store(files)
+                self._store(files)
 
         self.app.push_screen(MappingModal(files[i]), done)
 
     @on(Button.Pressed, "#file-remove")
-    async def _remove(self) -> None:
+    def _remove(self) -> None:
         files = self.mappings()
         i = self.query_one("#files-table", DataTable).cursor_row
         if 0 <= i < len(files):
             del files[i]
-            await self._store(files)
+            self._store(files)
 
 
 class SourceForm(StepForm):

@@ -14,6 +14,7 @@ from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...core.presets import BLANK_WHO_FOR, presets
+from .. import messages as msg
 from ..fsforms import content_filesystems
 
 
@@ -58,13 +59,12 @@ class StartScreen(Screen[None]):
     def _chosen(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         choice = event.option.id or ""
-        app: Any = self.app
         if choice == "open":
-            app.action_open()
+            self.post_message(msg.Open())
         elif choice == "blank":
-            app.start_blank()
+            self.post_message(msg.StartBlank())
         elif choice.startswith("preset:"):
-            app.start_preset(choice.removeprefix("preset:"))
+            self.post_message(msg.StartPreset(choice.removeprefix("preset:")))
 
 
 class _Choices(OptionList):

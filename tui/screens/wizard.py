@@ -1,5 +1,8 @@
 """The wizard's main screen: step list, the current step's form, estimate and plan beside it.
 
+The app hands it the wizard's state (`wizard_state`, which its forms find through
+`state.state_of`); a step change goes to the app as a `Goto` message.
+
 Wide terminals show form, estimate and plan side by side; below 110 columns
 the three become tabs (F2 cycles), so 80×24 keeps every piece reachable.
 """
@@ -7,7 +10,7 @@ the three become tabs (F2 cycles), so 80×24 keeps every piece reachable.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import events, on
@@ -18,6 +21,7 @@ from textual.widget import Widget
 from textual.widgets import Button, ContentSwitcher, Footer, Header, Static, Tab, Tabs
 
 from ...core.units import format_size
+from ..messages import Goto, Step
 from ..model import (
     STEP_TITLES,
     STEPS,
@@ -50,8 +54,9 @@ PANELS = ("form", "estimate", "plan")
 
 class WizardScreen(Screen[None]):
 
-    def __init__(self) -> None:
+    def __init__(self, state: WizardState) -> None:
         super().__init__(id="wizard-screen")
+        self.wizard_state = state  # the app's: read here, changed only by the app
         self.panel = "form"
         self._forms: dict[str, Any] = {}  # step → its form, mounted on first visit
         self._step_list: StepList | None = None
@@ -61,7 +66,7 @@ class WizardScreen(Screen[None]):
 
     @property
     def wiz(self) -> WizardState:
-        return cast("WizardState", self.app)
+        return self.wizard_state
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◆")
@@ -143,8 +148,6 @@ class WizardScreen(Screen[None]):
             form = self.form(step)
             if form is not None:
                 await form.sync()
-        if self.wiz.current_step not in self.visible_steps():
-            await self.wiz.goto("layout")
         self.refresh_steps()
 
     def refresh_steps(self) -> None:
@@ -271,28 +274,30 @@ class WizardScreen(Screen[None]):
     # ------------------------------------------------------------ navigation
 
     @on(StepList.Jump)
-    async def _jump(self, event: StepList.Jump) -> None:
-        await self.wiz.goto(event.step)
+    def _jump(self, event: StepList.Jump) -> None:
+        self.post_message(Goto(event.step))
 
     @on(Button.Pressed, "#nav-next")
-    async def action_next(self) -> None:
+    def _next(self) -> None:
+        self.post_message(Step(1))
+
+    @on(Button.Pressed, "#nav-back")
+    def _back(self) -> None:
+        self.post_message(Step(-1))
+
+    def neighbour(self, delta: int) -> str | None:
+        """The step Back (-1) or Next (+1) leads to now; None if there is none or, for Next,
+        this step is not valid yet (then it says so)."""
         steps = self.visible_steps()
-        i = steps.index(self.wiz.current_step)
-        if i + 1 >= len(steps):
-            return
-        if not self.query_one("#nav-next", Button).disabled:
-            await self.wiz.goto(steps[i + 1])
-        else:
+        i = steps.index(self.wiz.current_step) if self.wiz.current_step in steps else 0
+        if not 0 <= i + delta < len(steps):
+            return None
+        if delta > 0 and self.query_one("#nav-next", Button).disabled:
             self.notify("Fix the marked fields on this step first (each says how).",
                         title=f"{STEP_TITLES[self.wiz.current_step]} is not valid yet",
                         severity="warning")
-
-    @on(Button.Pressed, "#nav-back")
-    async def action_back(self) -> None:
-        steps = self.visible_steps()
-        i = steps.index(self.wiz.current_step)
-        if i > 0:
-            await self.wiz.goto(steps[i - 1])
+            return None
+        return steps[i + delta]
 
     def action_panel(self) -> None:
         if not self.has_class("-narrow") or self.has_class("-build"):

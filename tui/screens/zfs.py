@@ -24,6 +24,7 @@ from textual.widgets.tree import TreeNode
 
 from ...core.zfs import edit as zedit
 from ...core.zfs.props import FS_PROPERTIES, POOL_PROPERTIES
+from ..messages import Edit
 from ..widgets import Entry
 from ..zfswords import (
     POOL_NODE,
@@ -180,9 +181,9 @@ class DatasetTree(Tree[str]):
         Binding("delete", "section('remove')", "Remove"),
     ]
 
-    async def action_section(self, what: str) -> None:
+    def action_section(self, what: str) -> None:
         section = next(a for a in self.ancestors if isinstance(a, ZfsSection))
-        await getattr(section, f"do_{what}")()
+        getattr(section, f"do_{what}")()
 
 
 class ZfsSection(Section):
@@ -191,6 +192,7 @@ class ZfsSection(Section):
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self.current: str | None = None  # a dataset name, POOL_NODE, or None before the first
+        self._show: str | None = None  # the property to fill in once the app stored an edit
 
     @property
     def path(self) -> tuple[Any, ...]:
@@ -376,9 +378,17 @@ class ZfsSection(Section):
         note.update(Text(text, style=style))
         note.display = True
 
-    async def _store(self, pool: dict[str, Any]) -> None:
-        await self.wiz.edit(self.path, pool)
-        await self.sync()
+    def _store(self, pool: dict[str, Any], *, show: str | None = None) -> None:
+        """The pool as it is to be; the app stores it and resyncs the forms (this tree too),
+        then `show`'s value fills the property fields."""
+        self._show = show
+        self.post_message(Edit(self.path, pool, structural=True))
+
+    async def sync(self) -> None:
+        await super().sync()
+        show, self._show = self._show, None
+        if show is not None:
+            self._row_values(show)
 
     # ------------------------------------------------------------- events
 
@@ -443,7 +453,7 @@ class ZfsSection(Section):
 
     @on(Input.Submitted, "#zfs-value")
     @on(Button.Pressed, "#zfs-set")
-    async def _set(self) -> None:
+    def _set(self) -> None:
         key = self.query_one("#zfs-key", Input).value.strip()
         if not key:
             self._note("✗ name the property first (Pick… lists them)")
@@ -452,36 +462,35 @@ class ZfsSection(Section):
         if not text.strip():
             self._note("✗ give a value, or press Inherit / default to unset it")
             return
-        await self._apply(key, zedit.value_from_text(text))
+        self._apply(key, zedit.value_from_text(text))
 
     @on(Button.Pressed, "#zfs-unset")
-    async def _unset(self) -> None:
+    def _unset(self) -> None:
         key = self.query_one("#zfs-key", Input).value.strip()
         if key == "pool":
             self._note("✗ the pool needs a name; type a new one and Set")
             return
         if key:
-            await self._apply(key, None)
+            self._apply(key, None)
 
-    async def _apply(self, key: str, value: Any) -> None:
+    def _apply(self, key: str, value: Any) -> None:
         node = self.node()
         try:
             pool = zedit.set_value(self.pool(), None if node == POOL_NODE else node, key, value)
         except ValueError as err:
             self._note(f"✗ {err}")
             return
-        await self._store(pool)
-        self._row_values(key)
+        self._store(pool, show=key)
 
     @on(Button.Pressed, "#zfs-add")
-    async def do_add(self) -> None:
-        await self._add(volume=False)
+    def do_add(self) -> None:
+        self._add(volume=False)
 
     @on(Button.Pressed, "#zfs-add-volume")
-    async def do_add_volume(self) -> None:
-        await self._add(volume=True)
+    def do_add_volume(self) -> None:
+        self._add(volume=True)
 
-    async def _add(self, *, volume: bool) -> None:
+    def _add(self, *, volume: bool) -> None:
         pool = self.pool()
         node = self.node()
         if zedit.kind_of(pool, node) == "volume":
@@ -495,16 +504,16 @@ class ZfsSection(Section):
                 return str(err)
             return None
 
-        async def done(name: str | None) -> None:
+        def done(name: str | None) -> None:
             if name:
                 self.current = name
-                await self._store(zedit.add(self.pool(), name, volume=volume))
+                self._store(zedit.add(self.pool(), name, volume=volume))
 
         title, hint = add_words(parent, volume=volume)
         self.app.push_screen(NameModal(title, parent + "/", hint, check), done)
 
     @on(Button.Pressed, "#zfs-rename")
-    async def do_rename(self) -> None:
+    def do_rename(self) -> None:
         pool = self.pool()
         node = self.node()
         if node == POOL_NODE:
@@ -518,16 +527,16 @@ class ZfsSection(Section):
                 return str(err)
             return None
 
-        async def done(name: str | None) -> None:
+        def done(name: str | None) -> None:
             if name and name != node:
                 self.current = name
-                await self._store(zedit.rename(self.pool(), node, name))
+                self._store(zedit.rename(self.pool(), node, name))
 
         hint = rename_words(node, root=root)
         self.app.push_screen(NameModal(f"Rename {node}", node, hint, check), done)
 
     @on(Button.Pressed, "#zfs-remove")
-    async def do_remove(self) -> None:
+    def do_remove(self) -> None:
         from ..dialogs import ConfirmModal
 
         pool = self.pool()
@@ -536,10 +545,10 @@ class ZfsSection(Section):
             return
         message = remove_words(node, zedit.subtree(pool, node))
 
-        async def answered(answer: str | None) -> None:
+        def answered(answer: str | None) -> None:
             if answer == "yes":
                 self.current = node.rsplit("/", 1)[0]
-                await self._store(zedit.remove(self.pool(), node))
+                self._store(zedit.remove(self.pool(), node))
 
         answers = [("Remove", "yes", "error"), ("Cancel", "no", "default")]
         self.app.push_screen(ConfirmModal("Remove the dataset?", message, answers), answered)
