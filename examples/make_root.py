@@ -6,11 +6,15 @@ ESP, a Nix store, symlinks (relative and absolute), a hard link, an
 executable, a file name with spaces and one that is not ASCII. Times are
 fixed so every machine makes the same tree.
 
-    python3 examples/make_root.py [DEST]      (default: examples/root)
+    python3 examples/make_root.py [DEST] [--force]     (default: examples/root)
+
+A DEST that exists is replaced only with --force (or when it is the default),
+since making the tree starts by deleting it.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import sys
@@ -75,7 +79,22 @@ def make_root(dest: Path) -> Path:
     return dest
 
 
-if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "root"
+def main() -> None:
+    default = Path(__file__).parent / "root"
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("dest", nargs="?", type=Path, default=default,
+                    help="where to write the tree (default: examples/root)")
+    ap.add_argument("--force", action="store_true",
+                    help="replace DEST if it exists (everything in it is deleted)")
+    args = ap.parse_args()
+    target: Path = args.dest
+    if target.resolve() != default.resolve() and not args.force and (
+            target.is_symlink() or target.exists()):
+        sys.exit(f"{target} exists and would be deleted first: choose a new folder, "
+                 "or add --force to replace it")
     make_root(target)
     print(f"example root tree written to {target}")
+
+
+if __name__ == "__main__":
+    main()
