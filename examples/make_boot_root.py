@@ -6,12 +6,12 @@ cpio) that mounts the root the kernel command line names; the root's
 /sbin/init prints the line in /etc/diskwright-boot-marker and powers off.
 
     python3 examples/make_boot_root.py [DEST] [--zfs] [--marker TEXT]
-      (default: examples/boot-root; --zfs adds OpenZFS to the initramfs)
+      [--force]  (default: examples/boot-root; --zfs adds OpenZFS to the initramfs;
+      a DEST that exists is replaced only with --force)
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from diskwright.core.boot.demo import make_demo_tree
@@ -20,11 +20,13 @@ DEFAULT_MARKER = "boot-disk: root reached"
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("dest", nargs="?", default=str(Path(__file__).parent / "boot-root"))
+    from _dest import dest_parser, parse_dest  # examples/_dest.py, beside this script
+
+    default = Path(__file__).parent / "boot-root"
+    ap = dest_parser(__doc__, default, "the bootable tree")
     ap.add_argument("--zfs", action="store_true", help="an initramfs that imports a ZFS root")
     ap.add_argument("--marker", default=DEFAULT_MARKER, help="the line the guest prints")
-    args = ap.parse_args()
+    args = parse_dest(ap, default)
     print(make_demo_tree(Path(args.dest), marker=args.marker, zfs=args.zfs))
 
 

@@ -22,7 +22,6 @@ like the `result` link `nix-build` leaves.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import shutil
@@ -302,18 +301,10 @@ def make_demo(dest: Path) -> Path:
 
 
 def main() -> None:
+    from _dest import dest_parser, parse_dest  # examples/_dest.py, beside this script
+
     default = Path(__file__).parent / "nix-demo"
-    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("dest", nargs="?", type=Path, default=default,
-                    help="where to make the store (default: examples/nix-demo)")
-    ap.add_argument("--force", action="store_true",
-                    help="replace DEST if it exists (everything in it is deleted)")
-    args = ap.parse_args()
-    target: Path = args.dest
-    if target.resolve() != default.resolve() and not args.force and (
-            target.is_symlink() or target.exists()):
-        sys.exit(f"{target} exists and would be deleted first: choose a new folder, "
-                 "or add --force to replace it")
+    target: Path = parse_dest(dest_parser(__doc__, default, "the store"), default).dest
     if shutil.which("nix-store") is None:
         sys.exit("nix-store is not installed: sudo apt-get install nix-bin (or see nixos.org)")
     out = make_demo(target)

@@ -14,10 +14,8 @@ since making the tree starts by deleting it.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
-import sys
 from pathlib import Path
 
 MTIME = 1700000000  # 2023-11-14, fixed so the tree is the same everywhere
@@ -80,18 +78,10 @@ def make_root(dest: Path) -> Path:
 
 
 def main() -> None:
+    from _dest import dest_parser, parse_dest  # examples/_dest.py, beside this script
+
     default = Path(__file__).parent / "root"
-    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("dest", nargs="?", type=Path, default=default,
-                    help="where to write the tree (default: examples/root)")
-    ap.add_argument("--force", action="store_true",
-                    help="replace DEST if it exists (everything in it is deleted)")
-    args = ap.parse_args()
-    target: Path = args.dest
-    if target.resolve() != default.resolve() and not args.force and (
-            target.is_symlink() or target.exists()):
-        sys.exit(f"{target} exists and would be deleted first: choose a new folder, "
-                 "or add --force to replace it")
+    target: Path = parse_dest(dest_parser(__doc__, default, "the tree"), default).dest
     make_root(target)
     print(f"example root tree written to {target}")
 

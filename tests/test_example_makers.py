@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-MAKERS = ["make_root.py", "make_nix_store.py"]
+MAKERS = ["make_root.py", "make_nix_store.py", "make_boot_root.py"]
 
 
 def run(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
