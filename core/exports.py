@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 
 from . import tools
 from .errors import ProfileError
+from .fs import spec_for
 from .layout import PartInfo, disk_id, resolve, writable_holder
 from .profile import GPT_TYPES, Profile, Role, Table, derive_uuid
 from .scan import Scan
@@ -143,14 +144,16 @@ def guest(profile: Profile, scan: Scan | None = None) -> Guest:
         fs = part.filesystem
         dev = device_for(profile, info, unique)
         where = f"{info.where}: {part.role.value} {fs}"
-        if fs == "swap":
-            g.mounts.append(Mount("none", dev.path, dev.spec, "swap", ("sw",), swap=True,
-                                  comment=f"{where}, by {dev.how}"))
+        if part.rules.swap and part.rules.fstype is not None:
+            g.mounts.append(Mount("none", dev.path, dev.spec, part.rules.fstype, ("sw",),
+                                  swap=True, comment=f"{where}, by {dev.how}"))
             continue
-        if fs == "zfs":
-            g.mounts += _zfs_mounts(info)  # boot.zfs hints: zfs_exports.nixos_lines
+        own = spec_for(fs).guest_mounts  # zfs: its datasets (boot.zfs: zfs_exports.nixos_lines)
+        if own is not None:
+            g.mounts += [Mount(m.point, m.device, m.device, m.fs_type, m.options,
+                               m.point in NEEDED, comment=m.comment) for m in own(info)]
             continue
-        if part.rules.fstype is None or part.role == Role.bios_boot:
+        if part.rules.fstype is None:  # raw space (bios-boot's "none")
             continue
         if part.mount_point is None:
             g.notes.append(f"{info.where} ({fs}) is not mounted: it has no mount_point")
@@ -202,19 +205,6 @@ def _overlay_mounts(infos: list[PartInfo], info: PartInfo) -> list[Mount]:
               + ("" if holder is not None or ov.tmpfs else " on the root filesystem"))
     )
     return out
-
-
-def _pool(info: PartInfo) -> str:
-    return zfs_exports.pool_name(info)
-
-
-def _zfs_mounts(info: PartInfo) -> list[Mount]:
-    """The pool's mounted datasets (core/zfs/exports.py decides which and how)."""
-    return [
-        Mount(m.point, m.dataset, m.dataset, "zfs", m.options, m.point in NEEDED,
-              comment=m.comment)
-        for m in zfs_exports.zfs_mounts(info)
-    ]
 
 
 # ------------------------------------------------------------------ NixOS
@@ -457,14 +447,15 @@ def _repart_one(profile: Profile, scan: Scan | None, src: ImageSource, info: Par
             f"Label={label}", f"UUID={partuuid.lower()}"]
     if part.rules.fstype is not None:
         body.append(f"Format={part.rules.fstype}")
-        if part.rules.repart_note:
-            head.append(f"# {part.rules.repart_note}")
-        if part.label and fs != "swap" and part.label != label:
-            head.append(f"# repart labels the filesystem like the partition ({label!r}); "
-                        f"diskwright uses {part.label!r}")
-    elif fs == "zfs":
-        head.append("# the ZFS pool is made by diskwright's helper VM; repart leaves it empty")
-    pairs = _copy_pairs(profile, scan, src, info) if part.rules.contents and fs != "zfs" else []
+    if part.rules.repart_note:  # what Format= needs, or why there is none (zfs)
+        head.append(f"# {part.rules.repart_note}")
+    if (part.rules.fstype is not None and part.label and not part.rules.swap
+            and part.label != label):
+        head.append(f"# repart labels the filesystem like the partition ({label!r}); "
+                    f"diskwright uses {part.label!r}")
+    # CopyFiles= fills only a filesystem repart makes (Format=): not a pool, not raw space
+    copies = part.rules.contents and part.rules.fstype is not None
+    pairs = _copy_pairs(profile, scan, src, info) if copies else []
     for host, dst in pairs:
         body.append(f"CopyFiles={host}:{dst}")
     if info.exclude and pairs:  # nested mount points stay as empty folders

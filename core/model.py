@@ -14,6 +14,7 @@ import hashlib
 import posixpath
 import re
 import uuid as uuidlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
@@ -338,9 +339,36 @@ class FsRules:
     byte_reproducible: bool = True  # two builds of one profile give the same bytes
     compresses: bool = False  # compresses its files: the estimate reads a sample of them
     esp_options: tuple[str, ...] = ()  # mount options when it holds the ESP (exports)
-    repart_note: str = ""  # what systemd-repart's Format= needs of it (the repart export)
+    # what systemd-repart's Format= needs of it, or why repart makes none (the repart export)
+    repart_note: str = ""
     mbr_data_type: str | None = None  # an MBR data partition's type byte, when not Linux's 83
     root_owned: bool = False  # every file is given to root (the source's owners are not kept)
+    # the role that needs this filesystem: a partition of that role must use it (esp → vfat);
+    # the front ends pick it with the role
+    role: Role | None = None
+    role_error: str = ""  # the error when a partition of that role has another filesystem
+    role_only: bool = False  # it takes no other role (the same error then)
+    bare: bool = True  # it can be a table-less disk's one image
+    # swap space, not a mounted filesystem: the exports list it as a swap device (NixOS
+    # swapDevices, fstab's "none … swap sw") and the repart export says nothing of its label
+    swap: bool = False
+
+
+# Which filesystem each role needs, as the filesystem modules declare it (FsRules.role);
+# core.fs registers every module's rules once, before any partition is validated.
+ROLE_FILESYSTEMS: dict[Role, tuple[str, FsRules]] = {}
+
+
+def register_roles(rules: Iterable[tuple[str, FsRules]]) -> None:
+    """Record which filesystem a role needs (called once by core.fs with every module's rules)."""
+    for name, r in rules:
+        if r.role is None:
+            continue
+        if not r.role_error:
+            raise ValueError(f"{name}: rules.role needs a role_error to say what to fix")
+        held = ROLE_FILESYSTEMS.setdefault(r.role, (name, r))
+        if held[0] != name:
+            raise ValueError(f"role {r.role.value}: both {held[0]} and {name} claim it")
 
 
 class PartitionBase(BaseModel):
@@ -491,14 +519,11 @@ class PartitionBase(BaseModel):
                 raise ValueError(f"uuid: a {fs} volume id is 8 hex digits; write it like 1234ABCD")
             if rules.uuid == "uuid" and is_vfat_id:
                 raise ValueError("uuid: only vfat takes an 8-digit id; give a full UUID")
-        if role == Role.esp and fs != "vfat":
-            raise ValueError('filesystem: an ESP must be vfat; set filesystem = "vfat"')
-        if role == Role.bios_boot and fs != "none":
-            raise ValueError('filesystem: a bios-boot partition holds no filesystem; use "none"')
-        if role == Role.swap and fs != "swap":
-            raise ValueError('filesystem: a swap partition needs filesystem = "swap"')
-        if (fs == "zfs") != (role == Role.zfs):
-            raise ValueError('role/filesystem: use role = "zfs" together with filesystem = "zfs"')
+        needed, needs = ROLE_FILESYSTEMS.get(role, (fs, rules))
+        if needed != fs:
+            raise ValueError(needs.role_error)
+        if rules.role_only and role != rules.role:
+            raise ValueError(rules.role_error)
         if self.empty and not rules.may_be_empty:
             raise ValueError(f"empty: an empty {fs} image is useless; drop empty or use ext4")
         return self
@@ -657,7 +682,7 @@ class Disk(BaseModel):
                     'partitions: a disk with table = "none" is one bare filesystem; '
                     "use one partition or a gpt/mbr table"
                 )
-            if self.partitions[0].filesystem == "none":
+            if not self.partitions[0].rules.bare:
                 raise ValueError("partitions[0].filesystem: a bare image needs a filesystem")
         if self.table == Table.mbr:
             if len(self.partitions) > 4:

@@ -277,19 +277,16 @@ class WizardApp(App[int]):
             return
         if step not in screen.visible_steps():
             step = "layout"
-        if step == "zfs":
-            self._select_zfs()
+        self._select_for(step)
         self.state.current_step = step
         await screen.show_step(step)
 
-    def _select_zfs(self) -> None:
-        d, p = self.state.selected
-        if self.state.draft.get(("disks", d, "partitions", p, "role")) == "zfs":
-            return
-        for d, p in self.state.draft.all_parts():
-            if self.state.draft.get(("disks", d, "partitions", p, "role")) == "zfs":
-                self.state.selected = (d, p)
-                return
+    def _select_for(self, step: str) -> None:
+        """A filesystem's own step (zfs) edits one partition: keep the selected one if it
+        belongs there, else select the first that does."""
+        parts = self.state.draft.parts_for_step(step)
+        if parts and self.state.selected not in parts:
+            self.state.selected = parts[0]
 
     # ------------------------------------------------------------ what the screens ask
 

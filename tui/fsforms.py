@@ -17,8 +17,9 @@ from ..core.fs import SPECS, FsSpec, spec_for
 
 
 def fs_choices() -> tuple[str, ...]:
-    """Filesystems a partition may pick (ZFS comes with the zfs role), content ones first."""
-    specs = [s for s in SPECS if s.name != "zfs"]
+    """Filesystems a partition may pick, content ones first: one that takes no role but its
+    own (FsRules.role_only: ZFS) comes with that role instead."""
+    specs = [s for s in SPECS if not s.rules.role_only]
     return tuple(s.name for s in sorted(specs, key=lambda s: not s.rules.contents))
 
 

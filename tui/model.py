@@ -24,7 +24,7 @@ from typing import Any
 import tomli_w
 
 from ..core.errors import DiskwrightError, ProfileError, ProfileErrors
-from ..core.fs import SPECS
+from ..core.fs import DEFAULT_FS, REGISTRY, SPECS, FsSpec, spec_for
 from ..core.output import FORMATS
 from ..core.scan import Scan
 from .report import plan_header
@@ -33,10 +33,14 @@ PathKey = tuple[str | int, ...]
 
 # ------------------------------------------------------------------ steps
 
-# The filesystems' own tables ([ext4], [btrfs]…) as core/fs declares them (zfs has a step of
-# its own): a filesystem added there is edited, and its errors shown, on the Filesystem step.
+# The filesystems' own tables ([ext4], [btrfs]…) as core/fs declares them: a filesystem added
+# there is edited, and its errors shown, on the Filesystem step, unless its spec asks for a
+# step of its own, keyed by its name (FsSpec.own_step: zfs).
 FS_KEYS = frozenset({"filesystem", "label", "uuid"} | {
-    s.name for s in SPECS if s.options is not None and s.name != "zfs"})
+    s.name for s in SPECS if s.options is not None and not s.own_step})
+OWN_STEPS = frozenset(s.name for s in SPECS if s.own_step)
+# The filesystem each role needs, as core/fs's modules claim it (FsRules.role: esp → vfat…).
+ROLE_FS: dict[str, str] = {s.rules.role.value: s.name for s in SPECS if s.rules.role is not None}
 SIZE_KEYS = frozenset({"size", "headroom", "start"})
 
 
@@ -55,6 +59,8 @@ class WizardStep:
     plain: str = "name"  # the plain-mode section (tui/plain.py's EDIT_STEPS) that asks it
 
 
+ZFS_STEP = "zfs"  # the pool's own step (zfs's FsSpec.own_step), shown only with a pool
+
 WIZARD_STEPS: tuple[WizardStep, ...] = (
     WizardStep("source", "Source", "source:SourceForm", ("source",), "source"),
     WizardStep("filesystem", "Filesystem", "filesystem:FilesystemForm",
@@ -63,7 +69,7 @@ WIZARD_STEPS: tuple[WizardStep, ...] = (
         "disks.table", "disks.uuid", "disks.name", *(f"disks.partitions.{k}" for k in (
             "role", "mount_point", "name", "gpt_type", "partuuid", "contents", "empty",
             "overlay"))), "layout"),
-    WizardStep("zfs", "ZFS", "zfs:ZfsForm", ("disks.partitions.zfs",), "layout"),
+    WizardStep(ZFS_STEP, "ZFS", "zfs:ZfsForm", ("disks.partitions.zfs",), "layout"),
     WizardStep("sizes", "Sizes", "sizes:SizesForm", (
         "disks.size", "disks.alignment", *(f"disks.partitions.{k}" for k in sorted(SIZE_KEYS))),
         "layout"),
@@ -96,8 +102,8 @@ def step_of(field_name: str) -> str:
     if parts[1] != "partitions" or len(parts) == 2:
         return "layout"
     key = parts[2]
-    if key == "zfs":
-        return "zfs"
+    if key in OWN_STEPS:
+        return key
     if key in FS_KEYS:
         return "filesystem"
     if key in SIZE_KEYS:
@@ -249,10 +255,10 @@ def _defaults() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[st
     part = partition_template()  # the common keys and every filesystem's options table
     out = Output(path="x").model_dump(mode="json")
     disk = Disk(output=Output(path="x"), partitions=[make_partition(role="root",
-                                                                    filesystem="ext4")],
+                                                                    filesystem=DEFAULT_FS)],
                 ).model_dump(mode="json")
     prof = Profile(disks=[Disk(output=Output(path="x"),
-                               partitions=[make_partition(role="root", filesystem="ext4")])],
+                               partitions=[make_partition(role="root", filesystem=DEFAULT_FS)])],
                    ).model_dump(mode="json")
     out.pop("path")
     for k in ("output", "partitions"):
@@ -304,17 +310,27 @@ def _strip_none(value: Any) -> Any:
 def new_partition(role: str = "data") -> dict[str, Any]:
     """A new partition: an empty ext4 data volume, the least surprising choice."""
     _, _, _, part = _defaults()
-    return {"role": role, "filesystem": "ext4", **part, "size": "64MiB", "empty": True}
+    return {"role": role, "filesystem": DEFAULT_FS, **part, "size": "64MiB", "empty": True}
 
 
 def coupled_filesystem(role: str, current: str) -> str:
-    """The filesystem a role implies, so choosing a role never leaves a known-bad pair."""
-    forced = {"esp": "vfat", "bios-boot": "none", "swap": "swap", "zfs": "zfs"}
-    if role in forced:
-        return forced[role]
-    if current in ("none", "swap", "zfs"):
-        return "ext4"
+    """The filesystem a role implies, so choosing a role never leaves a known-bad pair.
+
+    A role some filesystem claims (FsRules.role) takes that one; another role leaves a
+    filesystem that holds no files or takes only its own role for the default one.
+    """
+    if role in ROLE_FS:
+        return ROLE_FS[role]
+    rules = REGISTRY[current].rules if current in REGISTRY else None
+    if rules is not None and (not rules.contents or rules.role_only):
+        return DEFAULT_FS
     return current
+
+
+def _named_default(spec: FsSpec) -> Any:
+    """The default of the option that names a partition of `spec` (zfs: the pool's rpool)."""
+    assert spec.options is not None and spec.named_by
+    return spec.options.model_fields[spec.named_by].default
 
 
 class Draft:
@@ -361,12 +377,27 @@ class Draft:
     def all_parts(self) -> list[tuple[int, int]]:
         return [(d, p) for d in range(len(self.disks)) for p in range(len(self.parts(d)))]
 
+    def parts_for_step(self, step: str) -> list[tuple[int, int]]:
+        """The partitions whose filesystem, or the one their role needs, has its options on
+        `step`, a step of its own (FsSpec.own_step: a pool's partitions for "zfs")."""
+        if step not in OWN_STEPS:
+            return []
+        out = []
+        for d, p in self.all_parts():
+            fs = self.get(("disks", d, "partitions", p, "filesystem"))
+            role = self.get(("disks", d, "partitions", p, "role"))
+            if fs == step or (isinstance(role, str) and ROLE_FS.get(role) == step):
+                out.append((d, p))
+        return out
+
+    def needs_step(self, step: str) -> bool:
+        """Whether `step` shows: a step of the registry's own, or a filesystem's own step
+        that some partition needs."""
+        return step not in OWN_STEPS or bool(self.parts_for_step(step))
+
     def has_zfs(self) -> bool:
-        return any(
-            self.get(("disks", d, "partitions", p, "filesystem")) == "zfs"
-            or self.get(("disks", d, "partitions", p, "role")) == "zfs"
-            for d, p in self.all_parts()
-        )
+        """Whether the ZFS step shows (a pool's partition, or the role that needs one)."""
+        return bool(self.parts_for_step(ZFS_STEP))
 
     def part_title(self, d: int, p: int, *, short: bool = False) -> str:
         """How a person recognises a partition: disk, number, role, where it is mounted."""
@@ -379,9 +410,10 @@ class Draft:
             return f"{disk} #{p + 1} {role}"
         fs = str(part.get("filesystem", "?"))
         what = role if fs == role else f"{role} {fs}"  # "zfs", not "zfs zfs"
-        if fs == "zfs":
-            pool = get_in(self.data, ("disks", d, "partitions", p, "zfs", "pool"), None)
-            what += f" pool {pool or 'rpool'}"
+        spec = REGISTRY.get(fs)
+        if spec is not None and spec.named_by:  # zfs: "pool tank"
+            name = get_in(self.data, ("disks", d, "partitions", p, fs, spec.named_by), None)
+            what += f" {spec.named_by} {name or _named_default(spec)}"
         return f"{disk} #{p + 1} {what}{label}" + (f" {where}" if where else "")
 
     # -------------------------------------------------------------- structure
@@ -424,14 +456,21 @@ class Draft:
 
     def set_role(self, d: int, p: int, role: str) -> None:
         base = ("disks", d, "partitions", p)
-        fs = coupled_filesystem(role, str(self.get((*base, "filesystem"), "ext4")))
+        fs = coupled_filesystem(role, str(self.get((*base, "filesystem"), DEFAULT_FS)))
         self.set((*base, "role"), role)
         self.set((*base, "filesystem"), fs)
-        if fs == "zfs" and not isinstance(self.get((*base, "zfs")), dict):
-            self.set((*base, "zfs"), {"pool": "rpool"})
-        if fs != "zfs" and self.get((*base, "zfs")) is not None:
-            self.set((*base, "zfs"), None)
-        if fs in ("none", "swap", "zfs") and self.get((*base, "label")) and fs != "swap":
+        for spec in SPECS:  # a table that must name its partition (zfs: the pool's)
+            if not spec.named_by:
+                continue
+            table = (*base, spec.name)
+            if spec.name == fs and not isinstance(self.get(table), dict):
+                self.set(table, {spec.named_by: _named_default(spec)})
+            if spec.name != fs and self.get(table) is not None:
+                self.set(table, None)
+        # the role picked a filesystem without labels (bios-boot's none, a pool): the
+        # typed label goes
+        if role in ROLE_FS and spec_for(fs).rules.label_bytes is None and self.get(
+                (*base, "label")):
             self.set((*base, "label"), None)
 
     # -------------------------------------------------------------- files

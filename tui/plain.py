@@ -19,6 +19,7 @@ import questionary
 from questionary import Choice
 
 from ..core.errors import Cancelled, DiskwrightError, ProfileError, ProfileErrors
+from ..core.fs import DEFAULT_FS, spec_for
 from ..core.zfs import edit as zedit
 from ..core.zfs.props import FS_PROPERTIES, POOL_PROPERTIES
 from .fsforms import fs_choices, fs_help, has_label, option_fields
@@ -26,6 +27,7 @@ from .model import (
     COMPRESSION_HELP,
     FORMAT_HELP,
     REGISTRATION_HELP,
+    ROLE_FS,
     ROLE_HELP,
     STEP_TITLES,
     TABLE_HELP,
@@ -388,15 +390,17 @@ class PlainWizard:
         b: tuple[Any, ...] = ("disks", d, "partitions", p)
         self.say(f"\n-- {self.draft.part_title(d, p)} --")
         role = self.choose((*b, "role"), "Role:", [(r, r) for r in ROLES], ROLE_HELP)
-        fs_now = str(self.draft.get((*b, "filesystem"), "ext4"))
+        fs_now = str(self.draft.get((*b, "filesystem"), DEFAULT_FS))
         self.draft.set_role(d, p, role)
-        if role in ("esp", "bios-boot", "swap", "zfs"):
+        if role in ROLE_FS:  # the role needs one filesystem (esp: vfat…): it is set with it
             fs = coupled_filesystem(role, fs_now)
             self.say(f"  filesystem: {fs} ({role_words(role)} needs it)")
-        else:
+        else:  # one that holds files (swap and raw space come with their roles)
             fs = self.choose((*b, "filesystem"), "Filesystem:",
-                             [(f, f) for f in FILESYSTEMS if f not in ("swap", "none")], fs_help())
-        if fs not in ("none", "swap", "zfs"):
+                             [(f, f) for f in FILESYSTEMS if spec_for(f).rules.contents],
+                             fs_help())
+        rules = spec_for(fs).rules
+        if rules.contents and rules.fstype is not None:  # one mount of the device (not a pool)
             self.text((*b, "mount_point"), "Mount point", optional=True,
                       instruction="e.g. / or /boot; empty = not mounted")
             self.text((*b, "contents"), "Contents from the source", optional=True,
@@ -413,9 +417,9 @@ class PlainWizard:
                 self.text(path, f.plain.rstrip(":"), optional=f.optional,
                           number=f.kind if f.kind in (int, float) else None, instruction=f.help)
         self.text((*b, "size"), "Size", instruction="auto or e.g. 512MiB")
-        if self.draft.get((*b, "size")) == "auto" and fs not in ("none", "swap"):
+        if self.draft.get((*b, "size")) == "auto" and rules.contents:
             self.text((*b, "headroom"), "Headroom", instruction="auto, 20% or 256MiB")
-        if fs == "zfs":
+        if spec_for(fs).own_step:  # its options have a step of their own: the pool's
             self.step_zfs(d, p)
 
     # ------------------------------------------------------------ the ZFS pool

@@ -219,6 +219,18 @@ class FieldWords:
 
 
 @dataclass(frozen=True)
+class GuestMount:
+    """One mount a filesystem gives the guest by itself, in place of its device's (a ZFS
+    dataset): core/exports.py writes it into fileSystems and fstab as it is."""
+
+    point: str
+    device: str  # what the guest mounts: a dataset's name
+    fs_type: str
+    options: tuple[str, ...]
+    comment: str
+
+
+@dataclass(frozen=True)
 class FsSpec:
     """Everything about one filesystem, declared once by its module in core/fs/.
 
@@ -243,6 +255,15 @@ class FsSpec:
     # files, offsets of the metadata), for the compressed outputs' estimate; None = files
     # from the start, metadata at 0
     layout: Callable[[PartCtx, int], tuple[int, tuple[int, ...]]] | None = None
+    # the guest's mounts of one of its partitions, when not one mount of the device by
+    # `rules.fstype` (zfs: each mounted dataset); None = the device's
+    guest_mounts: Callable[[PartInfo], list[GuestMount]] | None = None
+    # the wizard edits its options table on a step of its own, keyed by its name (zfs: the
+    # pool's datasets), not on the Filesystem step
+    own_step: bool = False
+    # the option that names a partition of it, which its table must hold (zfs: pool): the
+    # wizard starts the table with it and shows it in the partition's title
+    named_by: str = ""
 
     @property
     def rules(self) -> FsRules:

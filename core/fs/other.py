@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from ..errors import ProfileError
-from ..model import FsRules, PartitionBase
+from ..model import FsRules, PartitionBase, Role
 from ..plan import Arg, Step, cmd
 from ..tools import Tool
 from ..units import MiB
@@ -13,12 +13,26 @@ from .base import FsSize, FsSpec, PartCtx
 
 
 class SwapPartition(PartitionBase):
-    rules = FsRules(label_bytes=16, fstype="swap", contents=False)
+    rules = FsRules(
+        label_bytes=16,
+        fstype="swap",
+        contents=False,
+        swap=True,
+        role=Role.swap,
+        role_error='filesystem: a swap partition needs filesystem = "swap"',
+    )
     filesystem: Literal["swap"]
 
 
 class NonePartition(PartitionBase):
-    rules = FsRules(label_bytes=None, uuid="none", contents=False)
+    rules = FsRules(
+        label_bytes=None,
+        uuid="none",
+        contents=False,
+        role=Role.bios_boot,
+        role_error='filesystem: a bios-boot partition holds no filesystem; use "none"',
+        bare=False,  # raw space is no image of its own: "a bare image needs a filesystem"
+    )
     filesystem: Literal["none"]
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from ..errors import ProfileError
 from ..fat_fill import entries_needed
-from ..model import FsRules, PartitionBase, strict
+from ..model import FsRules, PartitionBase, Role, strict
 from ..plan import Arg, Step, cmd, cost
 from ..tools import Tool
 from ..units import MiB, format_size, round_up
@@ -34,6 +34,8 @@ class VfatPartition(PartitionBase):
         fstype="vfat",
         esp_options=("fmask=0077", "dmask=0077"),  # the ESP's keys: root's alone
         mbr_data_type="0c",  # FAT32 (LBA): what cameras and other OSes look for
+        role=Role.esp,
+        role_error='filesystem: an ESP must be vfat; set filesystem = "vfat"',
     )
     filesystem: Literal["vfat"]
     vfat: VfatOptions = Field(default_factory=VfatOptions)

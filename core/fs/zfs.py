@@ -21,15 +21,16 @@ from __future__ import annotations
 
 import functools
 from pathlib import PurePosixPath
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
 from ..disk import disk_file
 from ..errors import ProfileError
-from ..model import FsRules, PartitionBase, Table, derive_hex, derive_uuid
+from ..model import FsRules, PartitionBase, Role, Table, derive_hex, derive_uuid
 from ..plan import And, Arg, Pipe, Step, Word, cmd, prefixed, w
 from ..units import MiB, format_size, round_up
+from ..zfs import exports as zfs_exports
 from ..zfs.job import (
     CHECK_SERIAL,
     RESULT_SERIAL,
@@ -43,7 +44,10 @@ from ..zfs.job import (
 from ..zfs.model import ZfsPool
 from ..zfs.props import needs_version, newer_than, required_feature
 from ..zfs.size import content_need, partition_for
-from .base import FsSize, FsSpec, PartCtx, too_small
+from .base import FsSize, FsSpec, GuestMount, PartCtx, too_small
+
+if TYPE_CHECKING:  # names for hints only
+    from ..layout import PartInfo
 
 
 class ZfsPartition(PartitionBase):
@@ -53,6 +57,10 @@ class ZfsPartition(PartitionBase):
         no_uuid="OpenZFS gives each pool a random GUID",
         byte_reproducible=False,
         compresses=True,
+        role=Role.zfs,
+        role_error='role/filesystem: use role = "zfs" together with filesystem = "zfs"',
+        role_only=True,  # a pool is always role zfs: it has a GPT type of its own
+        repart_note="the ZFS pool is made by diskwright's helper VM; repart leaves it empty",
     )
     filesystem: Literal["zfs"]
     zfs: ZfsPool | None = Field(
@@ -579,6 +587,12 @@ def w_join(word: Word, suffix: str) -> Word:
 __all__ = ["ZfsBuilder", "build_timeout", "kit_zfs_version", "verify_timeout"]
 
 
+def guest_mounts(info: PartInfo) -> list[GuestMount]:
+    """The pool's mounted datasets (core/zfs/exports.py decides which and how)."""
+    return [GuestMount(m.point, m.dataset, "zfs", m.options, m.comment)
+            for m in zfs_exports.zfs_mounts(info)]
+
+
 SPEC = FsSpec(
     name="zfs",
     title="zfs — a ZFS pool (built in a helper VM)",
@@ -587,4 +601,7 @@ SPEC = FsSpec(
     builder=ZfsBuilder(),
     options=ZfsPool,
     options_title="pool settings",
+    guest_mounts=guest_mounts,
+    own_step=True,
+    named_by="pool",
 )

@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, Select, Static
 
+from ...core.fs import DEFAULT_FS, REGISTRY
 from .. import messages as msg
 from ..fsforms import (
     form_title,
@@ -21,6 +22,7 @@ from ..fsforms import (
     option_fields,
     uuid_hint,
 )
+from ..model import ROLE_FS
 from ..widgets import BoolField, ChoiceField, Field, TextField
 from .base import Section, StepForm
 
@@ -102,11 +104,13 @@ class FsSection(Section):
     def build(self) -> ComposeResult:
         b = self.base
         get = self.draft.get
-        fs = str(get((*b, "filesystem"), "ext4"))
+        fs = str(get((*b, "filesystem"), DEFAULT_FS))
         role = str(get((*b, "role"), "data"))
         choices = list(FS_CHOICES)
-        if fs == "zfs" or role == "zfs":
-            choices = ["zfs"]
+        # a filesystem that takes only its own role (zfs) is the one choice of that role
+        only = [s for s in (fs, ROLE_FS.get(role)) if s in REGISTRY and REGISTRY[s].rules.role_only]
+        if only:
+            choices = only[:1]
         yield ChoiceField((*b, "filesystem"), "Filesystem", [(c, c) for c in choices], fs,
                           explain=fs_help())
         if has_label(fs):

@@ -23,6 +23,7 @@ from textual.widgets import Button, ContentSwitcher, Footer, Header, Static, Tab
 from ...core.units import format_size
 from ..messages import Goto, Step
 from ..model import (
+    OWN_STEPS,
     STEP_TITLES,
     STEPS,
     WIZARD_STEPS,
@@ -107,7 +108,10 @@ class WizardScreen(Screen[None]):
 
     def visible_steps(self) -> list[str]:
         draft = self.wiz.draft
-        return [s for s in STEPS if s != "zfs" or (draft is not None and draft.has_zfs())]
+        # a filesystem's own step (zfs) shows only while some partition needs it
+        if draft is None:
+            return [s for s in STEPS if s not in OWN_STEPS]
+        return [s for s in STEPS if draft.needs_step(s)]
 
     def form(self, step: str) -> Any:
         return self._forms.get(step)
