@@ -284,7 +284,7 @@ class WizardApp(App[int]):
     def _select_for(self, step: str) -> None:
         """A filesystem's own step (zfs) edits one partition: keep the selected one if it
         belongs there, else select the first that does."""
-        parts = self.state.draft.parts_for_step(step)
+        parts = self.state.draft.parts_for_step(step, by_role=True)
         if parts and self.state.selected not in parts:
             self.state.selected = parts[0]
 

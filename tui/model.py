@@ -377,16 +377,20 @@ class Draft:
     def all_parts(self) -> list[tuple[int, int]]:
         return [(d, p) for d in range(len(self.disks)) for p in range(len(self.parts(d)))]
 
-    def parts_for_step(self, step: str) -> list[tuple[int, int]]:
+    def parts_for_step(self, step: str, *, by_role: bool = False) -> list[tuple[int, int]]:
         """The partitions whose filesystem, or the one their role needs, has its options on
-        `step`, a step of its own (FsSpec.own_step: a pool's partitions for "zfs")."""
+        `step`, a step of its own (FsSpec.own_step: a pool's partitions for "zfs").
+        `by_role`: only those whose role needs it, the ones that step's editor edits (a
+        loaded profile may pair a pool with another role: the step shows for it, to be
+        fixed, but does not select it)."""
         if step not in OWN_STEPS:
             return []
         out = []
         for d, p in self.all_parts():
             fs = self.get(("disks", d, "partitions", p, "filesystem"))
             role = self.get(("disks", d, "partitions", p, "role"))
-            if fs == step or (isinstance(role, str) and ROLE_FS.get(role) == step):
+            claimed = isinstance(role, str) and ROLE_FS.get(role) == step
+            if claimed or (fs == step and not by_role):
                 out.append((d, p))
         return out
 

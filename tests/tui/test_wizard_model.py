@@ -149,6 +149,20 @@ def test_set_role_zfs_adds_a_pool_and_drops_the_label(tui_work: Path) -> None:
     assert d.has_zfs()
 
 
+def test_the_zfs_step_shows_for_a_pool_and_selects_by_role(tui_work: Path) -> None:
+    """A loaded profile may pair a pool with another role: the ZFS step shows (so the error
+    can be fixed), but the partition it selects is one whose role is zfs, the one it edits."""
+    d = preset_draft("vm-disk", tui_work)
+    assert not d.needs_step("zfs") and d.needs_step("layout")
+    assert d.parts_for_step("zfs") == [] and d.parts_for_step("layout") == []
+    d.set(("disks", 0, "partitions", 1, "filesystem"), "zfs")  # role stays root: invalid
+    assert d.needs_step("zfs") and d.parts_for_step("zfs") == [(0, 1)]
+    assert d.parts_for_step("zfs", by_role=True) == []
+    d.set_role(0, 0, "zfs")
+    assert d.parts_for_step("zfs") == [(0, 0), (0, 1)]
+    assert d.parts_for_step("zfs", by_role=True) == [(0, 0)]
+
+
 def test_structure_edits(tui_work: Path) -> None:
     d = preset_draft("vm-disk", tui_work)
     p = d.add_partition(0)
