@@ -354,6 +354,18 @@ class FsRules:
     swap: bool = False
 
 
+@dataclass(frozen=True)
+class GuestMount:
+    """One mount a filesystem gives the guest by itself, in place of its device's (a ZFS
+    dataset): core/exports.py writes it into fileSystems and fstab as it is."""
+
+    point: str
+    device: str  # what the guest mounts: a dataset's name
+    fs_type: str
+    options: tuple[str, ...]
+    comment: str
+
+
 # Which filesystem each role needs, as the filesystem modules declare it (FsRules.role);
 # core.fs registers every module's rules once, before any partition is validated.
 ROLE_FILESYSTEMS: dict[Role, tuple[str, FsRules]] = {}

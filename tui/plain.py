@@ -399,7 +399,8 @@ class PlainWizard:
             fs = self.choose((*b, "filesystem"), "Filesystem:",
                              [(f, f) for f in FILESYSTEMS if spec_for(f).rules.contents],
                              fs_help())
-        rules = spec_for(fs).rules
+        spec = spec_for(fs)
+        rules = spec.rules
         if rules.contents and rules.fstype is not None:  # one mount of the device (not a pool)
             self.text((*b, "mount_point"), "Mount point", optional=True,
                       instruction="e.g. / or /boot; empty = not mounted")
@@ -419,7 +420,7 @@ class PlainWizard:
         self.text((*b, "size"), "Size", instruction="auto or e.g. 512MiB")
         if self.draft.get((*b, "size")) == "auto" and rules.contents:
             self.text((*b, "headroom"), "Headroom", instruction="auto, 20% or 256MiB")
-        if spec_for(fs).own_step:  # its options have a step of their own: the pool's
+        if spec.own_step:  # its options have a step of their own: the pool's
             self.step_zfs(d, p)
 
     # ------------------------------------------------------------ the ZFS pool

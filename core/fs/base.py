@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from pydantic import BaseModel
 
 from ..errors import ProfileError
-from ..model import FsRules, PartitionBase
+from ..model import FsRules, GuestMount, PartitionBase
 from ..plan import Arg, Arith, Expr, Or, Step, StepKind, Word, cmd, ws
 from ..progress import ProgressReader
 from ..sample import Sample
@@ -219,18 +219,6 @@ class FieldWords:
 
 
 @dataclass(frozen=True)
-class GuestMount:
-    """One mount a filesystem gives the guest by itself, in place of its device's (a ZFS
-    dataset): core/exports.py writes it into fileSystems and fstab as it is."""
-
-    point: str
-    device: str  # what the guest mounts: a dataset's name
-    fs_type: str
-    options: tuple[str, ...]
-    comment: str
-
-
-@dataclass(frozen=True)
 class FsSpec:
     """Everything about one filesystem, declared once by its module in core/fs/.
 
@@ -257,7 +245,7 @@ class FsSpec:
     layout: Callable[[PartCtx, int], tuple[int, tuple[int, ...]]] | None = None
     # the guest's mounts of one of its partitions, when not one mount of the device by
     # `rules.fstype` (zfs: each mounted dataset); None = the device's
-    guest_mounts: Callable[[PartInfo], list[GuestMount]] | None = None
+    guest_mounts: Callable[[PartInfo], Sequence[GuestMount]] | None = None
     # the wizard edits its options table on a step of its own, keyed by its name (zfs: the
     # pool's datasets), not on the Filesystem step
     own_step: bool = False

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -44,10 +44,7 @@ from ..zfs.job import (
 from ..zfs.model import ZfsPool
 from ..zfs.props import needs_version, newer_than, required_feature
 from ..zfs.size import content_need, partition_for
-from .base import FsSize, FsSpec, GuestMount, PartCtx, too_small
-
-if TYPE_CHECKING:  # names for hints only
-    from ..layout import PartInfo
+from .base import FsSize, FsSpec, PartCtx, too_small
 
 
 class ZfsPartition(PartitionBase):
@@ -587,12 +584,6 @@ def w_join(word: Word, suffix: str) -> Word:
 __all__ = ["ZfsBuilder", "build_timeout", "kit_zfs_version", "verify_timeout"]
 
 
-def guest_mounts(info: PartInfo) -> list[GuestMount]:
-    """The pool's mounted datasets (core/zfs/exports.py decides which and how)."""
-    return [GuestMount(m.point, m.dataset, "zfs", m.options, m.comment)
-            for m in zfs_exports.zfs_mounts(info)]
-
-
 SPEC = FsSpec(
     name="zfs",
     title="zfs — a ZFS pool (built in a helper VM)",
@@ -601,7 +592,7 @@ SPEC = FsSpec(
     builder=ZfsBuilder(),
     options=ZfsPool,
     options_title="pool settings",
-    guest_mounts=guest_mounts,
+    guest_mounts=zfs_exports.zfs_mounts,  # the pool's mounted datasets
     own_step=True,
     named_by="pool",
 )

@@ -11,19 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..layout import PartInfo, resolve
-from ..model import Profile, Table, derive_hex
+from ..model import GuestMount, Profile, Table, derive_hex
 from .model import ZfsPool
 
 
 @dataclass(frozen=True)
-class ZfsMount:
-    """One dataset the guest mounts."""
+class ZfsMount(GuestMount):
+    """One dataset the guest mounts (its device is the dataset's name)."""
 
-    point: str
-    dataset: str
-    options: tuple[str, ...]
-    legacy: bool
-    comment: str
+    legacy: bool = False
 
 
 def pool_of(info: PartInfo) -> ZfsPool | None:
@@ -48,7 +44,8 @@ def zfs_mounts(info: PartInfo) -> list[ZfsMount]:
         out.append(
             ZfsMount(
                 point=m.path,
-                dataset=m.dataset,
+                device=m.dataset,
+                fs_type="zfs",
                 options=() if m.legacy else ("zfsutil",),
                 legacy=m.legacy,
                 comment=f"{info.where}: ZFS dataset {m.dataset} ({how})",
