@@ -282,6 +282,7 @@ def _merge(base: Scan | None, closure: Closure, parts: list[PathScan]) -> Scan:
     children: dict[str, list[str]] = dict(base.children) if base else {}
     ownership = dict(base.ownership) if base else {}
     unreadable = list(base.unreadable) if base else []
+    files = dict(base.files) if base else {}
     synthetic: set[str] = set()
     for key, parent, name in (("", None, ""), ("nix", "", "nix"), (STORE_KEY, "nix", "store")):
         if key in dirs:
@@ -312,6 +313,8 @@ def _merge(base: Scan | None, closure: Closure, parts: list[PathScan]) -> Scan:
             children[f"{prefix}/{k}" if k else prefix] = v
         for k, o in ps.scan.ownership.items():
             ownership[f"{prefix}/{k}"] = o
+        for k, f in ps.scan.files.items():
+            files[f"{prefix}/{k}" if k else prefix] = f
         unreadable += [f"/{prefix}{u}" for u in ps.scan.unreadable]
     children[STORE_KEY] = sorted(set(names))
     return Scan(
@@ -326,6 +329,7 @@ def _merge(base: Scan | None, closure: Closure, parts: list[PathScan]) -> Scan:
         links=list(base.links) if base else [],
         special=list(base.special) if base else [],
         setid=list(base.setid) if base else [],  # the store holds no set-ID files
+        files=files,
     )
 
 

@@ -11,6 +11,7 @@ import os
 import stat
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -89,6 +90,9 @@ class Scan:
     # set-user/group-ID files whose owner/group is not root ("a/b"): a filesystem that
     # gives every file to root makes them set-ID root, which the estimate warns of
     setid: list[str] = field(default_factory=list)
+    # each folder's regular files (first name of a hard-linked inode) and their sizes, in
+    # the order the folder listed them: the compressibility sample picks by bytes from it
+    files: dict[str, tuple[list[str], array[int]]] = field(default_factory=dict)
 
     def total(self) -> Stats:
         return self.subtree("/")
@@ -223,6 +227,7 @@ def scan_tree(
     links: list[str] = []
     special: list[str] = []
     setid: list[str] = []
+    files: dict[str, tuple[list[str], array[int]]] = {}
     seen = 0
     total_bytes = 0
 
@@ -243,6 +248,7 @@ def scan_tree(
             children[key] = names
             continue
         sizes: list[int] = []  # regular files' sizes; blocks are summed once per folder
+        regular: list[str] = []  # their names
         name_bytes = 0
         with it:
             for entry in it:
@@ -277,6 +283,7 @@ def scan_tree(
                         unreadable.append(f"/{rel} (permission denied)")
                     size = st.st_size
                     sizes.append(size)
+                    regular.append(name)
                     if st.st_blocks * 512 < size:  # sparse, or compressed by its filesystem
                         own.hole_bytes += hole_bytes(entry.path, size)
                 elif kind == S_IFDIR:
@@ -307,6 +314,7 @@ def scan_tree(
             data = sum(sizes)
             total_bytes += data
             own.files += len(sizes)
+            files[key] = (regular, array("q", sizes))
             own.bytes += data
             own.small_files += sum(1 for x in sizes if x < 4096)
             own.tail_bytes += sum(x & 4095 for x in sizes)
@@ -326,6 +334,7 @@ def scan_tree(
         links=links,
         special=special,
         setid=sorted(setid),
+        files=files,
     )
 
 

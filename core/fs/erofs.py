@@ -113,9 +113,12 @@ class ErofsBuilder:
         if opts.compressor == "none":
             data = st.rounded(BLOCK) if not opts.tail_packing else full_blocks + st.tail_bytes
         else:
-            # compressed clusters; small files and tails stay inline when packed
-            data = int(full_blocks * ratio) + (
-                st.tail_bytes if opts.tail_packing else st.small_files * BLOCK
+            # compressed clusters; packed tails are compressed too (inline after the
+            # inode), unpacked small files take a block each
+            data = (
+                int(st.bytes * ratio)
+                if opts.tail_packing
+                else int(full_blocks * ratio) + st.small_files * BLOCK
             )
         # inodes (32-64 bytes compact/extended) + directory blocks + symlinks
         meta = st.entries * 64 + st.name_bytes + st.entries * 12 + st.dirs * 256
