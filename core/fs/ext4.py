@@ -42,8 +42,10 @@ class Ext4Partition(PartitionBase):
     ext4: Ext4Options = Field(default_factory=Ext4Options)
 
 
-# mke2fs -d links each entry after searching only the folder's last block (EXT2FS_LINK_APPEND)
-LINEAR_LINK_VERSION = (1, 47, 3)
+# No release is linear in a folder's size: 1.47.3 links each entry after searching only the
+# folder's last block (EXT2FS_LINK_APPEND), yet an 18,000-entry folder still took 12.5 s on
+# 1.47.4 against 0.5 s for the same files in 180 folders (bench/RESULTS.md), so big folders
+# are split on every release.
 # mke2fs reads SOURCE_DATE_EPOCH, as a ceiling only: not enough to drop the pin (bench/RESULTS.md)
 SDE_VERSION = (1, 47, 1)
 
@@ -249,8 +251,8 @@ def e2fsprogs_version() -> tuple[int, ...]:
 
 
 def splits_big_folders(ctx: PartCtx) -> bool:
-    """Split-then-merge only where mkfs.ext4 -d is quadratic and a folder is big enough."""
-    if ctx.src is None or e2fsprogs_version() >= LINEAR_LINK_VERSION:
+    """Split-then-merge where a folder is big enough for mkfs.ext4 -d's quadratic cost."""
+    if ctx.src is None:
         return False
     b = ctx.options(Ext4Options).block_size
     return any(is_big(d, b) for d in ctx.dirents)
@@ -362,9 +364,9 @@ class Ext4Builder:
                 expr=cmd(*argv),
                 weight=max(ctx.stats.entries / 50000, 0.1),
                 comment=(
-                    f"mkfs.ext4 -d of e2fsprogs {v} searches a whole folder for each new entry "
-                    f"(quadratic; {_version(LINEAR_LINK_VERSION)} appends): the parts are merged "
-                    "back with debugfs once the folders are htree-indexed"
+                    f"mkfs.ext4 -d of e2fsprogs {v} goes through a whole folder for each new "
+                    "entry (quadratic, 1.47.4 too): the parts are merged back with debugfs "
+                    "once the folders are htree-indexed"
                 ),
             )
         ]
