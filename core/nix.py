@@ -317,6 +317,9 @@ def _merge(base: Scan | None, closure: Closure, parts: list[PathScan]) -> Scan:
             files[f"{prefix}/{k}" if k else prefix] = f
         unreadable += [f"/{prefix}{u}" for u in ps.scan.unreadable]
     children[STORE_KEY] = sorted(set(names))
+    # the store folder's own files are lone-file store paths, not the base tree's: the
+    # sample looks them up in the store
+    files.pop(STORE_KEY, None)
     return Scan(
         root=base.root if base else (closure.store_root or Path("/")),
         dirs=dirs,

@@ -2,8 +2,9 @@
 
 A fixed ratio cannot tell a tree of text from one of JPEGs; reading a few
 hundred chunks at byte offsets spread evenly over the tree (at most 8 MiB,
-once per scan) and compressing them with zlib level 1 can. Each compressor's output is then
-modelled as a factor of that ratio, calibrated on bench/build.py's tree.
+once per scan) and compressing them with zlib level 1 can. Each compressor's
+output is then modelled as a factor of that ratio, calibrated on
+bench/build.py's tree.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 from stat import S_ISREG
 
+from .closure import STORE_KEY
 from .scan import Scan
 
 SAMPLES = 256
@@ -112,7 +114,7 @@ def _take(scan: Scan) -> Sample:
             at = int(u * size)
             j = min(bisect_right(file_ends, at), len(files) - 1)
             name, n = files[j]
-            ratio = _ratio(os.path.join(scan.root, key, name), n, at - (file_ends[j] - n))
+            ratio = _ratio(os.path.join(_folder(scan, key), name), n, at - (file_ends[j] - n))
             if ratio is not None:
                 points.append((1, ratio))  # each pick stands for as many bytes as another
     return Sample(tuple(points))
@@ -130,7 +132,7 @@ def _files(scan: Scan, key: str) -> list[tuple[str, int]]:
     names = [n for n in scan.children.get(key, ()) if prefix + n not in scan.dirs]
     if len(names) > FOLDER_FILES:
         names = sorted(random.Random(len(names)).sample(names, FOLDER_FILES))
-    base = os.path.join(scan.root, key)
+    base = _folder(scan, key)
     out = []
     for name in names:
         try:
@@ -140,6 +142,15 @@ def _files(scan: Scan, key: str) -> list[tuple[str, int]]:
         if S_ISREG(st.st_mode) and st.st_size:
             out.append((name, st.st_size))
     return out
+
+
+def _folder(scan: Scan, key: str) -> str:
+    """Where a folder of the image tree is on this machine: a closure's paths are in its
+    store, not under the base tree's root."""
+    c = scan.closure
+    if c is not None and (key == STORE_KEY or key.startswith(STORE_KEY + "/")):
+        return os.path.join(c.store_dir, key[len(STORE_KEY) + 1 :])
+    return os.path.join(scan.root, key)
 
 
 def _ratio(path: str, size: int, offset: int) -> float | None:

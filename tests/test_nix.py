@@ -465,6 +465,28 @@ def test_estimate_counts_the_registration(tmp_path: Path, store: tuple[Path, dic
     assert part.content > scan.total().bytes
 
 
+def test_sample_reads_the_closure_from_its_store(tmp_path: Path, store: tuple[Path, dict]) -> None:
+    """A closure beside a base tree: its files are in the store, not under the tree's root,
+    and the compressibility sample must read them there (it used to open
+    TREE/nix/store/..., find nothing and drop the pick)."""
+    from diskwright.core.sample import SAMPLES, _take
+
+    root, _ = store
+    (tmp_path / "tree/etc").mkdir(parents=True)
+    (tmp_path / "tree/etc/noise").write_bytes(os.urandom(16 << 10))  # incompressible
+    _, scan = load(write_profile(tmp_path, ROOT_DISK_EROFS, root,
+                                       extra_source='path = "tree"'))
+    assert scan.closure is not None and scan.root == (tmp_path / "tree").resolve()
+    points = _take(scan).points
+    assert len(points) == SAMPLES  # every pick read something
+    assert min(r for _, r in points) < 0.5  # and some of them the store's text
+
+
+ROOT_DISK_EROFS = EXT4_DISK.replace('filesystem = "ext4"', 'filesystem = "erofs"').replace(
+    'label = "NIXOS_SD"', 'label = "nixos"'
+)
+
+
 # ------------------------------------------------------------------ plan
 
 
