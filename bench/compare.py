@@ -2,7 +2,7 @@
 """diskwright against the bare tools, side by side, on one generated tree.
 
     python3 bench/compare.py [--files 30000] [--mib 400] [--big 18000] [--runs 3]
-                             [--only ext4,erofs,squashfs,vfat,qcow2,nix] [--keep DIR]
+                             [--only ext4,erofs,squashfs,disk,vfat,qcow2,nix] [--keep DIR]
                              [--nix-paths 2000] [--nix-mib 500]
 
 The tree is shaped like a copy of /usr/share + /usr/include + /usr/bin: many
@@ -14,7 +14,9 @@ tree), the largest process' peak memory, the output size and the ratio to the
 best peer. Peers: bare mkfs.ext4 -d, the nixpkgs make-ext4-fs recipe (copy,
 mkfs under fakeroot, fsck, resize2fs -M, +16 MiB), bare mkfs.erofs, mksquashfs
 and gensquashfs, mcopy (vfat, bounded by --mcopy-timeout), qemu-img/zstd for
-packing; Debian's genimage where installed. `nix`: a generated Nix store
+packing. `disk`: a GPT disk (vfat ESP at /boot with a loader, kernel and
+initrd, the tree as ext4 root) against Debian's genimage where installed
+(apt-get install genimage; bench only, not a dependency). `nix`: a generated Nix store
 with a closure of --nix-paths paths (bench/nix.py's generator: references,
 symlinks, half random data, registered with nix-store --load-db) built once
 into each image kind (ext4 root with the registration, erofs and squashfs
@@ -248,6 +250,99 @@ def profile(path: Path, src: Path, out: str, part: dict[str, object], **output: 
 NIX_STORE_PART = {"role": "store", "contents": "/nix/store", "mount_point": "/nix/.ro-store"}
 
 
+GENIMAGE = """\
+image esp.vfat {{
+  vfat {{ label = "ESP" }}
+  size = 64M
+  mountpoint = "/boot"
+  temporary = true
+}}
+image root.ext4 {{
+  ext4 {{ label = "root" use-mke2fs = true }}
+  size = {size}
+  temporary = true
+}}
+image disk.img {{
+  hdimage {{ partition-table-type = "gpt" align = 1M }}
+  partition esp {{ image = "esp.vfat" partition-type-uuid = "U" }}
+  partition root {{ image = "root.ext4" partition-type-uuid = "L" }}
+}}
+"""
+
+
+def disk_rows(work: Path, src: Path, du: int, diskwright: list[str]) -> list[Row]:
+    """A GPT disk, ESP at /boot (a loader, a kernel, an initrd) and the tree as ext4 root:
+    diskwright against Debian's genimage, which copies the root, runs mke2fs -d and
+    `e2fsck -pvfD`, fills the ESP with mcopy and writes the table itself."""
+    tree = work / "disk-tree"
+    if not tree.exists():
+        subprocess.run(["cp", "-al", str(src), str(tree)], check=True)
+        rng = random.Random(3)
+        for rel, mib in (("EFI/BOOT/BOOTX64.EFI", 1), ("vmlinuz", 10), ("initrd.img", 20)):
+            f = tree / "boot" / rel
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_bytes(rng.randbytes(mib << 20))
+    o = work / "out"
+    p = work / "disk.toml"
+    prof = {
+        "version": 1,
+        "name": "disk",
+        "source": {"path": str(tree)},
+        "reproducible": {"source_date_epoch": EPOCH, "seed": "compare"},
+        "disks": [
+            {
+                "name": "d",
+                "table": "gpt",
+                "output": {"path": "out/dw-disk.img", "format": "raw"},
+                "partitions": [
+                    {"role": "esp", "filesystem": "vfat", "mount_point": "/boot", "label": "ESP"},
+                    {"role": "root", "filesystem": "ext4", "mount_point": "/", "headroom": "0%"},
+                ],
+            }
+        ],
+    }
+    p.write_text(tomli_w.dumps(prof))
+    rows = [
+        Row(
+            "disk",
+            "diskwright build (GPT: vfat ESP + ext4 root)",
+            [*diskwright, "build", str(p)],
+            o / "dw-disk.img",
+            ours=True,
+            prepare=_rm(o / "dw-disk.img", o / "dw-disk.img.log"),
+        )
+    ]
+    if shutil.which("genimage") is None:
+        print("disk: genimage is not installed (apt-get install genimage); its row is left out")
+        return rows
+    cfg = work / "genimage.cfg"
+    cfg.write_text(GENIMAGE.format(size=f"{int(du * 1.6 / 1024) + 65536}k"))
+    gi_in, gi_out, gi_tmp = work / "gi-in", work / "gi-out", work / "gi-tmp"
+    gi_in.mkdir(exist_ok=True)
+
+    def clean() -> None:
+        _rm(gi_out, gi_tmp)()
+        gi_out.mkdir()
+
+    rows.append(
+        Row(
+            "disk",
+            "genimage (Debian's; mke2fs -d, e2fsck -pvfD, mcopy)",
+            [
+                "genimage",
+                "--config", str(cfg),
+                "--rootpath", str(tree),
+                "--tmppath", str(gi_tmp),
+                "--inputpath", str(gi_in),
+                "--outputpath", str(gi_out),
+            ],
+            gi_out / "disk.img",
+            prepare=clean,
+        )
+    )
+    return rows
+
+
 def nix_rows(work: Path, paths: int, mib: int, diskwright: list[str]) -> list[Row]:
     """Each image kind once from one generated closure: the estimate is the point here."""
     if shutil.which("nix-store") is None:
@@ -316,7 +411,7 @@ def main() -> int:
     ap.add_argument("--mib", type=int, default=400)
     ap.add_argument("--big", type=int, default=18000)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--only", default="ext4,erofs,squashfs,vfat,qcow2,nix")
+    ap.add_argument("--only", default="ext4,erofs,squashfs,disk,vfat,qcow2,nix")
     ap.add_argument("--nix-paths", type=int, default=2000)
     ap.add_argument("--nix-mib", type=int, default=500)
     ap.add_argument("--esp-files", default="2000,20000")
@@ -471,6 +566,8 @@ def main() -> int:
                     o / "gen.sqfs",
                 )
             )
+    if "disk" in only:
+        rows += disk_rows(work, src, du, diskwright)
     if "vfat" in only:
         for n in (int(x) for x in args.esp_files.split(",")):
             esp = work / f"esp{n}"
