@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-from testkit import EXAMPLES, run_cli
+from testkit import EXAMPLES, estimate_and_build, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -108,10 +108,5 @@ def test_ext4_estimate_of_many_small_files(tmp_path: Path, files: int) -> None:
         "disks": [{"name": "d", "table": "none", "output": {"path": "out.img", "format": "raw"},
                    "partitions": [{"role": "root", "mount_point": "/", "filesystem": "ext4"}]}],
     }))
-    est = run_cli("estimate", "--json", p)
-    assert est.returncode == 0, est.stderr
-    guess = json.loads(est.stdout)["total_output"]
-    built = run_cli("build", p)
-    assert built.returncode == 0, built.stderr
-    real = (tmp_path / "out.img").stat().st_size
+    guess, real = estimate_and_build(p, tmp_path / "out.img")
     assert abs(guess - real) <= real // 20, (guess, real)  # issue 11: ext4 within 5%

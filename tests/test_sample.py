@@ -3,14 +3,13 @@ squashfs estimates hold on heavy-tailed trees; built for real and compared."""
 
 from __future__ import annotations
 
-import json
 import random
 import zlib
 from pathlib import Path
 
 import pytest
 import tomli_w
-from testkit import run_cli
+from testkit import estimate_and_build
 
 from diskwright.core.sample import CHUNK, _take
 from diskwright.core.scan import scan_tree
@@ -93,10 +92,5 @@ def test_compressed_estimate_on_a_heavy_tailed_tree(
         "disks": [{"name": "d", "table": "none", "output": {"path": "out.img", "format": "raw"},
                    "partitions": [{"role": "root", "mount_point": "/", "filesystem": fs}]}],
     }))
-    est = run_cli("estimate", "--json", p)
-    assert est.returncode == 0, est.stderr
-    guess = json.loads(est.stdout)["total_output"]
-    built = run_cli("build", p)
-    assert built.returncode == 0, built.stderr
-    real = (tmp_path / "out.img").stat().st_size
+    guess, real = estimate_and_build(p, tmp_path / "out.img")
     assert abs(guess - real) <= real * 8 // 100, (guess, real)

@@ -46,6 +46,17 @@ def run_cli(
     )
 
 
+def estimate_and_build(profile: Path, output: Path) -> tuple[int, int]:
+    """(the estimate's total output bytes, the size of what the build wrote)."""
+    import json
+
+    est = run_cli("estimate", "--json", profile)
+    assert est.returncode == 0, est.stderr
+    built = run_cli("build", profile)
+    assert built.returncode == 0, built.stderr
+    return json.loads(est.stdout)["total_output"], output.stat().st_size
+
+
 def sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
