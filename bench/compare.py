@@ -186,6 +186,14 @@ def _rm(*paths: Path) -> Callable[[], None]:
     return f
 
 
+def build_row(
+    kind: str, name: str, diskwright: list[str], prof: Path, out: Path, once: bool = False
+) -> Row:
+    """diskwright's own row: `build PROFILE`, its output and log removed before each run."""
+    return Row(kind, name, [*diskwright, "build", str(prof)], out, ours=True, once=once,
+               prepare=_rm(out, out.with_name(out.name + ".log")))
+
+
 def run_rows(rows: list[Row], runs: int, env: dict[str, str]) -> None:
     for r in range(runs):
         for row in rows:
@@ -228,7 +236,11 @@ def table(rows: list[Row]) -> str:
 # ------------------------------------------------------------------ profiles
 
 
-def profile(path: Path, src: Path, out: str, part: dict[str, object], **output: object) -> Path:
+def profile(
+    path: Path, src: Path, out: str, part: dict[str, object], *,
+    table: str = "none", more: tuple[dict[str, object], ...] = (), **output: object,
+) -> Path:
+    """A one-disk profile: `part` at / (the root), `more` partitions before it."""
     prof = {
         "version": 1,
         "name": path.stem,
@@ -237,9 +249,9 @@ def profile(path: Path, src: Path, out: str, part: dict[str, object], **output: 
         "disks": [
             {
                 "name": "d",
-                "table": "none",
+                "table": table,
                 "output": {"path": out, "format": "raw", **output},
-                "partitions": [{"role": "root", "mount_point": "/", **part}],
+                "partitions": [*more, {"role": "root", "mount_point": "/", **part}],
             }
         ],
     }
@@ -283,33 +295,13 @@ def disk_rows(work: Path, src: Path, du: int, diskwright: list[str]) -> list[Row
             f.parent.mkdir(parents=True, exist_ok=True)
             f.write_bytes(rng.randbytes(mib << 20))
     o = work / "out"
-    p = work / "disk.toml"
-    prof = {
-        "version": 1,
-        "name": "disk",
-        "source": {"path": str(tree)},
-        "reproducible": {"source_date_epoch": EPOCH, "seed": "compare"},
-        "disks": [
-            {
-                "name": "d",
-                "table": "gpt",
-                "output": {"path": "out/dw-disk.img", "format": "raw"},
-                "partitions": [
-                    {"role": "esp", "filesystem": "vfat", "mount_point": "/boot", "label": "ESP"},
-                    {"role": "root", "filesystem": "ext4", "mount_point": "/", "headroom": "0%"},
-                ],
-            }
-        ],
-    }
-    p.write_text(tomli_w.dumps(prof))
+    esp = {"role": "esp", "filesystem": "vfat", "mount_point": "/boot", "label": "ESP"}
+    p = profile(work / "disk.toml", tree, "out/dw-disk.img",
+                {"filesystem": "ext4", "headroom": "0%"}, table="gpt", more=(esp,))
     rows = [
-        Row(
-            "disk",
-            "diskwright build (GPT: vfat ESP + ext4 root)",
-            [*diskwright, "build", str(p)],
+        build_row(
+            "disk", "diskwright build (GPT: vfat ESP + ext4 root)", diskwright, p,
             o / "dw-disk.img",
-            ours=True,
-            prepare=_rm(o / "dw-disk.img", o / "dw-disk.img.log"),
         )
     ]
     if shutil.which("genimage") is None:
@@ -399,9 +391,9 @@ def nix_rows(work: Path, paths: int, mib: int, diskwright: list[str]) -> list[Ro
         p = work / f"nix-{kind}.toml"
         p.write_text(tomli_w.dumps(prof))
         out = o / f"nix-{kind}.img"
-        rows.append(Row(f"nix {kind}", f"diskwright build ({title})",
-                        [*diskwright, "build", str(p)], out, ours=True, once=True,
-                        prepare=_rm(out, o / f"nix-{kind}.img.log")))
+        rows.append(
+            build_row(f"nix {kind}", f"diskwright build ({title})", diskwright, p, out, once=True)
+        )
     return rows
 
 
@@ -443,14 +435,7 @@ def main() -> int:
             work / "ext4.toml", src, "out/dw.ext4", {"filesystem": "ext4", "headroom": "0%"}
         )
         rows.append(
-            Row(
-                "ext4",
-                "diskwright build (auto, no headroom)",
-                [*diskwright, "build", str(p)],
-                o / "dw.ext4",
-                ours=True,
-                prepare=_rm(o / "dw.ext4", o / "dw.ext4.log"),
-            )
+            build_row("ext4", "diskwright build (auto, no headroom)", diskwright, p, o / "dw.ext4")
         )
         size = f"{int(du * 1.6 / 1024) + 65536}k"
         mk = ["mkfs.ext4", "-q", "-F", "-U", UUID, "-E", f"hash_seed={UUID},root_owner=0:0"]
@@ -481,14 +466,7 @@ def main() -> int:
     if "erofs" in only:
         p = profile(work / "erofs.toml", src, "out/dw.erofs", {"filesystem": "erofs"})
         rows.append(
-            Row(
-                "erofs",
-                "diskwright build (lz4hc)",
-                [*diskwright, "build", str(p)],
-                o / "dw.erofs",
-                ours=True,
-                prepare=_rm(o / "dw.erofs", o / "dw.erofs.log"),
-            )
+            build_row("erofs", "diskwright build (lz4hc)", diskwright, p, o / "dw.erofs")
         )
         rows.append(
             Row(
@@ -515,14 +493,7 @@ def main() -> int:
     if "squashfs" in only:
         p = profile(work / "sq.toml", src, "out/dw.sqfs", {"filesystem": "squashfs"})
         rows.append(
-            Row(
-                "squashfs",
-                "diskwright build (zstd)",
-                [*diskwright, "build", str(p)],
-                o / "dw.sqfs",
-                ours=True,
-                prepare=_rm(o / "dw.sqfs", o / "dw.sqfs.log"),
-            )
+            build_row("squashfs", "diskwright build (zstd)", diskwright, p, o / "dw.sqfs")
         )
         rows.append(
             Row(
@@ -582,14 +553,7 @@ def main() -> int:
             )
             kind = f"vfat {n}"
             rows.append(
-                Row(
-                    kind,
-                    "diskwright build (fat_fill)",
-                    [*diskwright, "build", str(p)],
-                    o / out,
-                    ours=True,
-                    prepare=_rm(o / out, o / f"{out}.log"),
-                )
+                build_row(kind, "diskwright build (fat_fill)", diskwright, p, o / out)
             )
             img = o / f"mcopy-esp{n}.img"
             mcopy = (
