@@ -458,12 +458,16 @@ class Runner:
         script = "set -eu\n" + _GATE + text
         env = step_env(self.plan, workspace, self.variables)
         self._tail.clear()
+        argv = ["sh", "-c", script]
+        encoded = os.fsencode(script)
+        if len(encoded) > SH_C_BYTES:
+            # one argument may not pass 128 KiB (MAX_ARG_STRLEN), a script file may: the step
+            # then runs as `diskwright plan | sh` runs it
+            argv = ["sh", _write_script(workspace, encoded)]
         gate_r, gate_w = os.pipe()
         try:
             proc = await asyncio.create_subprocess_exec(
-                "sh",
-                "-c",
-                script,
+                *argv,
                 stdin=gate_r,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
@@ -631,6 +635,19 @@ _OVERWRITTEN = re.compile(rb"(?<![^\r\n])[^\r\n]*\r(?!\n)(?=[^\r\n]*\r(?!\n))")
 _CSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # a terminal's cursor/erase codes ("\x1b[K")
 
 _GATE = 'IFS= read -r _dw_gate || exit 125\nexec </dev/null\nunset _dw_gate\n'
+SH_C_BYTES = 64 * 1024  # longer steps run from a file in the workspace
+STEP_SCRIPT = "diskwright-step.sh"
+
+
+def _write_script(workspace: str, text: bytes) -> str:
+    """The step's text as a file in the workspace (replaced step by step, never followed)."""
+    path = os.path.join(workspace, STEP_SCRIPT)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(text)
+    return path
 
 
 def _hold_owner(folder: str) -> int:

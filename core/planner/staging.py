@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 from pathlib import PurePosixPath
 
 from ..fs.base import PartCtx
@@ -62,18 +64,21 @@ def staging_steps(
                     deeper[x] = ""
             plain = [x for x in names if x not in deeper]
             target = _join(stage, rel)
-            if plain:
+            batches = _batches([f"{src_dir}/{x}" for x in plain])
+            for b, srcs in enumerate(batches, 1):
                 n += 1
-                srcs = [f"{src_dir}/{x}" for x in plain]
+                what = f"Hard-link {'/' + rel if rel else info.subtree} into staging"
+                if len(batches) > 1:
+                    what += f" (names {b} of {len(batches)} batches, in order)"
                 steps.append(
                     st(
                         f"link{n}",
-                        f"Hard-link {'/' + rel if rel else info.subtree} into staging",
+                        what,
                         Or(
                             cmd("cp", "-al", "--", *srcs, target, quiet_stderr=True),
                             cmd("cp", "-a", "--reflink=auto", "--", *srcs, target),
                         ),
-                        max(0.1, len(plain) / 1000),
+                        max(0.1, len(srcs) / 1000),
                     )
                 )
             for name, excl in sorted(deeper.items()):
@@ -133,6 +138,25 @@ def staging_steps(
             )
         )
     return steps
+
+
+# bytes of source paths one `cp` is given: far under Linux's 128 KiB for one argument (the
+# runner's `sh -c` text holds the step, both commands) and its 2 MiB for all of them
+BATCH_BYTES = 48 * 1024
+
+
+def _batches(paths: list[str]) -> list[list[str]]:
+    """The paths in order, cut so no command line of a step outgrows what exec takes."""
+    out: list[list[str]] = []
+    size = BATCH_BYTES
+    for p in paths:
+        n = len(os.fsencode(shlex.quote(p))) + 1  # as the step's text quotes it
+        if size + n > BATCH_BYTES:
+            out.append([])
+            size = 0
+        out[-1].append(p)
+        size += n
+    return out
 
 
 def _spoken_at(profile: Profile, mount: str) -> str:
