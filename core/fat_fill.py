@@ -7,8 +7,10 @@ each cluster. Here mkfs.vfat still makes the filesystem; this module writes
 directory entries, the FAT and the data exactly once:
 
 - names: a name that fits 8.3 in one case per part is a short entry with the
-  NT lower-case flags (as mtools and Windows write it); anything else gets
-  long-name (VFAT LFN) entries and a unique `BASENA~N.EXT` alias;
+  NT lower-case flags (as mtools and Windows write it), for plain ASCII names
+  only, whose entry reads back exactly (`ß`, `ı`, `ﬁ` or the Kelvin sign would
+  read back as other letters); anything else gets long-name (VFAT LFN) entries
+  and a unique `BASENA~N.EXT` alias;
 - every date and time is SOURCE_DATE_EPOCH (UTC, clamped to FAT's 1980–2107);
 - entries sorted by name, clusters allocated in that order, contiguously, so
   two fills of one tree give the same bytes;
@@ -161,7 +163,16 @@ def fat_stamp(epoch: int) -> tuple[int, int]:
 
 
 def _short_fit(name: str) -> tuple[bytes, int] | None:
-    """The 11-byte short name and NT case flags when `name` needs no long name."""
+    """The 11-byte short name and NT case flags when `name` needs no long name: only
+    when that bare entry reads back as exactly `name` (see _read_short).
+
+    Only ASCII can: the short name's bytes are in the image's OEM code page, which
+    the reader chooses (mtools 850, Linux 437, ...), and the case bits lower ASCII
+    letters alone. Outside ASCII, str.upper/lower change letters or the length
+    ('ß' → 'SS', 'ı' → 'I', 'ﬁ' → 'FI', U+212A Kelvin sign → 'k', 'İ' → 'i' + U+0307),
+    so comparing the name with its own upper case says nothing about what reads back."""
+    if not name.isascii():
+        return None
     base, dot, ext = name.partition(".")
     if not base or len(base) > 8 or len(ext) > 3 or "." in ext or (dot and not ext):
         return None
@@ -171,9 +182,24 @@ def _short_fit(name: str) -> tuple[bytes, int] | None:
             return None  # mixed case in one part needs a long name
         if part != part.upper():
             flags |= lower_flag
-        if _clean(part) != part.upper().encode("ascii", "replace"):
+        if not SHORT_OK.issuperset(part.upper().encode("ascii")):
             return None
-    return base.upper().ljust(8).encode() + ext.upper().ljust(3).encode(), flags
+    short = base.upper().ljust(8).encode("ascii") + ext.upper().ljust(3).encode("ascii")
+    if len(short) != 11 or _read_short(short, flags) != name:
+        return None  # cannot happen with the checks above; never write a renamed file
+    return short, flags
+
+
+def _read_short(short: bytes, flags: int) -> str:
+    """The name a reader shows for a bare short entry with NT case flags `flags`:
+    the ASCII of the two parts, lowered where the flag says, joined by a dot."""
+    base = short[:8].rstrip(b" ").decode("ascii")
+    ext = short[8:].rstrip(b" ").decode("ascii")
+    if flags & NT_LOWER_BASE:
+        base = base.lower()
+    if flags & NT_LOWER_EXT:
+        ext = ext.lower()
+    return f"{base}.{ext}" if ext else base
 
 
 _CLEAN = bytes(c if c in SHORT_OK else ord("_") for c in range(256))

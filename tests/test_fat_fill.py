@@ -223,3 +223,115 @@ def test_root_folder_overflow_is_refused_at_validation(tmp_path: Path, fat: str)
     assert "513 FAT16 root entries" in r.stderr and "holds 512" in r.stderr, r.stderr
     assert "vfat.fat_size = 32" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "over/esp.img").exists() and leftovers(tmp_path / "over") == []
+
+
+# Names whose str.upper()/lower() is ASCII, or changes the length, or has no round trip,
+# or whose letters sit in the OEM code page but are not ASCII: none of them can be a bare
+# 8.3 entry (it reads back as other letters: 'ß.txt' came back as 'ss.txt'), so each
+# needs a long name. Distinct under upper() and casefold(), so validation accepts them.
+UNASCII = [
+    "ß.txt", "ı.txt", "ſ.txt", "ﬁle.txt",  # the report: read back ss, i, s, file
+    "ﬀ.c", "ﬂ.c", "ﬃ.c", "ﬄ.c", "ﬅ1.c", "ﬆ2.c",  # every other non-ASCII → ASCII upper()
+    "ßßßßß.txt",  # upper() is 10 letters: the old entry ran past its 32 bytes
+    "x.ßß",  # an extension of 4 after upper()
+    "ǰ.txt",  # upper() is 'J' + a combining caron: one letter becomes two
+    "\u212a.txt",  # Kelvin sign: lower() is ASCII 'k'
+    "İ.txt",  # lower() is 'i' + a combining dot
+    "ς.txt",  # final sigma: upper() 'Σ' lowers back to 'σ'
+    "µ.txt",  # micro sign, in code page 850: upper() is Greek 'Μ'
+    "é.txt", "Ä.TXT", "ÿ",  # in code pages 437/850, still not ASCII
+    "straße",  # a folder (below)
+]
+PLAIN = ["plain.txt", "UP.TXT", "lo.TXT", "HI.txt", "A1~2.b", "1234"]  # bare 8.3, as before
+UTF8 = {**ENV, "LC_ALL": "C.UTF-8"}  # mtools prints names in the locale's charset
+
+
+def _mtools(*args: str | Path) -> str:
+    r = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=UTF8)
+    assert r.returncode == 0, (args, r.stdout, r.stderr)
+    return r.stdout
+
+
+@pytest.mark.parametrize(("fat", "size"), [("32", "auto"), ("16", "auto"), ("12", "4MiB")])
+def test_names_outside_ascii_keep_their_long_name(tmp_path: Path, fat: str, size: str) -> None:
+    """Each name reads back exactly (mdir, mtype, mcopy), never as the letters its upper
+    case happens to share with ASCII, in the root folder and below it."""
+    root = tmp_path / "root"
+    expected: dict[str, bytes] = {}
+    for folder in ("", "big/"):
+        for n in UNASCII + PLAIN:
+            rel = folder + n
+            if n == "straße":
+                (root / rel).mkdir(parents=True)
+                rel += "/inner.txt"
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            expected[rel] = f"content of {rel}\n".encode()
+            (root / rel).write_bytes(expected[rel])
+    r = run_cli("build", _profile(tmp_path / "a", root, fat, size))
+    assert r.returncode == 0, r.stderr
+    img = tmp_path / "a/esp.img"
+    assert f"FAT{fat}" in r.stdout + (tmp_path / "a/esp.img.log").read_text()
+    fsck = run("fsck.vfat", "-n", img)
+    for word in ("differ", "Free cluster summary", "Reclaimed", "Orphan", "Bad short"):
+        assert word not in fsck, fsck
+
+    listing = {
+        line.removeprefix("::/").rstrip("/")
+        for line in _mtools("mdir", "-b", "-/", "-a", "-i", img, "::/").splitlines()
+    }
+    folders = {"big", "straße", "big/straße"}
+    assert listing == set(expected) | folders, listing ^ (set(expected) | folders)
+    for rel, data in expected.items():
+        got = subprocess.run(["mtype", "-i", str(img), f"::/{rel}"], capture_output=True,
+                             env=UTF8)  # fmt: skip
+        assert got.returncode == 0 and got.stdout == data, (rel, got.stderr)
+
+    dest = tmp_path / "back"
+    dest.mkdir()
+    subprocess.run(["mcopy", "-s", "-n", "-m", "-i", str(img), "::*", str(dest) + "/"],
+                   check=True, capture_output=True, env=UTF8)  # fmt: skip
+    assert manifest(dest, modes=False) == manifest(root, modes=False)
+
+    big = _mtools("mdir", "-a", "-i", img, "::/big")
+    for n in PLAIN:  # still one bare short entry each, with the NT case bits
+        base, _, ext = n.partition(".")
+        assert re.search(rf"^{re.escape(base)} +{re.escape(ext)} +\d+ .*\d\d:\d\d *$", big, re.M), n
+    for n in UNASCII:  # a generated alias and the long name beside it
+        assert re.search(rf"^\S+~\d+ .* {re.escape(n)}$", big, re.M), (n, big)
+
+
+def _read_back(short: bytes, nt: int, codepage: str) -> str:
+    """A bare entry as a reader shows it: the bytes in its OEM code page, lowered (the
+    NT case bits) the way Windows and mtools lower a short name: ASCII letters only."""
+    from diskwright.core.fat_fill import NT_LOWER_BASE, NT_LOWER_EXT
+
+    def lower(s: str) -> str:
+        return "".join(c.lower() if "A" <= c <= "Z" else c for c in s)
+
+    base = short[:8].decode(codepage).rstrip(" ")
+    ext = short[8:].decode(codepage).rstrip(" ")
+    base = lower(base) if nt & NT_LOWER_BASE else base
+    ext = lower(ext) if nt & NT_LOWER_EXT else ext
+    return f"{base}.{ext}" if ext else base
+
+
+def test_every_bare_short_name_reads_back_as_itself() -> None:
+    """Every code point, in every place of an 8.3 name: whatever gets a bare short entry
+    (no long name) is 11 bytes that read back as the name in code pages 437 and 850."""
+    from diskwright.core.fat_fill import _short_fit
+
+    bare = 0
+    for cp in range(0x110000):
+        c = chr(cp)
+        if 0xD800 <= cp < 0xE000 or c in "./":
+            continue
+        for name in (c, f"{c}.txt", f"A.{c}", f"ab{c}{c}.E{c}", c * 8 + ".t", f"x.{c * 3}"):
+            fit = _short_fit(name)
+            if fit is None:
+                continue
+            bare += 1
+            short, nt = fit
+            assert len(short) == 11, (name, short)
+            for codepage in ("cp437", "cp850"):
+                assert _read_back(short, nt, codepage) == name, (name, short, nt, codepage)
+    assert bare > 300  # the ASCII ones still fit
