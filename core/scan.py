@@ -31,6 +31,7 @@ class Stats:
     symlinks: int = 0
     specials: int = 0
     hardlinks: int = 0  # extra names of an inode already counted
+    hardlink_bytes: int = 0  # their sizes: FAT, which has no hard links, stores each again
     bytes: int = 0
     symlink_bytes: int = 0
     name_bytes: int = 0
@@ -48,6 +49,7 @@ class Stats:
         self.symlinks += other.symlinks
         self.specials += other.specials
         self.hardlinks += other.hardlinks
+        self.hardlink_bytes += other.hardlink_bytes
         self.bytes += other.bytes
         self.symlink_bytes += other.symlink_bytes
         self.name_bytes += other.name_bytes
@@ -276,6 +278,7 @@ def scan_tree(
                         ino = (st.st_dev, st.st_ino)
                         if ino in seen_inodes:
                             own.hardlinks += 1
+                            own.hardlink_bytes += st.st_size
                             continue
                         seen_inodes.add(ino)
                     if not _may_read(st, mode, 0o4) and not os.access(entry.path, os.R_OK):

@@ -17,13 +17,14 @@ from .scan import BLOCK_SIZES, Scan, Stats, hole_bytes, scan_tree
 # the store, which differs between stores holding the same path). Re-opening a
 # profile with a 2 GB closure then reads small files instead of walking the store.
 
-STORE_CACHE_VERSION = 2  # 2: hole_bytes
+STORE_CACHE_VERSION = 3  # 2: hole_bytes, 3: hardlink_bytes
 _STATS_FIELDS = (
     "files",
     "dirs",
     "symlinks",
     "specials",
     "hardlinks",
+    "hardlink_bytes",
     "bytes",
     "symlink_bytes",
     "name_bytes",

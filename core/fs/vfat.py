@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import PurePosixPath
@@ -81,9 +82,33 @@ def fat32_minimum() -> int:
     return round_up((FAT32_MIN + 2000) * SECTOR, MiB)
 
 
-def _content(ctx: PartCtx, cluster: int) -> int:
+def _link_targets(ctx: PartCtx) -> list[int]:
+    """The sizes of the files the partition's symlinks name (0: not a file in the tree).
+
+    FAT has no symlinks, so fat-fill stores each target's file again; targets outside
+    the tree or not files are refused by the check. Nothing outside is stat'ed.
+    """
+    scan = ctx.scan
+    if scan is None:
+        return [0] * ctx.stats.symlinks
+    base = scan.root / (ctx.info.subtree or "/").lstrip("/")
+    root = os.path.realpath(base)
+    sizes = []
+    for rel in scan.paths_under(scan.links, ctx.info.subtree or "/", ctx.info.exclude):
+        target = os.path.realpath(base / rel)
+        size = 0
+        if target.startswith(root + os.sep):
+            with contextlib.suppress(OSError):
+                size = os.stat(target).st_size
+        sizes.append(size)
+    return sizes
+
+
+def _content(ctx: PartCtx, cluster: int, links: list[int]) -> int:
     st = ctx.stats
-    files = st.rounded(cluster) + (st.symlinks + st.hardlinks) * cluster  # mcopy follows them
+    # a hard link is one more copy in FAT; rounding adds less than a cluster a file
+    files = st.rounded(cluster) + st.hardlink_bytes + st.hardlinks * cluster
+    files += sum(round_up(n, cluster) if n else cluster for n in links)
     dir_entries = 32 * (2 * st.entries + st.name_bytes // 13 + 2 * st.dirs)
     dirs = st.dirs * cluster + round_up(dir_entries, cluster)
     return files + dirs
@@ -109,9 +134,10 @@ class VfatBuilder:
         forced = self._forced(ctx)
         fixed = ctx.fixed_size()
         guess = max(MiB, round_up(ctx.stats.bytes, MiB))
+        links = _link_targets(ctx)
         for _ in range(8):  # cluster size depends on the size and vice versa: iterate
             bits, cluster = fat_geometry(guess, forced)
-            content = _content(ctx, cluster)
+            content = _content(ctx, cluster, links)
             minimum = content + _overhead(guess, bits, cluster)
             want = round_up(minimum + ctx.part.headroom_for(minimum), MiB)
             if forced == 32:
@@ -123,7 +149,7 @@ class VfatBuilder:
             guess = want
         if fixed is not None:
             bits, cluster = fat_geometry(fixed, forced)
-            content = _content(ctx, cluster)
+            content = _content(ctx, cluster, links)
             minimum = content + _overhead(fixed, bits, cluster)
             return FsSize(content=content, minimum=minimum, image=fixed, fixed=True)
         return FsSize(content=content, minimum=minimum, image=guess, fixed=False)
