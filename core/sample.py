@@ -16,10 +16,11 @@ import zlib
 from bisect import bisect_right
 from dataclasses import dataclass
 from itertools import accumulate
+from os import SEEK_DATA, SEEK_HOLE
 from stat import S_ISREG
 
 from .closure import STORE_KEY
-from .scan import Scan
+from .scan import Scan, hole_bytes
 
 SAMPLES = 256
 CHUNK = 32 * 1024  # zlib's window: each chunk compresses as a whole
@@ -91,7 +92,9 @@ def _take(scan: Scan) -> Sample:
     then a file in it in proportion to its size (both from the scan), then the
     chunk around that offset: ±4% on that tree.
     """
-    folders = [(key, st.bytes) for key, st in sorted(scan.dirs.items()) if st.bytes > 0]
+    # holes hold no data: a sparse file weighs its data bytes, and its picks land in them
+    folders = [(key, st.bytes - st.hole_bytes) for key, st in sorted(scan.dirs.items())
+               if st.bytes > st.hole_bytes]
     total = sum(b for _, b in folders)
     if not total:
         return Sample(())
@@ -106,6 +109,8 @@ def _take(scan: Scan) -> Sample:
     for i, where in by_folder.items():
         key = folders[i][0]
         files = _files(scan, key)
+        if scan.dirs[key].hole_bytes:
+            files = _data_sizes(_folder(scan, key), files)
         size = sum(n for _, n in files)
         if not size:
             continue
@@ -144,6 +149,33 @@ def _files(scan: Scan, key: str) -> list[tuple[str, int]]:
     return out
 
 
+def _data_sizes(folder: str, files: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """(name, data bytes): a folder with sparse files weighs each by what is not hole."""
+    out = []
+    for name, size in files:
+        path = os.path.join(folder, name)
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        holes = hole_bytes(path, size) if st.st_blocks * 512 < size else 0
+        if size > holes:
+            out.append((name, size - holes))
+    return out
+
+
+def _data_at(fd: int, k: int) -> tuple[int, int]:
+    """(offset, end of its data run) of the k-th data byte of a file (holes skipped)."""
+    pos = 0
+    while True:
+        data = os.lseek(fd, pos, SEEK_DATA)
+        end = os.lseek(fd, data, SEEK_HOLE)
+        if k < end - data:
+            return data + k, end
+        k -= end - data
+        pos = end
+
+
 def _folder(scan: Scan, key: str) -> str:
     """Where a folder of the image tree is on this machine: a closure's paths are in its
     store, not under the base tree's root."""
@@ -154,15 +186,20 @@ def _folder(scan: Scan, key: str) -> str:
 
 
 def _ratio(path: str, size: int, offset: int) -> float | None:
-    """zlib-1 ratio of the CHUNK bytes around `offset` (the whole file if smaller)."""
+    """zlib-1 ratio of the CHUNK bytes around `offset` (the whole file if smaller); in a
+    sparse file `offset` counts data bytes only, and the chunk stays in that data."""
     start = min(max(0, offset - CHUNK // 2), max(0, size - CHUNK))
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
     try:
-        if not S_ISREG(os.fstat(fd).st_mode):  # replaced since the scan: read no device
+        st = os.fstat(fd)
+        if not S_ISREG(st.st_mode):  # replaced since the scan: read no device
             return None
+        if st.st_blocks * 512 < st.st_size:
+            at, end = _data_at(fd, offset)
+            start = max(0, min(at - CHUNK // 2, end - CHUNK))
         chunk = os.pread(fd, CHUNK, start)
     except OSError:
         return None
