@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from ..disk import layout
 from ..fs import builder_for, spec_for
 from ..fs.base import FsSize, PartCtx
-from ..output import FORMATS, name_warning
-from ..profile import Compression, Profile, Role
+from ..output import FORMATS, cluster_ratio, name_warning
+from ..profile import Compression, Format, Profile, Role
 from ..scan import Scan, Stats
 from .contexts import contexts
 
@@ -102,20 +102,24 @@ def estimate(profile: Profile, scan: Scan | None, ctxs: list[PartCtx] | None = N
         data = sum(min(s.content, s.image) for s in sizes)
         fmt = disk.output.format
         samples = [c.sample for c in mine if c.sample is not None]
-        zlib = samples[0].ratio("output", "zlib") if samples else 0.5
+        if fmt == Format.qcow2_compressed:  # the clusters' own compressor, as qemu-img runs it
+            kind = disk.output.compression_type or "zlib"
+            ratio = cluster_ratio(samples[0] if samples else None, kind)
+        else:  # vmdk's deflated grains
+            ratio = samples[0].ratio("output", "zlib") if samples else 0.5
         extents = [
             (p.start, p.size, min(s.content, s.image), *_layout(c, p.size))
             for c, s, p in zip(mine, sizes, places, strict=True)
         ]
         gpt = disk.table.value in ("gpt", "hybrid")
-        out = FORMATS[fmt].estimate(total, data, extents, zlib, gpt)
+        out = FORMATS[fmt].estimate(total, data, extents, ratio, gpt)
         if disk.output.compression != Compression.none:
             comp = disk.output.compression.value
-            ratio = samples[0].ratio("output", comp) if samples else _PACK_RATIO[comp]
+            pack = samples[0].ratio("output", comp) if samples else _PACK_RATIO[comp]
             # the content packs at the sample's ratio; the zeros around it nearly vanish
             # (measured: 100 MiB of zeros is 3.3 KiB as zstd -3, 15.8 KiB as xz -6)
             packed = min(out, data)
-            out = int(packed * ratio) + (out - packed) // _ZERO_SHRINK[comp] + 64
+            out = int(packed * pack) + (out - packed) // _ZERO_SHRINK[comp] + 64
         disks.append(
             DiskEstimate(
                 index=d,
