@@ -586,22 +586,31 @@ if TYPE_CHECKING:
     Partition = PartitionBase  # at run time: core.profile.Partition, the union
 
 
+def _shown(v: object) -> str:
+    """A value as the profile wrote it: TOML spells booleans true and false."""
+    return str(v).lower() if isinstance(v, bool) else repr(v)
+
+
 class Output(BaseModel):
     model_config = strict()
 
     path: str = Field(description="Output file (relative to the profile's folder)")
     format: Format = Format.raw
     compression: Compression = Compression.none
-    compression_level: int | None = Field(default=None, ge=1, le=22)
-    compression_type: Literal["zlib", "zstd"] = Field(
-        default="zlib",
-        description="qcow2-compressed clusters: zlib (every qcow2 reader) or zstd (about 5x "
-        "faster to write; QEMU 5.1+ reads it, most other hypervisors do not)",
+    compression_level: int | None = Field(default=None, ge=1, le=22, strict=True)
+    # None = not written: qcow2-compressed takes zlib and one writer, any other format
+    # refuses the key whatever its value
+    compression_type: Literal["zlib", "zstd"] | None = Field(
+        default=None,
+        description="qcow2-compressed clusters: zlib (the default; every qcow2 reader) or "
+        "zstd (about 5x faster to write; QEMU 5.1+ reads it, most other hypervisors do not)",
     )
-    parallel_writes: bool = Field(
-        default=False,
-        description="qcow2-compressed: compress on every core (qemu-img -m 16 -W); clusters "
-        "then land in completion order, so the file is not byte-reproducible",
+    parallel_writes: bool | None = Field(
+        default=None,
+        strict=True,
+        description="qcow2-compressed: compress on every core (qemu-img -m 16 -W; default "
+        "false); clusters then land in completion order, so the file is not "
+        "byte-reproducible",
     )
 
     @field_validator("path")
@@ -619,19 +628,37 @@ class Output(BaseModel):
             raise ValueError("output path names a folder; add a file name")
         return v
 
+    # TOML has booleans and integers of its own: "yes", 1 or "5" are typos, not choices
+    @field_validator("parallel_writes", mode="before")
+    @classmethod
+    def _boolean(cls, v: object) -> object:
+        if v is not None and not isinstance(v, bool):
+            raise ValueError(
+                f"{_shown(v)} is not true or false — write parallel_writes = true or false "
+                "(a TOML boolean, without quotes)"
+            )
+        return v
+
+    @field_validator("compression_level", mode="before")
+    @classmethod
+    def _whole(cls, v: object) -> object:
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+            raise ValueError(
+                f"{_shown(v)} is not a whole number — write compression_level = 9, say "
+                "(a TOML integer, without quotes), or remove it for the tool's default"
+            )
+        return v
+
     @model_validator(mode="after")
     def _level(self) -> Output:
         if self.format != Format.qcow2_compressed:
-            if self.compression_type != "zlib":
-                raise ValueError(
-                    "compression_type is for qcow2-compressed; set format = "
-                    '"qcow2-compressed" or remove compression_type'
-                )
-            if self.parallel_writes:
-                raise ValueError(
-                    "parallel_writes is for qcow2-compressed; set format = "
-                    '"qcow2-compressed" or remove parallel_writes'
-                )
+            for key, value in (("compression_type", self.compression_type),
+                               ("parallel_writes", self.parallel_writes)):
+                if value is not None:  # either value: the key has no meaning here
+                    raise ValueError(
+                        f"{key} is for qcow2-compressed; set format = "
+                        f'"qcow2-compressed" or remove {key}'
+                    )
         if self.compression_level is not None:
             if self.compression == Compression.none:
                 raise ValueError(

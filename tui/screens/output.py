@@ -41,7 +41,7 @@ class OutputSection(Section):
             if out.get("format") == "qcow2-compressed":
                 yield ChoiceField((*b, "compression_type"), "Clusters",
                                   [(c, c) for c in CLUSTER_HELP],
-                                  out.get("compression_type", "zlib"), explain=CLUSTER_HELP)
+                                  out.get("compression_type") or "zlib", explain=CLUSTER_HELP)
             yield ChoiceField((*b, "compression"), "Compression",
                               [(c, c) for c in COMPRESSION_HELP],
                               out.get("compression", "none"), explain=COMPRESSION_HELP)
