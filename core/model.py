@@ -597,7 +597,7 @@ class Output(BaseModel):
     path: str = Field(description="Output file (relative to the profile's folder)")
     format: Format = Format.raw
     compression: Compression = Compression.none
-    compression_level: int | None = Field(default=None, ge=1, le=22, strict=True)
+    compression_level: int | None = Field(default=None, ge=0, le=22, strict=True)
     # None = not written: qcow2-compressed takes zlib and one writer, any other format
     # refuses the key whatever its value
     compression_type: Literal["zlib", "zstd"] | None = Field(
@@ -666,6 +666,9 @@ class Output(BaseModel):
                 )
             if self.compression == Compression.xz and self.compression_level > 9:
                 raise ValueError("xz has levels 0-9 only; choose one of them")
+            if self.compression == Compression.zstd and self.compression_level < 1:
+                raise ValueError("zstd has levels 1-22 only (20-22 need much memory); "
+                                 "choose one of them")
         return self
 
 

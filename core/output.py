@@ -257,7 +257,10 @@ def output_steps(d: int, disk: Disk, raw: Word, data: int = 0) -> tuple[list[Ste
         level = out.compression_level
         if out.compression == Compression.zstd:
             packed = ws(f"disk{d}.out.zst")
-            argv: list[Arg] = ["zstd", "-q", "-T0", f"-{level or 3}", "-o", packed, current]
+            # zstd takes 20-22 only with --ultra; without, it quietly (-q) packs at 19
+            ultra = ["--ultra"] if level is not None and level >= 20 else []
+            argv: list[Arg] = ["zstd", "-q", "-T0", *ultra, f"-{level or 3}", "-o", packed,
+                               current]
             test = cmd("zstd", "-q", "-t", packed)
         else:
             packed = ws(f"disk{d}.out.xz")

@@ -90,3 +90,29 @@ def test_valid_outputs_stay_valid(tmp_path: Path, output: dict[str, object]) -> 
     out = parse_profile(_data(**output), tmp_path).disks[0].output
     assert (out.compression_type or "zlib") == output.get("compression_type", "zlib")
     assert bool(out.parallel_writes) == output.get("parallel_writes", False)
+
+
+def test_zstd_level_zero_is_refused(tmp_path: Path) -> None:
+    field, problem, _ = _refused(tmp_path, compression="zstd", compression_level=0,
+                                 path="out.img.zst")
+    assert field == "disks[0].output" and "zstd has levels 1-22" in problem
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("comp", "level", "flags"),
+                         [("zstd", 20, "--ultra -20"), ("xz", 0, "xz -T0 -0")])
+def test_every_level_the_field_takes_runs(tmp_path: Path, comp: str, level: int,
+                                          flags: str) -> None:
+    """zstd packs at 20-22 only with --ultra (without, -q hid "reduced to 19"); xz takes 0,
+    which the field refused although its own error said 0-9."""
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root/f").write_text("data\n" * 1000)
+    out = f"out.img.{'zst' if comp == 'zstd' else 'xz'}"
+    data = _data(compression=comp, compression_level=level, path=out)
+    p = tmp_path / "p.toml"
+    p.write_text(tomli_w.dumps(data))
+    plan = run_cli("plan", p)
+    assert plan.returncode == 0, plan.stderr
+    assert flags in plan.stdout
+    r = run_cli("build", p)
+    assert r.returncode == 0, r.stderr  # the build tests the packed file (zstd -t, xz -t)
