@@ -45,7 +45,8 @@ class Ext4Partition(PartitionBase):
 # No release is linear in a folder's size: 1.47.3 links each entry after searching only the
 # folder's last block (EXT2FS_LINK_APPEND), yet an 18,000-entry folder still took 12.5 s on
 # 1.47.4 against 0.5 s for the same files in 180 folders (bench/RESULTS.md), so big folders
-# are split on every release.
+# are split on every release. A release measured linear should be exempted in
+# splits_big_folders: there the split and merge would cost more than they save.
 # mke2fs reads SOURCE_DATE_EPOCH, as a ceiling only: not enough to drop the pin (bench/RESULTS.md)
 SDE_VERSION = (1, 47, 1)
 
