@@ -26,6 +26,7 @@ def test_vfat_auto_holds_every_linked_copy(tmp_path: Path) -> None:
     for i in range(3):
         (root / f"soft{i}.bin").symlink_to("big.bin")
     (root / "sub/up.bin").symlink_to("../big.bin")
+    (root / "chain.bin").symlink_to("soft0.bin")  # a link to a link: resolved on disk
     profile = {
         "version": 1,
         "name": "links",
@@ -41,10 +42,10 @@ def test_vfat_auto_holds_every_linked_copy(tmp_path: Path) -> None:
     p = tmp_path / "p.toml"
     p.write_text(tomli_w.dumps(profile))
     guess, real = estimate_and_build(p, tmp_path / "out.img")
-    assert real > 9 * len(data)  # nine names, nine copies
+    assert real > 9 * len(data)  # ten names, ten copies
     assert abs(guess - real) <= real // 20, (guess, real)
     img = tmp_path / "out.img"
-    for name in ("big.bin", "hard3.bin", "soft2.bin", "sub/up.bin"):
+    for name in ("big.bin", "hard3.bin", "soft2.bin", "sub/up.bin", "chain.bin"):
         got = subprocess.run(["mtype", "-i", str(img), f"::/{name}"], capture_output=True,
                              check=True).stdout
         assert got == data, name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
 import re
 from pathlib import PurePosixPath
 from typing import Literal
@@ -86,20 +87,39 @@ def _link_targets(ctx: PartCtx) -> list[int]:
     """The sizes of the files the partition's symlinks name (0: not a file in the tree).
 
     FAT has no symlinks, so fat-fill stores each target's file again; targets outside
-    the tree or not files are refused by the check. Nothing outside is stat'ed.
+    the tree or not files are refused by the check. Nothing outside is stat'ed. A
+    relative link to a file the scan listed costs one readlink; only the rest (links to
+    links, through linked folders) are resolved on disk, as fat-fill resolves them.
     """
     scan = ctx.scan
     if scan is None:
         return [0] * ctx.stats.symlinks
-    base = scan.root / (ctx.info.subtree or "/").lstrip("/")
+    top = (ctx.info.subtree or "/").strip("/")
+    base = os.path.join(scan.root, top)
     root = os.path.realpath(base)
+    listed: dict[str, dict[str, int]] = {}  # folder key → {name: size}, made when asked
+
+    def scanned(key: str) -> int | None:
+        folder, _, name = key.rpartition("/")
+        if folder not in listed:
+            names, sizes = scan.files.get(folder, ([], []))
+            listed[folder] = dict(zip(names, sizes, strict=True))
+        return listed[folder].get(name)
+
     sizes = []
     for rel in scan.paths_under(scan.links, ctx.info.subtree or "/", ctx.info.exclude):
-        target = os.path.realpath(base / rel)
-        size = 0
-        if target.startswith(root + os.sep):
-            with contextlib.suppress(OSError):
-                size = os.stat(target).st_size
+        size: int | None = None
+        with contextlib.suppress(OSError):
+            to = os.readlink(os.path.join(base, rel))
+            key = posixpath.normpath(posixpath.join(posixpath.dirname(rel), to))
+            if not to.startswith("/") and key != ".." and not key.startswith("../"):
+                size = scanned(f"{top}/{key}" if top else key)
+        if size is None:
+            target = os.path.realpath(os.path.join(base, rel))
+            size = 0
+            if target.startswith(root + os.sep):
+                with contextlib.suppress(OSError):
+                    size = os.stat(target).st_size
         sizes.append(size)
     return sizes
 
