@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from .plan import And, Arg, Cmd, Step, Word, cmd, cost, ws
 from .profile import Compression, Disk, Format, Output
 from .progress import QEMU_IMG
+from .sample import FACTOR, Sample
 from .units import GiB, MiB
-
-if TYPE_CHECKING:
-    from .sample import Sample
 
 # a partition's start, size, content bytes, where its content starts inside it, and
 # the offsets of its scattered metadata (superblocks, bitmaps, journal superblock)
@@ -83,8 +81,9 @@ _CLUSTER = 64 * 1024  # qcow2's cluster and vmdk's grain
 # qcow2-compressed: qemu-img compresses each 64 KiB cluster on its own, zlib as raw deflate
 # at level 6 with a 4 KiB window, zstd at level 3 (QEMU 7.2, block/qcow2-threads.c), and
 # keeps a cluster that does not shrink as it is. From the sample's zlib-1 ratio r of a
-# 32 KiB chunk, a cluster is modelled as r * (a + (1 - a) * r), core/sample.py's shape: a
-# better compressor gains on compressible data only. `a` is fitted to qemu-img 7.2's output
+# 32 KiB chunk, a cluster is modelled as core/sample.py models every compressor,
+# r * (a + (1 - a) * r): a better compressor gains on compressible data only. `a`
+# (sample.FACTOR["qcow2", kind]) is fitted to qemu-img 7.2's output
 # on 15 trees of 16-48 MiB (ELF programs and libraries, Python sources, /usr/share, Debian's
 # Packages and dpkg logs, `find -ls`, PostgreSQL files, CSV, JSON lines, logs with hashes
 # and addresses, random bytes): each within 6% (zstd) and 15% (zlib) of the real file;
@@ -93,24 +92,14 @@ _CLUSTER = 64 * 1024  # qcow2's cluster and vmdk's grain
 # repeats with only a counter changing. Synthetic logs with a counter (`item {i} ok`), or
 # a stack trace repeated within 64 KiB, are 1.8-3.7x smaller with zstd than this says;
 # zstd's gain over zlib there shows only to a compressor of the sampled bytes themselves.
-CLUSTER_FACTOR: dict[str, float] = {"zlib": 0.82, "zstd": 0.78}
+CLUSTER_FACTOR: dict[str, float] = {k: FACTOR["qcow2", k] for k in ("zlib", "zstd")}
+UNSAMPLED = Sample(((1, 0.5),))  # a tree nothing was sampled of: zlib-1 halves it
 
 
 def cluster_ratio(sample: Sample | None, kind: str) -> float:
     """Expected compressed/raw size of qcow2-compressed clusters of `kind` ("zlib" or
-    "zstd") holding the sampled content; 0.5 stands for the zlib-1 ratio of an unsampled
-    tree, as in core/sample.py."""
-    a = CLUSTER_FACTOR[kind]
-    points = sample.points if sample is not None else ()
-    if not points:
-        return _cluster(0.5, a)
-    total = sum(w for w, _ in points) or 1
-    return sum(w * _cluster(r, a) for w, r in points) / total
-
-
-def _cluster(r: float, a: float) -> float:
-    r = min(r, 1.0)
-    return r * (a + (1.0 - a) * r)
+    "zstd") holding the sampled content."""
+    return (sample if sample is not None and sample.points else UNSAMPLED).ratio("qcow2", kind)
 
 
 def _up(n: int, to: int) -> int:
