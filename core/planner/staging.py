@@ -69,7 +69,7 @@ def staging_steps(
                 n += 1
                 what = f"Hard-link {'/' + rel if rel else info.subtree} into staging"
                 if len(batches) > 1:
-                    what += f" (names {b} of {len(batches)} batches, in order)"
+                    what += f" (batch {b} of {len(batches)})"
                 steps.append(
                     st(
                         f"link{n}",
